@@ -1,0 +1,75 @@
+"""The Embedder seam: one abstract method, ``embed_batch``; conveniences derive from it.
+
+Built-ins register by name the same way an extension would. Each is loaded lazily: the
+heavy import (torch, numpy weights) happens on first use, never at ``import ragd``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+Kind = Literal["passage", "query"]
+
+
+class Embedder(Protocol):
+    model_id: str  # stored with the index; a different id means re-embedding
+    dim: int
+    max_tokens: int  # longest input the model reads without truncating
+
+    def embed_batch(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def embed_one(embedder: Embedder, text: str, kind: Kind = "query") -> Vectors:
+    return embedder.embed_batch([text], kind)[0]
+
+
+_FACTORIES: dict[str, Callable[[], Embedder]] = {}
+
+
+def register(name: str, factory: Callable[[], Embedder]) -> None:
+    _FACTORIES[name] = factory
+
+
+def available() -> list[str]:
+    _register_builtins()
+    return sorted(_FACTORIES)
+
+
+def create(name: str) -> Embedder:
+    from ragd.index.errors import ConfigError
+
+    _register_builtins()
+    try:
+        return _FACTORIES[name]()
+    except KeyError:
+        raise ConfigError(f"unknown embedding model {name!r}; choose one of {', '.join(available())}") from None
+
+
+def _register_builtins() -> None:
+    if _FACTORIES.keys() >= {"minilm", "use-multilingual", "e5-small"}:
+        return
+    from ragd.index.embed.e5 import E5Small
+    from ragd.index.embed.minilm import MiniLM
+    from ragd.index.embed.use import UseMultilingual
+
+    _FACTORIES.setdefault("minilm", MiniLM)
+    _FACTORIES.setdefault("use-multilingual", UseMultilingual)
+    _FACTORIES.setdefault("e5-small", E5Small)
+
+
+def normalise(vectors: npt.ArrayLike) -> Vectors:
+    arr = np.asarray(vectors, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(arr / norms, dtype=np.float32)

@@ -1,0 +1,22 @@
+"""User-facing errors. They are raised anywhere and translated at the edge
+(CLI: one line and exit 1; HTTP: a 4xx with a JSON body)."""
+
+
+class RagdError(Exception):
+    """An error the user can act on; its message is shown as is."""
+
+
+class ConfigError(RagdError):
+    """The configuration is invalid."""
+
+
+class SourceError(RagdError):
+    """A path given as a source is missing or unusable."""
+
+
+class ParseError(Exception):
+    """A file could not be parsed; the message is the reason recorded for it."""
+
+
+class UnsupportedFormat(ParseError):
+    """No parser handles this kind of file."""

@@ -1,0 +1,275 @@
+"""The indexing run: scan sources, find what changed, parse, chunk, embed, store.
+
+Crash safety comes from the order of writes and from reconciling at the start of each run:
+the catalog (manifest + chunks + lexical terms, one SQLite transaction per file) is the
+source of truth. New vectors are written before the catalog transaction and stale ones
+deleted after it, so at any instant the vector store holds at most some extra ids (deleted
+on the next run) and, if it was damaged, some missing ones (re-added from the embedding
+cache). A file whose transaction did not commit still looks changed and is redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ragd.connectors import Connector, Entry
+from ragd.index.chunk import ChunkSettings, chunk_document, embed_text
+from ragd.index.embed import Embedder
+from ragd.index.isolate import ParsePool, ParseResult
+from ragd.index.models import Chunk
+from ragd.index.parse import is_supported
+from ragd.index.store.catalog import Catalog, FileRecord
+from ragd.index.store.embed_cache import EmbeddingCache, text_hash
+from ragd.index.store.vectors import VectorStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]  # (files done, files to do, current path)
+EMBED_BATCH = 256  # chunk texts per embedding call (several small files share one call)
+
+
+@dataclass
+class IndexStats:
+    files_indexed: int = 0
+    files_unchanged: int = 0
+    files_failed: int = 0
+    files_skipped: int = 0
+    files_removed: int = 0
+    chunks_embedded: int = 0
+    chunks_written: int = 0
+    vectors_repaired: int = 0
+    seconds: float = 0.0
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def file_hash(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def chunk_id(path: str, embed_hash: str, occurrence: int) -> str:
+    return hashlib.sha256(f"{path}\0{embed_hash}\0{occurrence}".encode()).hexdigest()[:32]
+
+
+@dataclass
+class _Parsed:
+    entry: Entry
+    digest: str
+    chunks: list[Chunk]
+    texts: list[str]
+
+
+class Indexer:
+    def __init__(self, catalog: Catalog, cache: EmbeddingCache, vectors: VectorStore, embedder: Embedder,
+                 pool: Callable[[], ParsePool], chunk_tokens: int = 160) -> None:
+        self.catalog = catalog
+        self.cache = cache
+        self.vectors = vectors
+        self.embedder = embedder
+        self.pool_factory = pool
+        self.settings = ChunkSettings(max_tokens=min(chunk_tokens, embedder.max_tokens - 16))
+
+    @property
+    def signature(self) -> str:
+        """What the chunks depend on besides the files: a change means re-chunking everything."""
+        return f"{self.embedder.model_id}|tokens={self.settings.max_tokens}|v1"
+
+    # -- the run ------------------------------------------------------------------------------
+    def run(self, connectors: Sequence[Connector], *, prune_outside: bool = True,
+            progress: Progress | None = None) -> IndexStats:
+        started = time.monotonic()
+        stats = IndexStats()
+        forced = self.catalog.get_meta("signature") != self.signature
+        if forced and self.catalog.get_meta("signature") is not None:
+            log.info("model or chunking changed: re-indexing every file in place")
+        stats.vectors_repaired = self.reconcile_vectors()
+
+        seen: dict[str, Entry] = {}
+        for connector in connectors:
+            for entry in connector.scan():
+                seen.setdefault(entry.path, entry)
+        known = self.catalog.files()
+        removed = [p for p in known if p not in seen and (
+            prune_outside or any(c.covers(p) for c in connectors))]
+        todo = self._changed(seen, known, forced, stats)
+
+        for path in removed:
+            self._remove(path)
+            stats.files_removed += 1
+        total = len(todo)
+        done = 0
+        batch: list[_Parsed] = []
+        pending = 0
+        if todo:
+            with self.pool_factory() as pool:
+                digests = {e.path: d for e, d in todo}
+                entries = {e.path: e for e, _ in todo}
+                for path, result in pool.parse_many(Path(e.path) for e, _ in todo):
+                    entry = entries[str(path)]
+                    parsed = self._after_parse(entry, digests[entry.path], result, stats)
+                    done += 1
+                    if progress:
+                        progress(done, total, entry.path)
+                    if parsed is None:
+                        continue
+                    batch.append(parsed)
+                    pending += len(parsed.texts)
+                    if pending >= EMBED_BATCH:
+                        self._store(batch, stats)
+                        batch, pending = [], 0
+                self._store(batch, stats)
+        self.catalog.set_meta("signature", self.signature)
+        self.catalog.set_meta("model_id", self.embedder.model_id)
+        stats.seconds = round(time.monotonic() - started, 3)
+        return stats
+
+    def _changed(self, seen: dict[str, Entry], known: dict[str, FileRecord], forced: bool,
+                 stats: IndexStats) -> list[tuple[Entry, str]]:
+        """Stat first, hash only on change; record skipped files; return (entry, hash) to parse."""
+        todo: list[tuple[Entry, str]] = []
+        for path, entry in seen.items():
+            old = known.get(path)
+            reason = entry.skip_reason or (None if is_supported(Path(path)) else _unsupported(path))
+            if reason is not None:
+                if old is None or old.status != "skipped" or old.error != reason:
+                    self._record(entry, None, "skipped", reason)
+                stats.files_skipped += 1
+                continue
+            if (not forced and old is not None and old.size == entry.size and old.mtime_ns == entry.mtime_ns
+                    and old.status != "skipped"):
+                stats.files_unchanged += 1
+                continue
+            try:
+                digest = file_hash(path)
+            except OSError as exc:  # vanished or unreadable since the scan
+                self._record(entry, None, "failed", f"cannot read: {exc.strerror or exc}")
+                stats.files_failed += 1
+                continue
+            if not forced and old is not None and old.hash == digest and old.status != "skipped":
+                self.catalog.touch_file(path, entry.size, entry.mtime_ns)
+                stats.files_unchanged += 1
+                continue
+            todo.append((entry, digest))
+        return todo
+
+    def _after_parse(self, entry: Entry, digest: str, result: ParseResult, stats: IndexStats) -> _Parsed | None:
+        if result.error is not None or result.documents is None:
+            status = "skipped" if result.unsupported else "failed"
+            reason = result.error or "parser returned nothing"
+            self._record(entry, digest, status, reason)
+            if status == "failed":
+                stats.files_failed += 1
+                stats.failures.append({"path": entry.path, "error": reason})
+            else:
+                stats.files_skipped += 1
+            return None
+        chunks: list[Chunk] = []
+        for doc in result.documents:
+            chunks += chunk_document(doc, self.embedder.count_tokens, self.settings, first_ordinal=len(chunks))
+        return _Parsed(entry, digest, chunks, [embed_text(c) for c in chunks])
+
+    def _store(self, batch: list[_Parsed], stats: IndexStats) -> None:
+        if not batch:
+            return
+        texts = [t for p in batch for t in p.texts]
+        vectors, fresh = self.cache.embed(self.embedder, texts)
+        stats.chunks_embedded += fresh
+        offset = 0
+        for parsed in batch:
+            vecs = vectors[offset : offset + len(parsed.texts)]
+            offset += len(parsed.texts)
+            self._write_file(parsed, vecs)
+            stats.files_indexed += 1
+            stats.chunks_written += len(parsed.chunks)
+
+    def _write_file(self, parsed: _Parsed, vecs: Sequence[object]) -> None:
+        path = parsed.entry.path
+        old_ids = set(self.catalog.chunk_ids(path))
+        rows: list[tuple[str, str, Chunk]] = []
+        occurrences: dict[str, int] = {}
+        for chunk, text in zip(parsed.chunks, parsed.texts, strict=True):
+            h = text_hash(text)
+            occurrences[h] = occurrences.get(h, 0) + 1
+            rows.append((chunk_id(path, h, occurrences[h]), h, chunk))
+        new = [(cid, v) for (cid, _, _), v in zip(rows, vecs, strict=True) if cid not in old_ids]
+        if new:  # 1. vectors first: a crash now leaves only extra ids, removed on the next run
+            self.vectors.upsert([cid for cid, _ in new], [v for _, v in new])  # type: ignore[misc]
+        note = None if parsed.chunks else "no text found"
+        record = FileRecord(path, parsed.entry.size, parsed.entry.mtime_ns, parsed.digest, "indexed", note,
+                            len(rows), time.time())
+        self.catalog.replace_file(record, rows)  # 2. the catalog, atomically
+        stale = old_ids - {cid for cid, _, _ in rows}
+        if stale:  # 3. then the vectors that no longer belong
+            self.vectors.delete(sorted(stale))
+
+    def _record(self, entry: Entry, digest: str | None, status: str, reason: str) -> None:
+        old_ids = self.catalog.chunk_ids(entry.path)
+        self.catalog.replace_file(
+            FileRecord(entry.path, entry.size, entry.mtime_ns, digest, status, reason, 0, time.time()), [])
+        if old_ids:
+            self.vectors.delete(old_ids)
+
+    def _remove(self, path: str) -> None:
+        ids = self.catalog.chunk_ids(path)
+        self.catalog.remove_file(path)
+        if ids:
+            self.vectors.delete(ids)
+
+    # -- repair -----------------------------------------------------------------------------
+    def reconcile_vectors(self) -> int:
+        """Make the vector store hold exactly the catalog's chunks; returns how many ids changed."""
+        have = self.vectors.ids()
+        want = self.catalog.all_chunk_ids()
+        extra = sorted(have - want)
+        missing = want - have
+        if extra:
+            self.vectors.delete(extra)
+        if missing:
+            stored = self.catalog.chunks_by_id(missing)
+            items = sorted(stored.values(), key=lambda s: s.id)
+            for i in range(0, len(items), EMBED_BATCH):
+                part = items[i : i + EMBED_BATCH]
+                vecs, _ = self.cache.embed(self.embedder, [embed_text(s.chunk) for s in part])
+                self.vectors.upsert([s.id for s in part], vecs)
+        if extra or missing:
+            log.info("vector store repaired: %d extra removed, %d missing restored", len(extra), len(missing))
+        return len(extra) + len(missing)
+
+
+def verify(catalog: Catalog, vectors: VectorStore, check_files: bool = True) -> list[str]:
+    """Differences between the manifest, the lexical index, the vector store and the disk."""
+    problems = catalog.fts_consistency()
+    have = vectors.ids()
+    want = catalog.all_chunk_ids()
+    problems += [f"vector store lacks chunk {cid}" for cid in sorted(want - have)[:20]]
+    if len(want - have) > 20:
+        problems.append(f"... and {len(want - have) - 20} more chunks missing from the vector store")
+    problems += [f"vector store has unknown chunk {cid}" for cid in sorted(have - want)[:20]]
+    if len(have - want) > 20:
+        problems.append(f"... and {len(have - want) - 20} more unknown ids in the vector store")
+    if check_files:
+        for path, rec in catalog.files().items():
+            if rec.status == "indexed" and not os.path.exists(path):
+                problems.append(f"{path}: indexed but no longer on disk (run `ragd index`)")
+    return problems
+
+
+def _unsupported(path: str) -> str:
+    suffix = Path(path).suffix.lower() or "(no extension)"
+    return f"unsupported format {suffix}"
+
+
+def iter_sources(paths: Iterable[str]) -> list[str]:
+    return sorted({str(Path(p).expanduser().resolve()) for p in paths})

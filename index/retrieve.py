@@ -1,0 +1,71 @@
+"""Hybrid retrieval: dense vectors and BM25 over the lexical index, fused by weighted
+reciprocal rank fusion (RRF), best chunks first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ragd.index.embed import Embedder
+from ragd.index.models import Hit
+from ragd.index.store.catalog import Catalog
+from ragd.index.store.vectors import VectorStore
+
+Mode = Literal["hybrid", "dense", "lexical"]
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    candidates: int = 60  # taken from each retriever before fusion
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+
+
+def rrf(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> list[tuple[str, float]]:
+    """Weighted reciprocal rank fusion of ranked id lists: score(id) = Σ w / (k + rank)."""
+    scores: dict[str, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, cid in enumerate(ranking, start=1):
+            scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+class Retriever:
+    def __init__(self, catalog: Catalog, vectors: VectorStore, embedder: Embedder,
+                 settings: FusionSettings | None = None) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+        self.embedder = embedder
+        self.settings = settings or FusionSettings()
+
+    def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+        query = query.strip()
+        if not query:
+            return []
+        s = self.settings
+        n = max(s.candidates, k)
+        rankings: list[list[str]] = []
+        weights: list[float] = []
+        if mode in ("hybrid", "dense"):
+            vector = self.embedder.embed_batch([query], "query")[0]
+            rankings.append([cid for cid, _ in self.vectors.query(vector, n)])
+            weights.append(s.dense_weight)
+        if mode in ("hybrid", "lexical"):
+            rankings.append([cid for cid, _ in self.catalog.lexical_search(query, n)])
+            weights.append(s.lexical_weight)
+        fused = rrf(rankings, weights, s.rrf_k)
+        stored = self.catalog.chunks_by_id(cid for cid, _ in fused[: k * 3])
+        hits: list[Hit] = []
+        for cid, score in fused:
+            item = stored.get(cid)
+            if item is None:  # a vector whose catalog row is gone (mid-write); skip it
+                continue
+            c = item.chunk
+            hits.append(Hit(chunk_id=cid, path=item.path, text=c.text, score=round(score, 6), page=c.page,
+                            line_start=c.line_start, line_end=c.line_end, heading=c.heading, title=c.title,
+                            doc_key=c.doc_key))
+            if len(hits) == k:
+                break
+        return hits

@@ -1,0 +1,259 @@
+"""The catalog: one SQLite file (WAL) holding the manifest of files, their chunks, and the
+lexical (FTS5) index of those chunks.
+
+Manifest, chunks and lexical terms live in one database so that replacing a file's chunks
+is one transaction: the lexical index can never disagree with the manifest. The vector
+store is separate and is reconciled against the ``chunks`` table (see ``pipeline``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ragd.index.models import Chunk
+from ragd.index.store.sqlite import connect
+from ragd.index.tokenize import fts_query, index_text
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (path TEXT PRIMARY KEY, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT,
+    status TEXT NOT NULL,          -- indexed | failed | skipped
+    error TEXT,
+    chunk_count INTEGER NOT NULL DEFAULT 0,
+    indexed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    embed_hash TEXT NOT NULL,      -- key of the embedding cache (hash of what the model saw)
+    text TEXT NOT NULL,
+    doc_key TEXT NOT NULL DEFAULT '',
+    title TEXT,
+    page INTEGER,
+    line_start INTEGER,
+    line_end INTEGER,
+    heading TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks(path);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, tokenize='porter unicode61');
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str | None
+    status: str
+    error: str | None
+    chunk_count: int
+    indexed_at: float
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    path: str
+    embed_hash: str
+    chunk: Chunk
+
+
+_CHUNK_COLS = "id, path, ordinal, embed_hash, text, doc_key, title, page, line_start, line_end, heading"
+
+
+def _stored(row: tuple[object, ...]) -> StoredChunk:
+    cid, path, ordinal, embed_hash, text, doc_key, title, page, ls, le, heading = row
+    chunk = Chunk(text=str(text), doc_key=str(doc_key), title=title if title is None else str(title),
+                  page=page, line_start=ls, line_end=le,  # type: ignore[arg-type]
+                  heading=tuple(json.loads(str(heading))), ordinal=int(ordinal))  # type: ignore[call-overload]
+    return StoredChunk(str(cid), str(path), str(embed_hash), chunk)
+
+
+class Catalog:
+    """Read and write access to the catalog database. Writers are serialised by the caller's lock."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
+        self.conn = connect(path, readonly=readonly)
+        if not readonly:
+            self.conn.executescript(SCHEMA)
+            self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- meta and sources ---------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def sources(self) -> list[str]:
+        try:
+            return [r[0] for r in self.conn.execute("SELECT path FROM sources ORDER BY path")]
+        except sqlite3.OperationalError:
+            return []
+
+    def add_source(self, path: str) -> bool:
+        with self.conn:
+            cur = self.conn.execute("INSERT OR IGNORE INTO sources(path, added_at) VALUES (?, ?)",
+                                    (path, time.time()))
+        return cur.rowcount > 0
+
+    def remove_source(self, path: str) -> bool:
+        with self.conn:
+            cur = self.conn.execute("DELETE FROM sources WHERE path=?", (path,))
+        return cur.rowcount > 0
+
+    # -- files ----------------------------------------------------------------------------
+    def files(self) -> dict[str, FileRecord]:
+        try:
+            rows = self.conn.execute(
+                "SELECT path, size, mtime_ns, hash, status, error, chunk_count, indexed_at FROM files")
+            return {r[0]: FileRecord(*r) for r in rows}
+        except sqlite3.OperationalError:
+            return {}
+
+    def file(self, path: str) -> FileRecord | None:
+        row = self.conn.execute(
+            "SELECT path, size, mtime_ns, hash, status, error, chunk_count, indexed_at FROM files WHERE path=?",
+            (path,)).fetchone()
+        return None if row is None else FileRecord(*row)
+
+    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
+        """The file's bytes are unchanged (same hash); remember its new stat."""
+        with self.conn:
+            self.conn.execute("UPDATE files SET size=?, mtime_ns=? WHERE path=?", (size, mtime_ns, path))
+
+    def chunk_ids(self, path: str) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE path=? ORDER BY ordinal", (path,))]
+
+    def replace_file(self, record: FileRecord, chunks: Sequence[tuple[str, str, Chunk]]) -> None:
+        """Atomically set a file's manifest row and its chunks ((id, embed_hash, chunk) triples)."""
+        with self.conn:
+            self._delete_chunks(record.path)
+            self.conn.execute(
+                "INSERT OR REPLACE INTO files(path, size, mtime_ns, hash, status, error, chunk_count, indexed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.path, record.size, record.mtime_ns, record.hash, record.status, record.error,
+                 len(chunks), record.indexed_at))
+            for cid, embed_hash, c in chunks:
+                cur = self.conn.execute(
+                    f"INSERT INTO chunks({_CHUNK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (cid, record.path, c.ordinal, embed_hash, c.text, c.doc_key, c.title, c.page,
+                     c.line_start, c.line_end, json.dumps(list(c.heading), ensure_ascii=False)))
+                terms = index_text(" ".join([c.title or "", *c.heading, c.text]))
+                self.conn.execute("INSERT INTO chunks_fts(rowid, terms) VALUES (?, ?)", (cur.lastrowid, terms))
+
+    def remove_file(self, path: str) -> None:
+        with self.conn:
+            self._delete_chunks(path)
+            self.conn.execute("DELETE FROM files WHERE path=?", (path,))
+
+    def _delete_chunks(self, path: str) -> None:
+        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE path=?)", (path,))
+        self.conn.execute("DELETE FROM chunks WHERE path=?", (path,))
+
+    # -- chunks ---------------------------------------------------------------------------
+    def all_chunk_ids(self) -> set[str]:
+        try:
+            return {r[0] for r in self.conn.execute("SELECT id FROM chunks")}
+        except sqlite3.OperationalError:
+            return set()
+
+    def chunks_by_id(self, ids: Iterable[str]) -> dict[str, StoredChunk]:
+        wanted = list(ids)
+        out: dict[str, StoredChunk] = {}
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.conn.execute(f"SELECT {_CHUNK_COLS} FROM chunks WHERE id IN ({marks})", part):
+                stored = _stored(row)
+                out[stored.id] = stored
+        return out
+
+    def iter_chunks(self, batch: int = 1000) -> Iterator[StoredChunk]:
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                f"SELECT rowid, {_CHUNK_COLS} FROM chunks WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (last, batch)).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _stored(row[1:])
+            last = rows[-1][0]
+
+    def lexical_search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Best chunks for the query's terms by BM25: (chunk id, score), best first."""
+        match = fts_query(query)
+        if match is None:
+            return []
+        try:
+            rows = self.conn.execute(
+                "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
+                " WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?", (match, k)).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        return [(str(cid), -float(s)) for cid, s in rows]
+
+    # -- status ---------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        out = {"files": 0, "indexed": 0, "failed": 0, "skipped": 0, "chunks": 0}
+        try:
+            for status, n in self.conn.execute("SELECT status, COUNT(*) FROM files GROUP BY status"):
+                out[str(status)] = int(n)
+                out["files"] += int(n)
+            out["chunks"] = int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        except sqlite3.OperationalError:
+            pass
+        return out
+
+    def problems(self) -> list[FileRecord]:
+        try:
+            rows = self.conn.execute(
+                "SELECT path, size, mtime_ns, hash, status, error, chunk_count, indexed_at FROM files"
+                " WHERE status != 'indexed' ORDER BY status, path")
+            return [FileRecord(*r) for r in rows]
+        except sqlite3.OperationalError:
+            return []
+
+    def fts_consistency(self) -> list[str]:
+        """Differences between the chunks table and the lexical index (normally none)."""
+        problems: list[str] = []
+        missing = self.conn.execute(
+            "SELECT COUNT(*) FROM chunks WHERE rowid NOT IN (SELECT rowid FROM chunks_fts)").fetchone()[0]
+        extra = self.conn.execute(
+            "SELECT COUNT(*) FROM chunks_fts WHERE rowid NOT IN (SELECT rowid FROM chunks)").fetchone()[0]
+        if missing:
+            problems.append(f"{missing} chunks missing from the lexical index")
+        if extra:
+            problems.append(f"{extra} lexical entries without a chunk")
+        counted = self.conn.execute(
+            "SELECT f.path FROM files f LEFT JOIN (SELECT path, COUNT(*) n FROM chunks GROUP BY path) c"
+            " ON c.path = f.path WHERE f.chunk_count != COALESCE(c.n, 0)").fetchall()
+        problems += [f"{p}: manifest chunk count differs from stored chunks" for (p,) in counted]
+        orphans = self.conn.execute(
+            "SELECT DISTINCT path FROM chunks WHERE path NOT IN (SELECT path FROM files)").fetchall()
+        problems += [f"{p}: chunks without a manifest entry" for (p,) in orphans]
+        return problems

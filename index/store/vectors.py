@@ -1,0 +1,116 @@
+"""The VectorStore seam and its chromadb implementations (embedded and client/server).
+
+Chroma holds only ids and our own vectors (no embedding function, telemetry off); the text
+and locations live in the catalog, so a Chroma server never needs to see file contents.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ragd.index.embed import Vectors
+from ragd.index.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class VectorStore(Protocol):
+    def upsert(self, ids: Sequence[str], vectors: Sequence[Vectors]) -> None: ...
+    def delete(self, ids: Sequence[str]) -> None: ...
+    def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
+        """Nearest ids with cosine similarity, best first."""
+        ...
+    def ids(self) -> set[str]: ...
+    def count(self) -> int: ...
+
+
+def collection_name(model_id: str) -> str:
+    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", model_id).strip("-._")
+    return f"ragd-{slug}"[:200]
+
+
+def _settings() -> Any:
+    from chromadb.config import Settings
+
+    return Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+class ChromaVectors:
+    """A chromadb collection for one embedding model."""
+
+    def __init__(self, client: Any, model_id: str) -> None:
+        self.client = client
+        self.name = collection_name(model_id)
+        self.collection = client.get_or_create_collection(
+            self.name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
+            metadata={"model_id": model_id})
+        self.batch = max(1, min(int(client.get_max_batch_size()), 4000))
+
+    @classmethod
+    def persistent(cls, path: Path, model_id: str) -> ChromaVectors:
+        import chromadb
+
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(chromadb.PersistentClient(path=str(path), settings=_settings()), model_id)
+
+    @classmethod
+    def http(cls, url: str, model_id: str) -> ChromaVectors:
+        import chromadb
+        from urllib.parse import urlparse
+
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(f"chroma_url must look like http://host:port, not {url!r}")
+        try:
+            client = chromadb.HttpClient(host=parsed.hostname, port=parsed.port or 8000,
+                                         ssl=parsed.scheme == "https", settings=_settings())
+            client.heartbeat()
+        except Exception as exc:  # connection refused, DNS ...: a user error, not a crash
+            raise ConfigError(f"cannot reach the Chroma server at {url}: {exc}") from exc
+        return cls(client, model_id)
+
+    def upsert(self, ids: Sequence[str], vectors: Sequence[Vectors]) -> None:
+        for i in range(0, len(ids), self.batch):
+            block = np.asarray(vectors[i : i + self.batch], dtype=np.float32)
+            self.collection.upsert(ids=list(ids[i : i + self.batch]), embeddings=block)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for i in range(0, len(ids), self.batch):
+            self.collection.delete(ids=list(ids[i : i + self.batch]))
+
+    def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
+        n = self.count()
+        if n == 0:
+            return []
+        res = self.collection.query(query_embeddings=np.asarray([vector], dtype=np.float32),
+                                    n_results=min(k, n), include=["distances"])
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def ids(self) -> set[str]:
+        out: set[str] = set()
+        offset = 0
+        while True:
+            res = self.collection.get(include=[], limit=self.batch, offset=offset)
+            out.update(res["ids"])
+            if len(res["ids"]) < self.batch:
+                return out
+            offset += self.batch
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def drop_others(self) -> list[str]:
+        """Delete this index's collections of other models (after a model change); returns their names."""
+        dropped = []
+        for col in self.client.list_collections():
+            name = col if isinstance(col, str) else col.name
+            if name.startswith("ragd-") and name != self.name:
+                self.client.delete_collection(name)
+                dropped.append(name)
+        return dropped

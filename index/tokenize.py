@@ -1,0 +1,89 @@
+"""Text → lexical terms for the FTS5 index, English and Japanese alike.
+
+SQLite's own tokenizers cannot cut unspaced Japanese into words, so runs of CJK text are
+cut here with Sudachi (a morphological analyser whose dictionary ships on PyPI) and
+joined with spaces; everything else is left for FTS5's ``porter unicode61`` tokenizer.
+Japanese words are reduced to Sudachi's normalised dictionary form (呼ばれ → 呼ぶ) and
+particles, auxiliaries and symbols are dropped, so questions match their answers' text.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+from typing import Any
+
+_CJK_RUN = re.compile(r"[\u3005\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff10-\uff5a\uff66-\uff9f\u30fc]+")
+_TERM = re.compile(r"\w+", re.UNICODE)
+_DROP_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
+_MAX_SUDACHI_BYTES = 40_000  # Sudachi refuses inputs over ~49 KB
+
+# Question words and function words that match everything and help nothing.
+_QUERY_STOPWORDS = frozenset(
+    """a an the of to in on at by for from with and or but is are was were be been being do does did
+    what which who whom whose when where why how that this these those it its as into than then there
+    their they them he she his her we you i me my our your not no yes can could would should will shall
+    may might must has have had about s
+    何 誰 どこ いつ どの どれ どんな どう なぜ 何故 幾つ いくつ いくら 如何 為る 居る 成る 有る 言う 事 物 所 其の 此の 様 よう""".split()
+)
+
+_local = threading.local()
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> Any:
+    from sudachipy import Dictionary
+
+    return Dictionary(dict="core")
+
+
+def _sudachi() -> Any:
+    tok = getattr(_local, "tokenizer", None)
+    if tok is None:
+        from sudachipy import SplitMode
+
+        tok = _dictionary().create(mode=SplitMode.A)
+        _local.tokenizer = tok
+    return tok
+
+
+def _japanese_terms(run: str) -> list[str]:
+    tok = _sudachi()
+    out: list[str] = []
+    for i in range(0, len(run), _MAX_SUDACHI_BYTES // 3):
+        for m in tok.tokenize(run[i : i + _MAX_SUDACHI_BYTES // 3]):
+            if m.part_of_speech()[0] not in _DROP_POS:
+                out.append(m.normalized_form().lower())
+    return out
+
+
+def index_text(text: str) -> str:
+    """The text as FTS5 should index it: Japanese runs cut into normalised words."""
+    if not _CJK_RUN.search(text):
+        return text
+    pieces: list[str] = []
+    pos = 0
+    for m in _CJK_RUN.finditer(text):
+        pieces.append(text[pos : m.start()])
+        pieces.append(" " + " ".join(_japanese_terms(m.group(0))) + " ")
+        pos = m.end()
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
+def query_terms(text: str) -> list[str]:
+    """Distinct terms of a query, in order, without stopwords."""
+    seen: dict[str, None] = {}
+    for term in _TERM.findall(index_text(text).lower()):
+        if term not in _QUERY_STOPWORDS and term not in seen:
+            seen[term] = None
+    return list(seen)
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression that ORs the query's terms (None when nothing is left)."""
+    terms = query_terms(text)
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)

@@ -1,0 +1,61 @@
+"""Fakes that plug into the real seams (Embedder, VectorStore) for fast unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from ragd.index.embed import Kind, Vectors, normalise
+
+
+class HashingEmbedder:
+    """Bag-of-words hashed into a small vector: similar words → similar vectors, deterministic."""
+
+    model_id = "test/hashing-64"
+    dim = 64
+    max_tokens = 512
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.texts_embedded = 0
+
+    def embed_batch(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+            out[i, 0] += 0.01  # never an all-zero vector
+        return normalise(out)
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+class MemoryVectors:
+    """An exact in-memory vector store."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Vectors] = {}
+
+    def upsert(self, ids: Sequence[str], vectors: Sequence[Vectors]) -> None:
+        for cid, v in zip(ids, vectors, strict=True):
+            self.data[cid] = np.asarray(v, dtype=np.float32)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for cid in ids:
+            self.data.pop(cid, None)
+
+    def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
+        scored = sorted(((float(v @ vector), cid) for cid, v in self.data.items()), reverse=True)
+        return [(cid, s) for s, cid in scored[:k]]
+
+    def ids(self) -> set[str]:
+        return set(self.data)
+
+    def count(self) -> int:
+        return len(self.data)

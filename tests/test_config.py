@@ -1,0 +1,35 @@
+import pytest
+
+from ragd.daemon.config import load
+from ragd.index.errors import ConfigError
+
+
+def test_ragd_home_puts_everything_under_one_folder(tmp_path):
+    cfg = load({"RAGD_HOME": str(tmp_path)})
+    assert cfg.config_file == tmp_path / "config.toml"
+    assert cfg.data_dir == tmp_path / "data"
+    assert cfg.catalog_path.parent == tmp_path / "data"
+    assert cfg.lock_path.is_relative_to(tmp_path)
+
+
+def test_file_then_environment_override(tmp_path):
+    (tmp_path / "config.toml").write_text(
+        'embedder = "minilm"\nmax_file_mb = 2\nexclude = ["*.log"]\n[llm]\nmodel = "x.gguf"\n')
+    cfg = load({"RAGD_HOME": str(tmp_path)})
+    assert (cfg.embedder, cfg.max_file_mb, cfg.exclude) == ("minilm", 2.0, ("*.log",))
+    assert cfg.extra["llm"] == {"model": "x.gguf"}
+    cfg = load({"RAGD_HOME": str(tmp_path), "RAGD_EMBEDDER": "e5-small", "RAGD_MAX_FILE_MB": "3.5"})
+    assert (cfg.embedder, cfg.max_file_mb) == ("e5-small", 3.5)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("embedder = [", "not valid TOML"),
+    ("colour = 'blue'", "unknown setting"),
+    ("max_file_mb = 'big'", "invalid value"),
+    ("vector_store = 'redis'", "vector_store"),
+    ("parse_workers = 0", "parse_workers"),
+])
+def test_bad_config_is_a_clear_error(tmp_path, text, message):
+    (tmp_path / "config.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load({"RAGD_HOME": str(tmp_path)})
