@@ -34,8 +34,8 @@ class FileFilter:
     exclude: Sequence[str] = ()
     max_bytes: int = 64 * 1024 * 1024
     skip_hidden: bool = True
-    _include: pathspec.PathSpec | None = field(init=False, default=None)
-    _exclude: pathspec.PathSpec | None = field(init=False, default=None)
+    _include: pathspec.GitIgnoreSpec | None = field(init=False, default=None)
+    _exclude: pathspec.GitIgnoreSpec | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._include = pathspec.GitIgnoreSpec.from_lines(self.include) if self.include else None
@@ -81,7 +81,7 @@ class FilesConnector:
             return
         yield from self._walk(self.root, "", [], {(st.st_dev, st.st_ino)})
 
-    def _walk(self, directory: Path, rel: str, specs: list[tuple[str, pathspec.PathSpec]],
+    def _walk(self, directory: Path, rel: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]],
               seen: set[tuple[int, int]]) -> Iterator[Entry]:
         specs = specs + self._ignore_specs(directory, rel)
         try:
@@ -126,7 +126,7 @@ class FilesConnector:
             reason = f"larger than the size limit ({st.st_size / 1e6:.1f} MB > {self.filter.max_bytes / 1e6:.1f} MB)"
         return Entry(path=os.path.abspath(path), size=st.st_size, mtime_ns=st.st_mtime_ns, skip_reason=reason)
 
-    def _ignore_specs(self, directory: Path, rel: str) -> list[tuple[str, pathspec.PathSpec]]:
+    def _ignore_specs(self, directory: Path, rel: str) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
         found = []
         for name in IGNORE_FILES:
             path = directory / name
@@ -146,7 +146,7 @@ class FilesConnector:
             self.on_error(path, exc)
 
 
-def _ignored(specs: list[tuple[str, pathspec.PathSpec]], rel: str) -> bool:
+def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str) -> bool:
     for base, spec in specs:
         if base:
             if not rel.startswith(base + "/"):

@@ -116,8 +116,8 @@ class Indexer:
             with self.pool_factory() as pool:
                 digests = {e.path: d for e, d in todo}
                 entries = {e.path: e for e, _ in todo}
-                for path, result in pool.parse_many(Path(e.path) for e, _ in todo):
-                    entry = entries[str(path)]
+                for parsed_path, result in pool.parse_many(Path(e.path) for e, _ in todo):
+                    entry = entries[str(parsed_path)]
                     parsed = self._after_parse(entry, digests[entry.path], result, stats)
                     done += 1
                     if progress:

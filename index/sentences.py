@@ -18,8 +18,48 @@ _EN_END = r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9\u3040-\u30ff\u4e00
 _BOUNDARY = re.compile(rf"{_JA_END}|{_EN_END}|\n\s*\n")
 _CLOSERS = frozenset("」』）)]】〕\"'”’")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc e.g i.e no fig eq vol al inc ltd co corp dept gen gov "
-    "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k approx ca".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "no",
+        "fig",
+        "eq",
+        "vol",
+        "al",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "dept",
+        "gen",
+        "gov",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.k",
+        "approx",
+        "ca",
+    ]
 )
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 

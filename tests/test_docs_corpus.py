@@ -15,6 +15,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+
 from ragd.index.isolate import ParsePool, ParseResult
 from ragd.index.parse import is_supported
 

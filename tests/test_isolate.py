@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from ragd.index.isolate import ParsePool
 from ragd.index.models import Document, Part
 from ragd.index.parse import register

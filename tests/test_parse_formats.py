@@ -11,6 +11,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+
 from ragd.index.errors import ParseError, UnsupportedFormat
 from ragd.index.models import Document, Part
 from ragd.index.parse import is_supported, parse_bytes, parse_file, parser_for, register

@@ -29,7 +29,8 @@ class Embedder(Protocol):
 
 
 def embed_one(embedder: Embedder, text: str, kind: Kind = "query") -> Vectors:
-    return embedder.embed_batch([text], kind)[0]
+    row: Vectors = embedder.embed_batch([text], kind)[0]
+    return row
 
 
 _FACTORIES: dict[str, Callable[[], Embedder]] = {}

@@ -61,8 +61,9 @@ class ChromaVectors:
 
     @classmethod
     def http(cls, url: str, model_id: str) -> ChromaVectors:
-        import chromadb
         from urllib.parse import urlparse
+
+        import chromadb
 
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:

@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine:  `make run`  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DIR    ?= demo
+QUERY  ?= When were the tomatoes planted?
+
+.PHONY: run test lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The pinned CPU torch goes in first, so that nothing pulls a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/ragd index "$(DIR)"
+	$(BIN)/ragd search "$(QUERY)" -k 3
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+# mypy cannot follow setuptools' package-dir mapping, so give it the installed layout.
+typecheck: $(VENV)/.installed
+	mkdir -p build/typecheck/ragd
+	for p in index daemon connectors; do ln -sfn ../../../$$p build/typecheck/ragd/$$p; done
+	cd build/typecheck && MYPYPATH=. ../../$(BIN)/mypy --config-file ../../pyproject.toml \
+		-p ragd.index -p ragd.daemon -p ragd.connectors
+
+test: $(VENV)/.installed lint typecheck
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.retrieval_quality
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from ragd.daemon.cli import main
+
+main()
