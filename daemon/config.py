@@ -33,7 +33,7 @@ class Config:
     parse_timeout_s: float = 60.0
     parse_memory_mb: int = 1536
     parse_workers: int = 1
-    chunk_tokens: int = 160
+    chunk_tokens: int = 240
     extra: dict[str, Any] = field(default_factory=dict)  # sections other issues own ([llm], [server] ...)
 
     @property

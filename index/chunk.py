@@ -150,3 +150,32 @@ def embed_text(chunk: Chunk) -> str:
     """
     prefix = context_prefix(chunk)
     return f"{prefix}\n{chunk.text}" if prefix else chunk.text
+
+
+MIN_UNIT_TOKENS = 6  # a shorter sentence is embedded together with the next one
+
+
+def embedding_units(chunk: Chunk) -> list[str]:
+    """The texts embedded for a chunk: each sentence, prefixed with the title and heading path.
+
+    A question usually paraphrases one sentence; a sentence vector matches it far better than
+    a vector of the whole chunk (see bench/). The chunk's dense score is its best sentence's.
+    """
+    prefix = context_prefix(chunk)
+    units: list[str] = []
+    carry = ""
+    for start, end in sentence_spans(chunk.text):
+        sentence = f"{carry} {chunk.text[start:end]}".strip() if carry else chunk.text[start:end]
+        if approx_tokens(sentence) < MIN_UNIT_TOKENS:
+            carry = sentence
+            continue
+        units.append(sentence)
+        carry = ""
+    if carry:
+        if units:
+            units[-1] = f"{units[-1]} {carry}"
+        else:
+            units.append(carry)
+    if not units:
+        units = [chunk.text]
+    return [f"{prefix}\n{u}" if prefix else u for u in units]

@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ragd.connectors import Connector, Entry
-from ragd.index.chunk import ChunkSettings, chunk_document, embed_text
-from ragd.index.embed import Embedder
+from ragd.index.chunk import ChunkSettings, chunk_document, embed_text, embedding_units
+from ragd.index.embed import Embedder, Vectors
 from ragd.index.isolate import ParsePool, ParseResult
 from ragd.index.models import Chunk
 from ragd.index.parse import is_supported
-from ragd.index.store.catalog import Catalog, FileRecord
+from ragd.index.store.catalog import Catalog, FileRecord, chunk_of, unit_ids
 from ragd.index.store.embed_cache import EmbeddingCache, text_hash
 from ragd.index.store.vectors import VectorStore
 
@@ -41,7 +41,8 @@ class IndexStats:
     files_failed: int = 0
     files_skipped: int = 0
     files_removed: int = 0
-    chunks_embedded: int = 0
+    chunks_embedded: int = 0  # chunks that needed the model (the rest came from the cache)
+    vectors_embedded: int = 0  # sentence vectors computed
     chunks_written: int = 0
     vectors_repaired: int = 0
     seconds: float = 0.0
@@ -68,7 +69,11 @@ class _Parsed:
     entry: Entry
     digest: str
     chunks: list[Chunk]
-    texts: list[str]
+    units: list[list[str]]  # per chunk, the texts embedded for it
+
+    @property
+    def texts(self) -> list[str]:
+        return [t for units in self.units for t in units]
 
 
 class Indexer:
@@ -79,12 +84,12 @@ class Indexer:
         self.vectors = vectors
         self.embedder = embedder
         self.pool_factory = pool
-        self.settings = ChunkSettings(max_tokens=min(chunk_tokens, embedder.max_tokens - 16))
+        self.settings = ChunkSettings(max_tokens=chunk_tokens)
 
     @property
     def signature(self) -> str:
         """What the chunks depend on besides the files: a change means re-chunking everything."""
-        return f"{self.embedder.model_id}|tokens={self.settings.max_tokens}|v1"
+        return f"{self.embedder.model_id}|tokens={self.settings.max_tokens}|units=sentences|v2"
 
     # -- the run ------------------------------------------------------------------------------
     def run(self, connectors: Sequence[Connector], *, prune_outside: bool = True,
@@ -132,6 +137,9 @@ class Indexer:
                 self._store(batch, stats)
         self.catalog.set_meta("signature", self.signature)
         self.catalog.set_meta("model_id", self.embedder.model_id)
+        drop_others = getattr(self.vectors, "drop_others", None)
+        if forced and callable(drop_others):
+            drop_others()  # the collections of a previous model
         stats.seconds = round(time.monotonic() - started, 3)
         return stats
 
@@ -178,51 +186,63 @@ class Indexer:
         chunks: list[Chunk] = []
         for doc in result.documents:
             chunks += chunk_document(doc, self.embedder.count_tokens, self.settings, first_ordinal=len(chunks))
-        return _Parsed(entry, digest, chunks, [embed_text(c) for c in chunks])
+        return _Parsed(entry, digest, chunks, [embedding_units(c) for c in chunks])
 
     def _store(self, batch: list[_Parsed], stats: IndexStats) -> None:
         if not batch:
             return
         texts = [t for p in batch for t in p.texts]
         vectors, fresh = self.cache.embed(self.embedder, texts)
-        stats.chunks_embedded += fresh
+        stats.vectors_embedded += sum(fresh)
         offset = 0
         for parsed in batch:
+            pos = offset
+            for units in parsed.units:
+                stats.chunks_embedded += any(fresh[pos : pos + len(units)])
+                pos += len(units)
             vecs = vectors[offset : offset + len(parsed.texts)]
             offset += len(parsed.texts)
             self._write_file(parsed, vecs)
             stats.files_indexed += 1
             stats.chunks_written += len(parsed.chunks)
 
-    def _write_file(self, parsed: _Parsed, vecs: Sequence[object]) -> None:
+    def _write_file(self, parsed: _Parsed, vecs: Sequence[Vectors]) -> None:
         path = parsed.entry.path
-        old_ids = set(self.catalog.chunk_ids(path))
-        rows: list[tuple[str, str, Chunk]] = []
+        old = self.catalog.chunk_units(path)
+        rows: list[tuple[str, str, int, Chunk]] = []
         occurrences: dict[str, int] = {}
-        for chunk, text in zip(parsed.chunks, parsed.texts, strict=True):
-            h = text_hash(text)
+        new_ids: list[str] = []
+        new_vecs: list[Vectors] = []
+        offset = 0
+        for chunk, units in zip(parsed.chunks, parsed.units, strict=True):
+            h = text_hash(embed_text(chunk))
             occurrences[h] = occurrences.get(h, 0) + 1
-            rows.append((chunk_id(path, h, occurrences[h]), h, chunk))
-        new = [(cid, v) for (cid, _, _), v in zip(rows, vecs, strict=True) if cid not in old_ids]
-        if new:  # 1. vectors first: a crash now leaves only extra ids, removed on the next run
-            self.vectors.upsert([cid for cid, _ in new], [v for _, v in new])  # type: ignore[misc]
+            cid = chunk_id(path, h, occurrences[h])
+            rows.append((cid, h, len(units), chunk))
+            if old.get(cid) != len(units):
+                new_ids += unit_ids(cid, len(units))
+                new_vecs += vecs[offset : offset + len(units)]
+            offset += len(units)
+        if new_ids:  # 1. vectors first: a crash now leaves only extra ids, removed on the next run
+            self.vectors.upsert(new_ids, new_vecs)
         note = None if parsed.chunks else "no text found"
         record = FileRecord(path, parsed.entry.size, parsed.entry.mtime_ns, parsed.digest, "indexed", note,
                             len(rows), time.time())
         self.catalog.replace_file(record, rows)  # 2. the catalog, atomically
-        stale = old_ids - {cid for cid, _, _ in rows}
+        kept = {cid: n for cid, _, n, _ in rows}
+        stale = [u for cid, n in old.items() if kept.get(cid) != n for u in unit_ids(cid, n)]
         if stale:  # 3. then the vectors that no longer belong
             self.vectors.delete(sorted(stale))
 
     def _record(self, entry: Entry, digest: str | None, status: str, reason: str) -> None:
-        old_ids = self.catalog.chunk_ids(entry.path)
+        old_ids = self.catalog.vector_ids(entry.path)
         self.catalog.replace_file(
             FileRecord(entry.path, entry.size, entry.mtime_ns, digest, status, reason, 0, time.time()), [])
         if old_ids:
             self.vectors.delete(old_ids)
 
     def _remove(self, path: str) -> None:
-        ids = self.catalog.chunk_ids(path)
+        ids = self.catalog.vector_ids(path)
         self.catalog.remove_file(path)
         if ids:
             self.vectors.delete(ids)
@@ -231,18 +251,23 @@ class Indexer:
     def reconcile_vectors(self) -> int:
         """Make the vector store hold exactly the catalog's chunks; returns how many ids changed."""
         have = self.vectors.ids()
-        want = self.catalog.all_chunk_ids()
+        want = self.catalog.all_vector_ids()
         extra = sorted(have - want)
         missing = want - have
         if extra:
             self.vectors.delete(extra)
         if missing:
-            stored = self.catalog.chunks_by_id(missing)
+            stored = self.catalog.chunks_by_id({chunk_of(u) for u in missing})
             items = sorted(stored.values(), key=lambda s: s.id)
-            for i in range(0, len(items), EMBED_BATCH):
-                part = items[i : i + EMBED_BATCH]
-                vecs, _ = self.cache.embed(self.embedder, [embed_text(s.chunk) for s in part])
-                self.vectors.upsert([s.id for s in part], vecs)
+            for i in range(0, len(items), EMBED_BATCH // 4):
+                ids: list[str] = []
+                texts: list[str] = []
+                for s in items[i : i + EMBED_BATCH // 4]:
+                    units = embedding_units(s.chunk)
+                    ids += unit_ids(s.id, len(units))
+                    texts += units
+                vecs, _ = self.cache.embed(self.embedder, texts)
+                self.vectors.upsert(ids, vecs)
         if extra or missing:
             log.info("vector store repaired: %d extra removed, %d missing restored", len(extra), len(missing))
         return len(extra) + len(missing)
@@ -252,7 +277,7 @@ def verify(catalog: Catalog, vectors: VectorStore, check_files: bool = True) -> 
     """Differences between the manifest, the lexical index, the vector store and the disk."""
     problems = catalog.fts_consistency()
     have = vectors.ids()
-    want = catalog.all_chunk_ids()
+    want = catalog.all_vector_ids()
     problems += [f"vector store lacks chunk {cid}" for cid in sorted(want - have)[:20]]
     if len(want - have) > 20:
         problems.append(f"... and {len(want - have) - 20} more chunks missing from the vector store")

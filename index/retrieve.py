@@ -9,7 +9,7 @@ from typing import Literal
 
 from ragd.index.embed import Embedder
 from ragd.index.models import Hit
-from ragd.index.store.catalog import Catalog
+from ragd.index.store.catalog import Catalog, chunk_of
 from ragd.index.store.vectors import VectorStore
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -18,7 +18,8 @@ Mode = Literal["hybrid", "dense", "lexical"]
 @dataclass(frozen=True)
 class FusionSettings:
     candidates: int = 60  # taken from each retriever before fusion
-    rrf_k: int = 60
+    rrf_k: int = 10
+    units_per_chunk: int = 4  # sentence vectors fetched per wanted chunk
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
 
@@ -50,7 +51,9 @@ class Retriever:
         weights: list[float] = []
         if mode in ("hybrid", "dense"):
             vector = self.embedder.embed_batch([query], "query")[0]
-            rankings.append([cid for cid, _ in self.vectors.query(vector, n)])
+            # Vectors are per sentence: a chunk ranks by its best sentence.
+            ranked = dict.fromkeys(chunk_of(uid) for uid, _ in self.vectors.query(vector, n * s.units_per_chunk))
+            rankings.append(list(ranked)[:n])
             weights.append(s.dense_weight)
         if mode in ("hybrid", "lexical"):
             rankings.append([cid for cid, _ in self.catalog.lexical_search(query, n)])

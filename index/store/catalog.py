@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     id TEXT NOT NULL UNIQUE,
     path TEXT NOT NULL,
     ordinal INTEGER NOT NULL,
-    embed_hash TEXT NOT NULL,      -- key of the embedding cache (hash of what the model saw)
+    embed_hash TEXT NOT NULL,      -- hash of the chunk's embedded text (part of its id)
+    units INTEGER NOT NULL DEFAULT 1,  -- vectors stored for the chunk: ids "<id>.<n>", n < units
     text TEXT NOT NULL,
     doc_key TEXT NOT NULL DEFAULT '',
     title TEXT,
@@ -69,17 +70,27 @@ class StoredChunk:
     path: str
     embed_hash: str
     chunk: Chunk
+    units: int = 1
 
 
 _CHUNK_COLS = "id, path, ordinal, embed_hash, text, doc_key, title, page, line_start, line_end, heading"
 
 
+def unit_ids(chunk_id: str, units: int) -> list[str]:
+    """Vector ids of a chunk's embedding units."""
+    return [f"{chunk_id}.{n}" for n in range(units)]
+
+
+def chunk_of(unit_id: str) -> str:
+    return unit_id.rsplit(".", 1)[0]
+
+
 def _stored(row: tuple[object, ...]) -> StoredChunk:
-    cid, path, ordinal, embed_hash, text, doc_key, title, page, ls, le, heading = row
+    cid, path, ordinal, embed_hash, text, doc_key, title, page, ls, le, heading, units = row
     chunk = Chunk(text=str(text), doc_key=str(doc_key), title=title if title is None else str(title),
                   page=page, line_start=ls, line_end=le,  # type: ignore[arg-type]
                   heading=tuple(json.loads(str(heading))), ordinal=int(ordinal))  # type: ignore[call-overload]
-    return StoredChunk(str(cid), str(path), str(embed_hash), chunk)
+    return StoredChunk(str(cid), str(path), str(embed_hash), chunk, int(units))  # type: ignore[call-overload]
 
 
 class Catalog:
@@ -148,8 +159,15 @@ class Catalog:
     def chunk_ids(self, path: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE path=? ORDER BY ordinal", (path,))]
 
-    def replace_file(self, record: FileRecord, chunks: Sequence[tuple[str, str, Chunk]]) -> None:
-        """Atomically set a file's manifest row and its chunks ((id, embed_hash, chunk) triples)."""
+    def chunk_units(self, path: str) -> dict[str, int]:
+        """The file's chunk ids with how many vectors each has."""
+        return dict(self.conn.execute("SELECT id, units FROM chunks WHERE path=?", (path,)).fetchall())
+
+    def vector_ids(self, path: str) -> list[str]:
+        return [u for cid, n in self.chunk_units(path).items() for u in unit_ids(cid, n)]
+
+    def replace_file(self, record: FileRecord, chunks: Sequence[tuple[str, str, int, Chunk]]) -> None:
+        """Atomically set a file's manifest row and its chunks ((id, embed_hash, units, chunk) tuples)."""
         with self.conn:
             self._delete_chunks(record.path)
             self.conn.execute(
@@ -157,11 +175,11 @@ class Catalog:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.path, record.size, record.mtime_ns, record.hash, record.status, record.error,
                  len(chunks), record.indexed_at))
-            for cid, embed_hash, c in chunks:
+            for cid, embed_hash, units, c in chunks:
                 cur = self.conn.execute(
-                    f"INSERT INTO chunks({_CHUNK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO chunks({_CHUNK_COLS}, units) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (cid, record.path, c.ordinal, embed_hash, c.text, c.doc_key, c.title, c.page,
-                     c.line_start, c.line_end, json.dumps(list(c.heading), ensure_ascii=False)))
+                     c.line_start, c.line_end, json.dumps(list(c.heading), ensure_ascii=False), units))
                 terms = index_text(" ".join([c.title or "", *c.heading, c.text]))
                 self.conn.execute("INSERT INTO chunks_fts(rowid, terms) VALUES (?, ?)", (cur.lastrowid, terms))
 
@@ -181,13 +199,20 @@ class Catalog:
         except sqlite3.OperationalError:
             return set()
 
+    def all_vector_ids(self) -> set[str]:
+        try:
+            rows = self.conn.execute("SELECT id, units FROM chunks").fetchall()
+        except sqlite3.OperationalError:
+            return set()
+        return {u for cid, n in rows for u in unit_ids(cid, n)}
+
     def chunks_by_id(self, ids: Iterable[str]) -> dict[str, StoredChunk]:
         wanted = list(ids)
         out: dict[str, StoredChunk] = {}
         for i in range(0, len(wanted), 500):
             part = wanted[i : i + 500]
             marks = ",".join("?" * len(part))
-            for row in self.conn.execute(f"SELECT {_CHUNK_COLS} FROM chunks WHERE id IN ({marks})", part):
+            for row in self.conn.execute(f"SELECT {_CHUNK_COLS}, units FROM chunks WHERE id IN ({marks})", part):
                 stored = _stored(row)
                 out[stored.id] = stored
         return out
@@ -196,7 +221,7 @@ class Catalog:
         last = 0
         while True:
             rows = self.conn.execute(
-                f"SELECT rowid, {_CHUNK_COLS} FROM chunks WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                f"SELECT rowid, {_CHUNK_COLS}, units FROM chunks WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 (last, batch)).fetchall()
             if not rows:
                 return

@@ -46,8 +46,8 @@ class EmbeddingCache:
                 "INSERT OR REPLACE INTO embeddings(model, hash, vector) VALUES (?, ?, ?)",
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()])
 
-    def embed(self, embedder: Embedder, texts: Sequence[str]) -> tuple[list[Vectors], int]:
-        """Vectors for ``texts`` (passages), from the cache where possible; returns (vectors, newly embedded)."""
+    def embed(self, embedder: Embedder, texts: Sequence[str]) -> tuple[list[Vectors], list[bool]]:
+        """Vectors for ``texts`` (passages), from the cache where possible; returns (vectors, which were new)."""
         hashes = [text_hash(t) for t in texts]
         found = self.get_many(embedder.model_id, hashes)
         todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}
@@ -56,4 +56,4 @@ class EmbeddingCache:
             fresh = dict(zip(todo.keys(), vectors, strict=True))
             self.put_many(embedder.model_id, fresh)
             found.update(fresh)
-        return [found[h] for h in hashes], len(todo)
+        return [found[h] for h in hashes], [h in todo for h in hashes]
