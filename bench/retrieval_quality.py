@@ -99,7 +99,11 @@ def main() -> None:
         report["results"][f"cranfield_en/{mode}"] = {"ndcg@10": ndcg10(c, args.data, mode)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"retrieval-{args.embedder}.json").write_text(json.dumps(report, indent=2))
-    print(f"embedder {args.embedder}: {stats['files_indexed']} files, {stats['chunks_written']} chunks")
+    counts = c.catalog.counts()
+    report["counts"] = counts
+    (args.out / f"retrieval-{args.embedder}.json").write_text(json.dumps(report, indent=2))
+    print(f"embedder {args.embedder}: {counts['indexed']} files, {counts['chunks']} chunks, "
+          f"indexed in {report['index_seconds']:.1f} s")
     for key, m in report["results"].items():
         print(f"{key:28s} " + "  ".join(f"{k} {v:.4f}" for k, v in m.items() if k != "questions"))
 

@@ -107,3 +107,44 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
 def test_unknown_model_is_a_user_error(tmp_path, corpus):
     proc = ragd(tmp_path, "index", str(corpus), check=False, RAGD_EMBEDDER="no-such-model")
     assert proc.returncode == 1 and "unknown embedding model" in proc.stderr
+
+
+def test_changing_the_model_reindexes_in_place(tmp_path, corpus):
+    ragd(tmp_path, "index", str(corpus))
+    s = ragd_json(tmp_path, "index", RAGD_EMBEDDER="minilm")
+    assert s["files_indexed"] == 6 and s["chunks_embedded"] > 0
+    assert ragd_json(tmp_path, "status", RAGD_EMBEDDER="minilm")["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert ragd_json(tmp_path, "verify", RAGD_EMBEDDER="minilm")["ok"] is True
+    hits = ragd_json(tmp_path, "search", "comb jelly cilia rows", "-k", "1", RAGD_EMBEDDER="minilm")
+    assert hits[0]["path"].endswith("Ctenophora.md")
+    import chromadb
+    from chromadb.config import Settings
+
+    client = chromadb.PersistentClient(str(tmp_path / "data" / "chroma"), Settings(anonymized_telemetry=False))
+    assert [c.name for c in client.list_collections()] == ["ragd-sentence-transformers-all-MiniLM-L6-v2"]
+
+
+def test_progress_bar_on_a_terminal(tmp_path, corpus):
+    import os
+    import pty
+    import subprocess
+
+    from tests.helpers import REPO, ragd_cmd, ragd_env
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(ragd_cmd("index", str(corpus)), env=ragd_env(tmp_path, COLUMNS="100"), cwd=REPO,
+                            stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    assert proc.wait(timeout=300) == 0
+    text = out.decode(errors="replace")
+    assert "indexing" in text and "━" in text  # rich's bar
+    assert "6 indexed" in text

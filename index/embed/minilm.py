@@ -47,4 +47,5 @@ class MiniLM:
 
     def count_tokens(self, text: str) -> int:
         self._load()
-        return len(self._tokenizer.tokenize(text))
+        ids = self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        return len(ids)
