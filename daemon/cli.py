@@ -119,6 +119,11 @@ def _print_stats(stats: IndexStats) -> None:
 def search(ctx: click.Context, query: str, k: int, mode: str, as_json: bool) -> None:
     """Search the index. With - as QUERY, read one query per line and print one JSON list per line."""
     with _container(ctx, readonly=True) as c:
+        built_with = c.catalog.get_meta("model_id")
+        if built_with and built_with != c.embedder.model_id:
+            click.echo(f"ragd: warning: the index was built with {built_with}, the config asks for "
+                       f"{c.embedder.model_id}; run `ragd index` to re-embed (lexical results only until then)",
+                       err=True)
         if query == "-":
             for line in sys.stdin:
                 hits = c.retriever.search(line.strip(), k, mode)  # type: ignore[arg-type]

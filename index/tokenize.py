@@ -142,7 +142,7 @@ def _sudachi() -> Any:
     if tok is None:
         from sudachipy import SplitMode
 
-        tok = _dictionary().create(mode=SplitMode.A)
+        tok = _dictionary().tokenizer(mode=SplitMode.A)
         _local.tokenizer = tok
     return tok
 
