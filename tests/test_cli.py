@@ -148,3 +148,20 @@ def test_progress_bar_on_a_terminal(tmp_path, corpus):
     text = out.decode(errors="replace")
     assert "indexing" in text and "━" in text  # rich's bar
     assert "6 indexed" in text
+
+
+def test_removing_a_source_drops_its_files(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "one.txt").write_text("The heron waits at the pond.")
+    (b / "two.txt").write_text("The kettle whistles in the kitchen.")
+    ragd(tmp_path, "index", str(a), str(b))
+    out = ragd(tmp_path, "sources", "remove", str(b)).stdout
+    assert "1 files dropped" in out
+    assert [s["path"] for s in ragd_json(tmp_path, "sources")] == [str(a)]
+    hits = ragd_json(tmp_path, "search", "kettle whistles", "-k", "5")
+    assert all(not h["path"].startswith(str(b)) for h in hits)
+    assert ragd_json(tmp_path, "verify")["ok"] is True
+    proc = ragd(tmp_path, "sources", "remove", str(b), check=False)
+    assert proc.returncode == 1 and "not a source" in proc.stderr
