@@ -100,25 +100,24 @@ class FilesConnector:
             if is_dir:
                 if self.filter.skip_dir(entry.name, child_rel) or _ignored(specs, child_rel + "/"):
                     continue
-                try:
-                    st = entry.stat(follow_symlinks=True)
-                except OSError as exc:
-                    self._error(entry.path, exc)
+                st = self._stat(entry)
+                if st is None or (st.st_dev, st.st_ino) in seen:  # a loop, or a second way to one folder
                     continue
-                key = (st.st_dev, st.st_ino)
-                if key in seen:  # a symlink loop or a second way to the same folder
-                    continue
-                seen.add(key)
+                seen.add((st.st_dev, st.st_ino))
                 yield from self._walk(Path(entry.path), child_rel, specs, seen)
             elif is_file:
                 if self.filter.skip_file(entry.name, child_rel) or _ignored(specs, child_rel):
                     continue
-                try:
-                    st = entry.stat(follow_symlinks=True)
-                except OSError as exc:
-                    self._error(entry.path, exc)
-                    continue
-                yield self._entry(entry.path, st)
+                st = self._stat(entry)
+                if st is not None:
+                    yield self._entry(entry.path, st)
+
+    def _stat(self, entry: os.DirEntry[str]) -> os.stat_result | None:
+        try:
+            return entry.stat(follow_symlinks=True)
+        except OSError as exc:
+            self._error(entry.path, exc)
+            return None
 
     def _entry(self, path: str, st: os.stat_result) -> Entry:
         reason = None

@@ -18,12 +18,12 @@ Mode = Literal["hybrid", "dense", "lexical"]
 @dataclass(frozen=True)
 class FusionSettings:
     # Chosen on squad_en + jsquad_ja with cranfield distractors (bench/retrieval_quality.py): a small k
-    # trusts the top ranks of each list; BM25 counts double because it is the stronger signal in
-    # Japanese and as strong as sentence vectors in English.
+    # trusts the top ranks of each list; BM25 weighs a little more than the vectors because it is the
+    # stronger signal in Japanese and as strong as sentence vectors in English.
     candidates: int = 60  # taken from each retriever before fusion
     rrf_k: int = 5
     units_per_chunk: int = 4  # sentence vectors fetched per wanted chunk
-    dense_weight: float = 0.5
+    dense_weight: float = 0.7
     lexical_weight: float = 1.0
 
 

@@ -22,7 +22,8 @@ class Embedder(Protocol):
     max_tokens: int  # longest input the model reads without truncating
 
     def embed_batch(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
-        """L2-normalised float32 vectors, one row per text."""
+        """float32 vectors, one row per text, whose dot product is the similarity
+        (L2-normalised for a single model)."""
         ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -56,8 +57,9 @@ def create(name: str) -> Embedder:
 
 
 def _register_builtins() -> None:
-    if _FACTORIES.keys() >= {"minilm", "use-multilingual", "e5-small"}:
+    if _FACTORIES.keys() >= {"minilm", "use-multilingual", "e5-small", "use+minilm"}:
         return
+    from ragd.index.embed.dual import UseMiniLM
     from ragd.index.embed.e5 import E5Small
     from ragd.index.embed.minilm import MiniLM
     from ragd.index.embed.use import UseMultilingual
@@ -65,6 +67,7 @@ def _register_builtins() -> None:
     _FACTORIES.setdefault("minilm", MiniLM)
     _FACTORIES.setdefault("use-multilingual", UseMultilingual)
     _FACTORIES.setdefault("e5-small", E5Small)
+    _FACTORIES.setdefault("use+minilm", UseMiniLM)
 
 
 def normalise(vectors: npt.ArrayLike) -> Vectors:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ragd.index.embed import Kind, Vectors, normalise
 from ragd.index.errors import ConfigError
 
@@ -40,6 +42,8 @@ class MiniLM:
         return self._model
 
     def embed_batch(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load()
         vectors = model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
                                normalize_embeddings=True, show_progress_bar=False)

@@ -1,6 +1,7 @@
 """The VectorStore seam and its chromadb implementations (embedded and client/server).
 
-Chroma holds only ids and our own vectors (no embedding function, telemetry off); the text
+Chroma holds only ids and our own vectors (no embedding function, telemetry off, inner-product
+space: embedders return vectors whose dot product is the similarity); the text
 and locations live in the catalog, so a Chroma server never needs to see file contents.
 """
 
@@ -24,7 +25,7 @@ class VectorStore(Protocol):
     def upsert(self, ids: Sequence[str], vectors: Sequence[Vectors]) -> None: ...
     def delete(self, ids: Sequence[str]) -> None: ...
     def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
-        """Nearest ids with cosine similarity, best first."""
+        """Nearest ids with their similarity (inner product), best first."""
         ...
     def ids(self) -> set[str]: ...
     def count(self) -> int: ...
@@ -48,7 +49,7 @@ class ChromaVectors:
         self.client = client
         self.name = collection_name(model_id)
         self.collection = client.get_or_create_collection(
-            self.name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
+            self.name, configuration={"hnsw": {"space": "ip"}}, embedding_function=None,
             metadata={"model_id": model_id})
         self.batch = max(1, min(int(client.get_max_batch_size()), 4000))
 

@@ -1,0 +1,46 @@
+"""USE-multilingual and MiniLM in one vector: the best of both on a mixed English/Japanese index.
+
+MiniLM is the stronger English retriever, USE the one that understands Japanese (see README).
+Each text is embedded as [USE vector, MiniLM vector]: the MiniLM half is left at zero for text
+with Japanese/CJK characters (MiniLM cannot read it, and skipping it saves time). Stored with an
+inner-product index, the similarity of a query and a passage is the sum of the two models'
+cosines where both apply, and USE's alone where only it does. A Japanese query has a zero
+MiniLM half, so Japanese retrieval is pure USE.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from ragd.index.embed import Kind, Vectors
+from ragd.index.embed.minilm import MiniLM
+from ragd.index.embed.use import UseMultilingual
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+
+
+class UseMiniLM:
+    model_id = "use-multilingual+all-MiniLM-L6-v2/v1"
+    dim = UseMultilingual.dim + MiniLM.dim
+    max_tokens = MiniLM.max_tokens
+
+    def __init__(self) -> None:
+        self.use = UseMultilingual()
+        self.minilm = MiniLM()
+
+    def embed_batch(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
+        items = list(texts)
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        if not items:
+            return out
+        out[:, : self.use.dim] = self.use.embed_batch(items, kind)
+        latin = [i for i, t in enumerate(items) if not _CJK.search(t)]
+        if latin:
+            out[latin, self.use.dim :] = self.minilm.embed_batch([items[i] for i in latin], kind)
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return self.use.count_tokens(text)
