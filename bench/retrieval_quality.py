@@ -81,7 +81,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
-    ap.add_argument("--embedder", default="use-multilingual")
+    ap.add_argument("--embedder", default="use+minilm")
     ap.add_argument("--modes", default="hybrid,dense,lexical")
     ap.add_argument("--limit", type=int, default=0, help="questions per set (0 = all)")
     args = ap.parse_args()

@@ -23,7 +23,7 @@ class Config:
     config_file: Path
     data_dir: Path
     state_dir: Path
-    embedder: str = "use-multilingual"
+    embedder: str = "use+minilm"
     vector_store: str = "chroma"  # "chroma" (embedded) | "chroma-http" (a Chroma server)
     chroma_url: str = "http://127.0.0.1:8000"
     sources: tuple[str, ...] = ()  # folders from the config file, besides those added by `ragd index`
