@@ -17,7 +17,7 @@ from ragd.daemon import config as config_mod
 from ragd.daemon.container import Container
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.lock import WriterLock
-from ragd.index.pipeline import IndexStats, iter_sources, verify
+from ragd.index.pipeline import IndexStats, resolve_paths, verify
 
 
 def _emit(data: Any) -> None:
@@ -83,7 +83,7 @@ def _progress(enabled: bool) -> Iterator[Any]:
 @click.pass_context
 def index(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
     """Add PATHS as sources (if given) and bring the index up to date."""
-    roots = iter_sources(paths)
+    roots = resolve_paths(paths)
     for root in roots:
         if not os.path.exists(root):
             raise SourceError(f"no such file or directory: {root}")
@@ -175,7 +175,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def sources_remove(ctx: click.Context, path: str) -> None:
     """Stop indexing PATH and drop its files from the index."""
-    root = iter_sources([path])[0]
+    root = resolve_paths([path])[0]
     with _container(ctx) as c, WriterLock(c.config.lock_path):
         if not c.catalog.remove_source(root):
             raise SourceError(f"not a source: {root}")

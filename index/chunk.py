@@ -106,7 +106,7 @@ def chunk_document(doc: Document, count: TokenCounter = approx_tokens,
         if not group:
             return
         text = "\n\n".join(p.text for p in group)
-        first, last = group[0], group[-1]
+        first = group[0]
         starts = [p.line_start for p in group if p.line_start is not None]
         ends = [p.line_end for p in group if p.line_end is not None]
         chunks.append(Chunk(
@@ -114,7 +114,6 @@ def chunk_document(doc: Document, count: TokenCounter = approx_tokens,
             line_start=min(starts) if starts else None, line_end=max(ends) if ends else None,
             heading=first.part.heading, ordinal=first_ordinal + len(chunks),
         ))
-        del last
         group.clear()
 
     for part in doc.parts:

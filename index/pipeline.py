@@ -296,5 +296,6 @@ def _unsupported(path: str) -> str:
     return f"unsupported format {suffix}"
 
 
-def iter_sources(paths: Iterable[str]) -> list[str]:
+def resolve_paths(paths: Iterable[str]) -> list[str]:
+    """Absolute, resolved, sorted and distinct."""
     return sorted({str(Path(p).expanduser().resolve()) for p in paths})

@@ -95,7 +95,8 @@ def test_edit_reembeds_only_the_changed_chunk(world):
 def test_delete_removes_chunks_from_both_stores(world):
     world.run()
     gone = world.root / "notes" / "gamma.txt"
-    ids = world.catalog.chunk_ids(str(gone))
+    ids = world.catalog.vector_ids(str(gone))
+    assert ids and set(ids) <= world.vectors.ids()
     gone.unlink()
     stats = world.run()
     assert stats.files_removed == 1

@@ -156,9 +156,6 @@ class Catalog:
         with self.conn:
             self.conn.execute("UPDATE files SET size=?, mtime_ns=? WHERE path=?", (size, mtime_ns, path))
 
-    def chunk_ids(self, path: str) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE path=? ORDER BY ordinal", (path,))]
-
     def chunk_units(self, path: str) -> dict[str, int]:
         """The file's chunk ids with how many vectors each has."""
         return dict(self.conn.execute("SELECT id, units FROM chunks WHERE path=?", (path,)).fetchall())
@@ -193,12 +190,6 @@ class Catalog:
         self.conn.execute("DELETE FROM chunks WHERE path=?", (path,))
 
     # -- chunks ---------------------------------------------------------------------------
-    def all_chunk_ids(self) -> set[str]:
-        try:
-            return {r[0] for r in self.conn.execute("SELECT id FROM chunks")}
-        except sqlite3.OperationalError:
-            return set()
-
     def all_vector_ids(self) -> set[str]:
         try:
             rows = self.conn.execute("SELECT id, units FROM chunks").fetchall()
