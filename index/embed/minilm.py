@@ -36,6 +36,9 @@ class MiniLM:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are on disk; never ask a hub
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar
 
             self._model = SentenceTransformer(str(_model_dir()), device="cpu")
             self._tokenizer = self._model.tokenizer
