@@ -17,13 +17,13 @@ from ragd.index.sentences import sentence_spans
 
 TokenCounter = Callable[[str], int]
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
 def approx_tokens(text: str) -> int:
     """A fast stand-in for a subword tokenizer: words and punctuation, plus one per CJK char."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(CJK_CHAR.findall(text))
     return len(_WORD.findall(text)) + cjk - (cjk // 2)
 
 

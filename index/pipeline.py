@@ -196,13 +196,11 @@ class Indexer:
         stats.vectors_embedded += sum(fresh)
         offset = 0
         for parsed in batch:
-            pos = offset
+            start = offset
             for units in parsed.units:
-                stats.chunks_embedded += any(fresh[pos : pos + len(units)])
-                pos += len(units)
-            vecs = vectors[offset : offset + len(parsed.texts)]
-            offset += len(parsed.texts)
-            self._write_file(parsed, vecs)
+                stats.chunks_embedded += any(fresh[offset : offset + len(units)])
+                offset += len(units)
+            self._write_file(parsed, vectors[start:offset])
             stats.files_indexed += 1
             stats.chunks_written += len(parsed.chunks)
 
@@ -278,17 +276,21 @@ def verify(catalog: Catalog, vectors: VectorStore, check_files: bool = True) -> 
     problems = catalog.fts_consistency()
     have = vectors.ids()
     want = catalog.all_vector_ids()
-    problems += [f"vector store lacks chunk {cid}" for cid in sorted(want - have)[:20]]
-    if len(want - have) > 20:
-        problems.append(f"... and {len(want - have) - 20} more chunks missing from the vector store")
-    problems += [f"vector store has unknown chunk {cid}" for cid in sorted(have - want)[:20]]
-    if len(have - want) > 20:
-        problems.append(f"... and {len(have - want) - 20} more unknown ids in the vector store")
+    problems += _listed("vector store lacks chunk", "more chunks missing from the vector store", want - have)
+    problems += _listed("vector store has unknown chunk", "more unknown ids in the vector store", have - want)
     if check_files:
         for path, rec in catalog.files().items():
             if rec.status == "indexed" and not os.path.exists(path):
                 problems.append(f"{path}: indexed but no longer on disk (run `ragd index`)")
     return problems
+
+
+def _listed(each: str, rest: str, ids: set[str], shown: int = 20) -> list[str]:
+    """One line per id for the first ``shown``, then a count of the rest."""
+    lines = [f"{each} {cid}" for cid in sorted(ids)[:shown]]
+    if len(ids) > shown:
+        lines.append(f"... and {len(ids) - shown} {rest}")
+    return lines
 
 
 def _unsupported(path: str) -> str:

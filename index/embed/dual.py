@@ -10,16 +10,14 @@ MiniLM half, so Japanese retrieval is pure USE.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
+from ragd.index.chunk import CJK_CHAR
 from ragd.index.embed import Kind, Vectors
 from ragd.index.embed.minilm import MiniLM
 from ragd.index.embed.use import UseMultilingual
-
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 
 
 class UseMiniLM:
@@ -37,7 +35,7 @@ class UseMiniLM:
         if not items:
             return out
         out[:, : self.use.dim] = self.use.embed_batch(items, kind)
-        latin = [i for i, t in enumerate(items) if not _CJK.search(t)]
+        latin = [i for i, t in enumerate(items) if not CJK_CHAR.search(t)]
         if latin:
             out[latin, self.use.dim :] = self.minilm.embed_batch([items[i] for i in latin], kind)
         return out

@@ -50,10 +50,13 @@ class GGUFInfo:
     parameter_count: int = 0
     tensor_count: int = 0
 
+    def _text(self, key: str) -> str | None:
+        value = self.metadata.get(key)
+        return value if isinstance(value, str) else None
+
     @property
     def architecture(self) -> str | None:
-        value = self.metadata.get("general.architecture")
-        return value if isinstance(value, str) else None
+        return self._text("general.architecture")
 
     @property
     def context_length(self) -> int | None:
@@ -67,13 +70,11 @@ class GGUFInfo:
 
     @property
     def license(self) -> str | None:
-        value = self.metadata.get("general.license")
-        return value if isinstance(value, str) else None
+        return self._text("general.license")
 
     @property
     def chat_template(self) -> str | None:
-        value = self.metadata.get("tokenizer.chat_template")
-        return value if isinstance(value, str) else None
+        return self._text("tokenizer.chat_template")
 
 
 class _Reader:
