@@ -11,9 +11,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# llama.cpp is compiled for this CPU, without AMX tile instructions: virtual machines may report AMX yet
+# fault on it (SIGILL). Set LLAMA_CMAKE_ARGS to build otherwise (e.g. -DGGML_CUDA=on).
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64 amd64,$(shell uname -m)),-DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)',)
+
 # The pinned CPU torch goes in first, so that nothing pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "torch==2.13.0"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet "llama-cpp-python[server]>=0.3.36,<0.4"
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 

@@ -14,7 +14,10 @@ from typing import Any
 import click
 
 from ragd.daemon import config as config_mod
+from ragd.daemon.cli_history import history_cmd
+from ragd.daemon.cli_llm import doctor_cmd, models_cmd
 from ragd.daemon.container import Container
+from ragd.index.answer.models import Answer
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.lock import WriterLock
 from ragd.index.pipeline import IndexStats, resolve_paths, verify
@@ -56,8 +59,7 @@ def _container(ctx: click.Context, readonly: bool = False) -> Iterator[Container
     try:
         yield container
     finally:
-        if "catalog" in container.__dict__:
-            container.catalog.close()
+        container.close()
 
 
 @contextmanager
@@ -119,11 +121,7 @@ def _print_stats(stats: IndexStats) -> None:
 def search(ctx: click.Context, query: str, k: int, mode: str, as_json: bool) -> None:
     """Search the index. With - as QUERY, read one query per line and print one JSON list per line."""
     with _container(ctx, readonly=True) as c:
-        built_with = c.catalog.get_meta("model_id")
-        if built_with and built_with != c.embedder.model_id:
-            click.echo(f"ragd: warning: the index was built with {built_with}, the config asks for "
-                       f"{c.embedder.model_id}; run `ragd index` to re-embed (lexical results only until then)",
-                       err=True)
+        _warn_model_mismatch(c)
         if query == "-":
             for line in sys.stdin:
                 hits = c.retriever.search(line.strip(), k, mode)  # type: ignore[arg-type]
@@ -144,6 +142,78 @@ def search(ctx: click.Context, query: str, k: int, mode: str, as_json: bool) -> 
                    + f"  score {h.score:.4f}")
         snippet = " ".join(h.text.split())
         click.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+
+
+def _warn_model_mismatch(c: Container) -> None:
+    built_with = c.catalog.get_meta("model_id")
+    if built_with and built_with != c.embedder.model_id:
+        click.echo(f"ragd: warning: the index was built with {built_with}, the config asks for "
+                   f"{c.embedder.model_id}; run `ragd index` to re-embed (lexical results only until then)", err=True)
+
+
+def _where(page: int | None, line_start: int | None, line_end: int | None) -> str:
+    where = f"p. {page}" if page else ""
+    if line_start:
+        where += f"{', ' if where else ''}lines {line_start}-{line_end}" if line_end != line_start else \
+            f"{', ' if where else ''}line {line_start}"
+    return f" ({where})" if where else ""
+
+
+def _print_sources(answer: Answer) -> None:
+    if answer.citations:
+        click.echo(click.style("\nSources:", bold=True))
+        for cit in answer.citations:
+            click.echo(f"[{cit.n}] {cit.path}{_where(cit.page, cit.line_start, cit.line_end)}")
+            click.echo(f"    “{cit.quote}”")
+    if answer.nearest:
+        click.echo(click.style("\nNearest passages:", bold=True))
+        for i, h in enumerate(answer.nearest, 1):
+            snippet = " ".join(h.text.split())
+            click.echo(f"[{i}] {h.path}{_where(h.page, h.line_start, h.line_end)}")
+            click.echo(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {answer, grounded, citations, timings} as one JSON object.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Answer QUESTION from your files, with citations. With - as QUESTION, read one question per line
+    and print one JSON object per line."""
+    with _container(ctx, readonly=True) as c:
+        _warn_model_mismatch(c)
+        if question == "-":
+            for line in sys.stdin:
+                if line.strip():
+                    answer = c.asker.ask(line.strip())
+                    c.remember(answer)
+                    _emit(answer.to_json())
+                    sys.stdout.flush()
+            return
+        if not question.strip():
+            raise click.UsageError("the question is empty")
+        streamed: list[str] = []
+
+        def show(piece: str) -> None:
+            streamed.append(piece)
+            click.echo(piece, nl=False)
+            sys.stdout.flush()
+
+        answer = c.asker.ask(question, on_token=None if as_json else show)
+        c.remember(answer)
+    if as_json:
+        _emit(answer.to_json())
+        return
+    shown = "".join(streamed).strip()
+    if shown and shown != answer.answer:
+        click.echo(click.style("\n\n(ragd could not match that answer to your files; it is not shown as one.)",
+                               fg="yellow"))
+    if shown != answer.answer:
+        click.echo(answer.answer)
+    else:
+        click.echo()
+    _print_sources(answer)
 
 
 @main.group(invoke_without_command=True)
@@ -221,3 +291,8 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
         click.echo("ok: manifest and stores agree" if not problems else "\n".join(problems))
     if problems:
         ctx.exit(1)
+
+
+main.add_command(models_cmd)
+main.add_command(doctor_cmd)
+main.add_command(history_cmd)

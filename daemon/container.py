@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from ragd.connectors.files import FileFilter, FilesConnector
 from ragd.daemon.config import Config
-from ragd.index import embed
+from ragd.index import embed, llm
+from ragd.index.answer.ask import Asker, AskSettings
+from ragd.index.answer.history import HistorySettings, load_history_settings, remember
+from ragd.index.answer.models import Answer
+from ragd.index.answer.verify import Verifier
 from ragd.index.embed import Embedder
 from ragd.index.isolate import ParsePool
+from ragd.index.llm.base import LLM
+from ragd.index.llm.settings import LLMSettings, load_llm_settings
 from ragd.index.pipeline import Indexer
 from ragd.index.retrieve import Retriever
 from ragd.index.store.catalog import Catalog
@@ -24,6 +32,8 @@ class Container:
     readonly: bool = False
     embedder_override: Embedder | None = field(default=None)
     vectors_override: VectorStore | None = field(default=None)
+    llm_override: LLM | None = field(default=None)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -67,3 +77,43 @@ class Container:
     def source_paths(self) -> list[str]:
         configured = [str(Path(p).expanduser().resolve()) for p in self.config.sources]
         return sorted(set(configured) | set(self.catalog.sources()))
+
+    # -- the answer path -------------------------------------------------------------------
+    @cached_property
+    def llm_settings(self) -> LLMSettings:
+        return load_llm_settings(self.config.extra, self.env)
+
+    @cached_property
+    def llm(self) -> LLM:
+        return self.llm_override or llm.create(self.llm_settings)
+
+    @cached_property
+    def _verify_pool(self) -> ParsePool:
+        return self.parse_pool()
+
+    @cached_property
+    def asker(self) -> Asker:
+        s = self.llm_settings
+        settings = AskSettings(answer_tokens=s.max_answer_tokens, temperature=s.temperature)
+        return Asker(self.retriever, self.catalog, lambda: self.llm, Verifier(self._verify_pool.parse), settings)
+
+    @cached_property
+    def history_settings(self) -> HistorySettings:
+        return load_history_settings(self.config.extra, self.env)
+
+    @property
+    def history_path(self) -> Path:
+        return self.config.data_dir / "history.sqlite"
+
+    def remember(self, answer: Answer) -> int | None:
+        return remember(answer, self.history_path, self.history_settings)
+
+    def close(self) -> None:
+        """Release what was opened (the catalog, parser workers, the model)."""
+        opened = self.__dict__
+        if "catalog" in opened:
+            self.catalog.close()
+        if "_verify_pool" in opened:
+            self._verify_pool.close()
+        if "llm" in opened:
+            self.llm.close()

@@ -59,6 +59,7 @@ class Hit:
     heading: tuple[str, ...] = ()
     title: str | None = None
     doc_key: str = ""
+    dense: float | None = None  # best sentence's similarity to the query (dense and hybrid modes)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from ragd.index.embed import Embedder
 from ragd.index.models import Hit
 from ragd.index.store.catalog import Catalog, chunk_of
@@ -52,11 +54,16 @@ class Retriever:
         n = max(s.candidates, k)
         rankings: list[list[str]] = []
         weights: list[float] = []
+        dense: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
             vector = self.embedder.embed_batch([query], "query")[0]
             # Vectors are per sentence: a chunk ranks by its best sentence.
-            ranked = dict.fromkeys(chunk_of(uid) for uid, _ in self.vectors.query(vector, n * s.units_per_chunk))
-            rankings.append(list(ranked)[:n])
+            # Similarity over the query's squared norm: a cosine for single-model embedders, and for the
+            # concatenated ones (halves normalised separately) the mean of the halves' cosines.
+            scale = float(np.dot(vector, vector)) or 1.0
+            for uid, sim in self.vectors.query(vector, n * s.units_per_chunk):
+                dense.setdefault(chunk_of(uid), sim / scale)  # results come best first
+            rankings.append(list(dense)[:n])
             weights.append(s.dense_weight)
         if mode in ("hybrid", "lexical"):
             rankings.append([cid for cid, _ in self.catalog.lexical_search(query, n)])
@@ -71,7 +78,7 @@ class Retriever:
             c = item.chunk
             hits.append(Hit(chunk_id=cid, path=item.path, text=c.text, score=round(score, 6), page=c.page,
                             line_start=c.line_start, line_end=c.line_end, heading=c.heading, title=c.title,
-                            doc_key=c.doc_key))
+                            doc_key=c.doc_key, dense=dense.get(cid)))
             if len(hits) == k:
                 break
         return hits

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 from ragd.index.embed import Kind, Vectors, normalise
+from ragd.index.llm.base import Message
 
 
 class HashingEmbedder:
@@ -59,3 +60,27 @@ class MemoryVectors:
 
     def count(self) -> int:
         return len(self.data)
+
+
+class ScriptedLLM:
+    """An LLM that replies with a fixed text (or a function of the prompt), token by token."""
+
+    model_id = "test/scripted"
+
+    def __init__(self, reply: str | Callable[[str], str], context_length: int = 4096) -> None:
+        self.reply = reply
+        self.context_length = context_length
+        self.prompts: list[str] = []
+        self.closed = False
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+        prompt = "\n".join(m.content for m in messages)
+        self.prompts.append(prompt)
+        text = self.reply(prompt) if callable(self.reply) else self.reply
+        yield from re.findall(r"\S+\s*", text)[:max_tokens]
+
+    def close(self) -> None:
+        self.closed = True

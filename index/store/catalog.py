@@ -233,6 +233,19 @@ class Catalog:
             return []
         return [(str(cid), -float(s)) for cid, s in rows]
 
+    def document_frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
+        """(number of chunks, {term: chunks containing it}) for terms as ``query_terms`` makes them."""
+        total = int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        out: dict[str, int] = {}
+        for term in terms:
+            try:
+                row = self.conn.execute("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                                        ('"' + term.replace('"', '""') + '"',)).fetchone()
+                out[term] = int(row[0])
+            except sqlite3.OperationalError:
+                out[term] = 0
+        return total, out
+
     # -- status ---------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         out = {"files": 0, "indexed": 0, "failed": 0, "skipped": 0, "chunks": 0}

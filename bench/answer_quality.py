@@ -1,0 +1,137 @@
+"""Answer quality of `ragd ask` on the shared QA sets, with the configured (default: SmolLM2-135M) model.
+
+Three runs, each on its own index:
+  1. all articles of the set indexed; a sample of its questions asked:
+       citations verified — every shown citation checked independently of ragd's parser: the quote,
+                            whitespace-normalised, occurs in the raw file's lines line_start..line_end
+                            (HTML tags dropped and entities decoded for .html files)
+       gold cited         — the gold file is among the cited files
+       gold answer        — the answer contains a gold answer string
+  2. half of the articles indexed; questions about the other half asked ("not indexed"): grounded: false rate
+  3. the other data set's questions (other language, other articles) against index 1: grounded: false rate
+
+    python -m bench.answer_quality [--data ../shared/data] [--dataset squad_en] [--sample 150] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import random
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ragd.daemon.config import load
+from ragd.daemon.container import Container
+
+REPO = Path(__file__).resolve().parents[1]
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def _norm(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def citation_holds(cit: dict[str, Any]) -> bool:
+    """The quote is in the file at the cited lines (an independent check of ragd's own verification)."""
+    raw = Path(cit["path"]).read_text(encoding="utf-8", errors="replace")
+    lines = raw.splitlines()
+    if cit["line_start"]:
+        raw = "\n".join(lines[cit["line_start"] - 1 : cit["line_end"]])
+    if cit["path"].endswith((".html", ".htm")):
+        raw = html.unescape(_TAG.sub(" ", raw))
+    return _norm(cit["quote"]) in _norm(raw)
+
+
+def build(home: Path, docs: list[Path]) -> Container:
+    c = Container(load({"RAGD_HOME": str(home)}), env=dict(os.environ))
+    folder = home / "docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in docs:
+        (folder / d.name).symlink_to(d.resolve())
+    c.catalog.add_source(str(folder))
+    c.indexer.run([c.connector(str(folder))])
+    return c
+
+
+def questions(data: Path, ds: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (data / ds / "qa.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def ask_all(c: Container, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        answer = c.asker.ask(r["question"]).to_json()
+        answer["gold_files"] = [Path(g).name for g in r["gold_files"]]
+        answer["answers"] = r["answers"]
+        out.append(answer)
+    return out
+
+
+def score_indexed(results: list[dict[str, Any]]) -> dict[str, Any]:
+    cits = [cit for r in results for cit in r["citations"]]
+    gold_cited = sum(any(Path(cit["path"]).name in r["gold_files"] for cit in r["citations"]) for r in results)
+    gold_answer = sum(any(a.lower() in r["answer"].lower() for a in r["answers"]) for r in results)
+    first = sorted(r["timings"].get("first_token", 0.0) for r in results if "first_token" in r["timings"])
+    return {
+        "questions": len(results),
+        "grounded": sum(r["grounded"] for r in results) / len(results),
+        "citations": len(cits),
+        "citations_verified": sum(citation_holds(c) for c in cits) / max(1, len(cits)),
+        "gold_cited": gold_cited / len(results),
+        "gold_answer": gold_answer / len(results),
+        "extractive": sum(r["answer"].startswith(("The passage of your files", "ファイルの中で")) for r in results)
+        / len(results),
+        "median_first_token_s": first[len(first) // 2] if first else None,
+    }
+
+
+def not_grounded_rate(results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"questions": len(results), "not_grounded": sum(not r["grounded"] for r in results) / len(results)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--dataset", default="squad_en", choices=["squad_en", "jsquad_ja"])
+    ap.add_argument("--sample", type=int, default=150)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    args = ap.parse_args()
+    other = "jsquad_ja" if args.dataset == "squad_en" else "squad_en"
+    rng = random.Random(7)
+    docs = sorted((args.data / args.dataset / "docs").iterdir())
+    rows = questions(args.data, args.dataset)
+    report: dict[str, Any] = {"dataset": args.dataset, "sample": args.sample}
+    tmp = Path(tempfile.mkdtemp(prefix="ragd-answers-"))
+    try:
+        started = time.perf_counter()
+        c = build(tmp / "all", docs)
+        full = ask_all(c, rng.sample(rows, args.sample))
+        report["indexed"] = score_indexed(full)
+        foreign = ask_all(c, rng.sample(questions(args.data, other), args.sample // 2))
+        report["other_dataset"] = not_grounded_rate(foreign)
+        c.close()
+        half, held_out = docs[::2], {d.name for d in docs[1::2]}
+        c = build(tmp / "half", half)
+        unseen = [r for r in rows if Path(r["gold_files"][0]).name in held_out]
+        report["held_out_articles"] = not_grounded_rate(ask_all(c, rng.sample(unseen, args.sample // 2)))
+        c.close()
+        report["model"] = full[0]["model"] if full else ""
+        report["seconds"] = round(time.perf_counter() - started, 1)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"answers-{args.dataset}.json").write_text(json.dumps({"report": report, "answers": full},
+                                                                      ensure_ascii=False, indent=1))
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The answer path: retrieve, judge the evidence, prompt the model, cite and verify.
+
+When the passages do not hold the question's terms, the model is not asked at all: ragd
+says plainly that the files do not contain the answer and shows the nearest passages.
+When the model answers, each of its sentences is matched to a source sentence and the
+quote is verified in the file; an answer none of whose sentences can be supported is
+replaced by the source sentence that best matches the question, quoted and cited.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ragd.index.answer import cite, grounding, prompt
+from ragd.index.answer.models import Answer, Citation, Source
+from ragd.index.answer.verify import Verifier
+from ragd.index.llm.base import LLM, Message
+from ragd.index.models import Hit
+from ragd.index.retrieve import Retriever
+from ragd.index.store.catalog import Catalog
+
+NOT_FOUND = {
+    "en": "Your files do not seem to contain the answer to this question. The nearest passages are listed below.",
+    "ja": "インデックスされたファイルには、この質問の答えが見つかりませんでした。最も近い箇所を下に示します。",
+}
+EXTRACTIVE = {
+    "en": "The passage of your files that matches the question best says: “{quote}”",
+    "ja": "ファイルの中で質問に最もよく合う箇所：「{quote}」",
+}
+
+
+@dataclass(frozen=True)
+class AskSettings:
+    k: int = 5  # passages offered to the model
+    grounding: grounding.GroundingSettings = field(default_factory=grounding.GroundingSettings)
+    answer_tokens: int = 512
+    temperature: float = 0.0
+    nearest: int = 3
+    extractive_fallback: bool = True
+
+
+class Asker:
+    def __init__(self, retriever: Retriever, catalog: Catalog, llm: Callable[[], LLM], verifier: Verifier,
+                 settings: AskSettings | None = None) -> None:
+        self.retriever = retriever
+        self.catalog = catalog
+        self.llm = llm  # called only when the model is needed: loading it is lazy
+        self.verifier = verifier
+        self.settings = settings or AskSettings()
+
+    def retrieve(self, question: str) -> tuple[list[Hit], grounding.Evidence]:
+        hits = self.retriever.search(question, self.settings.k)
+        return hits, grounding.assess(question, hits, self.catalog)
+
+    def ask(self, question: str, on_token: Callable[[str], None] | None = None) -> Answer:
+        s = self.settings
+        lang = prompt.language(question)
+        started = time.perf_counter()
+        hits, evidence = self.retrieve(question)
+        timings = {"retrieve": time.perf_counter() - started}
+        if not grounding.supports(evidence, s.grounding):
+            timings["total"] = time.perf_counter() - started
+            return Answer(question, NOT_FOUND[lang], grounded=False, nearest=hits[: s.nearest], timings=timings)
+        llm = self.llm()
+        messages, sources = self.prompt(question, hits, evidence, llm)
+        timings["prompt"] = time.perf_counter() - started - timings["retrieve"]
+        pieces: list[str] = []
+        first_at = time.perf_counter()
+        for piece in llm.stream(messages, max_tokens=s.answer_tokens, temperature=s.temperature):
+            if not pieces:
+                first_at = time.perf_counter()
+                timings["first_token"] = first_at - started
+            pieces.append(piece)
+            if on_token is not None:
+                on_token(piece)
+        timings["generate"] = time.perf_counter() - first_at  # after the first token
+        text = "".join(pieces).strip()
+        cite_start = time.perf_counter()
+        citations = self.cite(text, sources, question)
+        answer = Answer(question, text, grounded=bool(citations), citations=citations, model=llm.model_id)
+        if not citations and s.extractive_fallback:
+            answer = self.extractive(question, sources, llm.model_id, lang)
+        if not answer.grounded:
+            answer.answer = NOT_FOUND[lang]
+            answer.nearest = hits[: s.nearest]
+        timings["cite"] = time.perf_counter() - cite_start
+        timings["total"] = time.perf_counter() - started
+        answer.timings = timings
+        return answer
+
+    def prompt(self, question: str, hits: list[Hit], evidence: grounding.Evidence,
+               llm: LLM) -> tuple[list[Message], list[Source]]:
+        """The messages the model gets: the relevant passages, numbered, within its context window."""
+        return prompt.build(question, grounding.relevant(hits, evidence), context_length=llm.context_length,
+                            answer_tokens=self.settings.answer_tokens, count=llm.count_tokens)
+
+    def cite(self, text: str, sources: list[Source], question: str) -> list[Citation]:
+        out: list[Citation] = []
+        seen: set[tuple[str, int | None, str]] = set()
+        for match in cite.match_claims(text, sources, question):
+            citation = self._verified(sources[match.candidate.n - 1], cite.quote_of(match.candidate.text), match.claim)
+            if citation is not None and (citation.path, citation.line_start, citation.quote) not in seen:
+                seen.add((citation.path, citation.line_start, citation.quote))
+                out.append(citation)
+        return out
+
+    def extractive(self, question: str, sources: list[Source], model: str, lang: str) -> Answer:
+        best = cite.best_passage(question, sources)
+        if best is not None:
+            quote = cite.quote_of(best.text)
+            citation = self._verified(sources[best.n - 1], quote, "")
+            if citation is not None:
+                text = EXTRACTIVE[lang].format(quote=quote) + f" [{best.n}]"
+                return Answer(question, text, grounded=True, citations=[citation], model=model)
+        return Answer(question, "", grounded=False, model=model)
+
+    def _verified(self, source: Source, quote: str, claim: str) -> Citation | None:
+        hit = source.hit
+        place = self.verifier.locate(hit.path, hit.doc_key, hit.page, hit.line_start, quote)
+        if place is None:
+            return None
+        return Citation(n=source.n, path=hit.path, page=place.page, line_start=place.line_start,
+                        line_end=place.line_end, quote=quote, claim=claim)

@@ -1,0 +1,106 @@
+"""Citations attached by ragd, whether or not the model wrote ``[n]`` markers.
+
+Each claim (sentence) of the answer is matched to the source sentence that shares most of
+its content terms; a ``[n]`` marker in the claim breaks ties towards that source, and the
+question's terms break the rest. The match's sentence becomes the quote, to be verified
+against the file (``verify``) before it is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ragd.index.answer.grounding import stems
+from ragd.index.answer.models import Source
+from ragd.index.sentences import sentence_spans
+
+MARKER = re.compile(r"\s*\[(\d{1,3})(?:\s*[,，、]\s*\d{1,3})*\]")
+_MARKER_NUMS = re.compile(r"\d{1,3}")
+MIN_SUPPORT = 0.5  # share of a claim's content terms that its quote must contain
+MAX_QUOTE_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Candidate:
+    n: int
+    text: str
+    stems: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Match:
+    claim: str
+    candidate: Candidate
+    support: float
+
+
+def candidates(sources: Sequence[Source]) -> list[Candidate]:
+    """Every sentence of every source (blocks of a chunk are split first: a quote never spans two)."""
+    out: list[Candidate] = []
+    for source in sources:
+        for block in re.split(r"\n\s*\n", source.hit.text):
+            for start, end in sentence_spans(block):
+                text = block[start:end].strip()
+                terms = stems(text)
+                if terms:
+                    out.append(Candidate(source.n, text, frozenset(terms)))
+    return out
+
+
+def claims(answer: str) -> list[tuple[str, set[int]]]:
+    """The answer's sentences without their markers, each with the source numbers it cites."""
+    out: list[tuple[str, set[int]]] = []
+    for start, end in sentence_spans(answer):
+        sentence = answer[start:end]
+        cited = {int(n) for m in MARKER.finditer(sentence) for n in _MARKER_NUMS.findall(m.group(0))}
+        text = MARKER.sub("", sentence).strip()
+        if stems(text):
+            out.append((text, cited))
+    return out
+
+
+def best_match(claim: str, cited: set[int], pool: Sequence[Candidate], question_stems: set[str]) -> Match | None:
+    claim_stems = stems(claim)
+    if not claim_stems:
+        return None
+    best: tuple[float, float, float, Candidate] | None = None
+    for cand in pool:
+        support = len(claim_stems & cand.stems) / len(claim_stems)
+        key = (support, 1.0 if cand.n in cited else 0.0, len(question_stems & cand.stems) / (len(cand.stems) ** 0.5),
+               cand)
+        if best is None or key[:3] > best[:3]:
+            best = key
+    if best is None or best[0] < MIN_SUPPORT:
+        return None
+    return Match(claim, best[3], best[0])
+
+
+def quote_of(sentence: str) -> str:
+    """The sentence, or its first MAX_QUOTE_CHARS cut at a space: always a verbatim substring."""
+    if len(sentence) <= MAX_QUOTE_CHARS:
+        return sentence
+    cut = sentence.rfind(" ", 0, MAX_QUOTE_CHARS)
+    return sentence[: cut if cut > MAX_QUOTE_CHARS // 2 else MAX_QUOTE_CHARS]
+
+
+def match_claims(answer: str, sources: Sequence[Source], question: str) -> list[Match]:
+    pool = candidates(sources)
+    q = stems(question)
+    matches = []
+    for claim, cited in claims(answer):
+        m = best_match(claim, cited, pool, q)
+        if m is not None:
+            matches.append(m)
+    return matches
+
+
+def best_passage(question: str, sources: Sequence[Source]) -> Candidate | None:
+    """The source sentence sharing most of the question's terms (for an extractive answer)."""
+    q = stems(question)
+    pool = candidates(sources)
+    if not q or not pool:
+        return None
+    scored = max(pool, key=lambda c: (len(q & c.stems) / len(q), -c.n))
+    return scored if q & scored.stems else None

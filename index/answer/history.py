@@ -1,0 +1,231 @@
+"""A local history of questions, answers and their citations: one SQLite file (WAL) in the data dir.
+
+```toml
+[history]
+enabled = true        # RAGD_HISTORY=off (or 0/false) turns it off, =on turns it on
+retention_days = 0    # drop entries older than this when a new one is saved; 0 = keep forever
+```
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ragd.index.answer.models import Answer
+from ragd.index.errors import ConfigError, RagdError
+from ragd.index.store.sqlite import connect
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids are never reused, so `ragd history show N` stays stable
+    time REAL NOT NULL,                    -- UTC epoch seconds
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    grounded INTEGER NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    citations TEXT NOT NULL DEFAULT '[]',  -- JSON list of Citation.to_json()
+    timings TEXT NOT NULL DEFAULT '{}'     -- JSON object, seconds
+);
+CREATE INDEX IF NOT EXISTS history_by_time ON history(time);
+"""
+
+_COLS = "id, time, question, answer, grounded, model, citations, timings"
+_OFF = ("off", "0", "false", "no")
+_ON = ("on", "1", "true", "yes")
+DAY_S = 86400.0
+
+
+class HistoryError(RagdError):
+    """A history entry is missing, or the history cannot be changed."""
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    enabled: bool = True
+    retention_days: float = 0  # 0 = keep forever
+
+
+def load_history_settings(extra: Mapping[str, Any], env: Mapping[str, str]) -> HistorySettings:
+    """The ``[history]`` section of the config file, then ``RAGD_HISTORY`` from ``env``."""
+    section = extra.get("history", {})
+    if not isinstance(section, Mapping):
+        raise ConfigError("config: [history] must be a section")
+    unknown = sorted(set(section) - {"enabled", "retention_days"})
+    if unknown:
+        raise ConfigError(f"config: [history] has unknown setting(s) {', '.join(map(repr, unknown))} "
+                          "(known: enabled, retention_days)")
+    enabled = section.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"config: [history] enabled must be true or false, not {enabled!r}")
+    days = section.get("retention_days", 0)
+    if isinstance(days, bool) or not isinstance(days, int | float) or days < 0 or days != days:
+        raise ConfigError(f"config: [history] retention_days must be a number >= 0 (0 = keep forever), not {days!r}")
+    flag = env.get("RAGD_HISTORY", "").strip().lower()
+    if flag in _OFF:
+        enabled = False
+    elif flag in _ON:
+        enabled = True
+    elif flag:
+        raise ConfigError(f"RAGD_HISTORY must be on or off, not {env['RAGD_HISTORY']!r}")
+    return HistorySettings(enabled=enabled, retention_days=float(days))
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    time: float  # UTC epoch seconds
+    question: str
+    answer: str
+    grounded: bool
+    model: str
+    citations: list[dict[str, Any]]  # Citation.to_json(): n, path, page, line_start, line_end, quote
+    timings: dict[str, float]
+
+    @property
+    def when(self) -> datetime:
+        return datetime.fromtimestamp(self.time, tz=UTC)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "time": self.when.isoformat(timespec="seconds"), "question": self.question,
+                "answer": self.answer, "grounded": self.grounded, "model": self.model,
+                "citations": self.citations, "timings": self.timings}
+
+
+def _fold(text: str | None) -> str:
+    """What search compares: width-normalised (NFKC) and case-folded, so 'ＲＡＧ' finds 'rag'."""
+    return unicodedata.normalize("NFKC", text or "").casefold()
+
+
+def _entry(row: tuple[Any, ...]) -> HistoryEntry:
+    id_, when, question, answer, grounded, model, citations, timings = row
+    return HistoryEntry(id=id_, time=when, question=question, answer=answer, grounded=bool(grounded),
+                        model=model, citations=json.loads(citations), timings=json.loads(timings))
+
+
+class History:
+    """The history file at ``path``. Nothing is created until the first ``record``; reading a file
+    that does not exist gives empty results. ``readonly`` readers never block, nor are blocked by, a writer."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self, *, create: bool = False) -> sqlite3.Connection | None:
+        if self._conn is None:
+            if not create and not self.path.exists():
+                return None
+            conn = connect(self.path, readonly=self.readonly)
+            conn.create_function("ragd_fold", 1, _fold, deterministic=True)
+            if not self.readonly:
+                conn.executescript(SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def _writer(self, *, create: bool = False) -> sqlite3.Connection | None:
+        if self.readonly:
+            raise HistoryError(f"the history {self.path} is open read-only")
+        return self._db(create=create)
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        conn = self._db()
+        if conn is None:
+            return []
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # a file its writer has not set up yet
+                return []
+            raise
+
+    def record(self, answer: Answer, *, at: float | None = None) -> int:
+        """Save ``answer`` (at ``at``, default now); returns the new entry's id."""
+        conn = self._writer(create=True)
+        assert conn is not None
+        data = answer.to_json()
+        with conn:
+            cur = conn.execute(
+                "INSERT INTO history (time, question, answer, grounded, model, citations, timings) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (time.time() if at is None else at, answer.question, answer.answer, int(answer.grounded),
+                 answer.model, json.dumps(data["citations"], ensure_ascii=False),
+                 json.dumps(data["timings"], ensure_ascii=False)))
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def recent(self, limit: int = 20, search: str | None = None) -> list[HistoryEntry]:
+        """Newest first; ``search`` keeps entries whose question or answer contains it (any case or width)."""
+        if limit <= 0:
+            return []
+        if search and search.strip():
+            sql = (f"SELECT {_COLS} FROM history WHERE instr(ragd_fold(question), ?) > 0 "
+                   "OR instr(ragd_fold(answer), ?) > 0 ORDER BY time DESC, id DESC LIMIT ?")
+            needle = _fold(search.strip())
+            return [_entry(r) for r in self._rows(sql, (needle, needle, limit))]
+        return [_entry(r) for r in self._rows(f"SELECT {_COLS} FROM history ORDER BY time DESC, id DESC LIMIT ?",
+                                              (limit,))]
+
+    def count(self) -> int:
+        rows = self._rows("SELECT count(*) FROM history", ())
+        return int(rows[0][0]) if rows else 0
+
+    def get(self, entry_id: int) -> HistoryEntry | None:
+        rows = self._rows(f"SELECT {_COLS} FROM history WHERE id = ?", (entry_id,))
+        return _entry(rows[0]) if rows else None
+
+    def delete(self, entry_id: int) -> bool:
+        conn = self._writer()
+        if conn is None:
+            return False
+        with conn:
+            return conn.execute("DELETE FROM history WHERE id = ?", (entry_id,)).rowcount > 0
+
+    def clear(self) -> int:
+        """Delete every entry; returns how many there were."""
+        conn = self._writer()
+        if conn is None:
+            return 0
+        with conn:
+            return conn.execute("DELETE FROM history").rowcount
+
+    def prune(self, retention_days: float, now: float | None = None) -> int:
+        """Delete entries older than ``retention_days`` (0 = keep forever); returns how many."""
+        if retention_days <= 0:
+            return 0
+        conn = self._writer()
+        if conn is None:
+            return 0
+        cutoff = (time.time() if now is None else now) - retention_days * DAY_S
+        with conn:
+            return conn.execute("DELETE FROM history WHERE time < ?", (cutoff,)).rowcount
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def remember(answer: Answer, path: Path, settings: HistorySettings) -> int | None:
+    """What ``ragd ask`` calls: save ``answer`` and apply the retention, unless history is off."""
+    if not settings.enabled:
+        return None
+    with History(path) as history:
+        entry_id = history.record(answer)
+        history.prune(settings.retention_days)
+    return entry_id

