@@ -26,6 +26,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/ragd index "$(DIR)"
 	$(BIN)/ragd search "$(QUERY)" -k 3
+	$(BIN)/ragd ask "$(QUERY)"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -42,6 +43,9 @@ test: $(VENV)/.installed lint typecheck
 
 bench: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.retrieval_quality
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.answer_quality --dataset squad_en
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.answer_quality --dataset jsquad_ja
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.ask_overhead
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -183,6 +183,8 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     and print one JSON object per line."""
     with _container(ctx, readonly=True) as c:
         _warn_model_mismatch(c)
+        if not c.catalog.counts()["chunks"]:
+            raise SourceError("nothing is indexed yet: `ragd index FOLDER` first")
         if question == "-":
             for line in sys.stdin:
                 if line.strip():

@@ -116,3 +116,9 @@ def test_a_corrupt_configured_model_is_one_clear_error(home, tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.startswith("ragd: ") and "Traceback" not in proc.stderr
     assert "broken.gguf" in proc.stderr
+
+
+def test_asking_before_anything_is_indexed_says_so(tmp_path):
+    proc = ragd(tmp_path / "empty", "ask", "What is in my files?", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "ragd: nothing is indexed yet: `ragd index FOLDER` first"

@@ -18,7 +18,7 @@ from ragd.index.sentences import sentence_spans
 
 MARKER = re.compile(r"\s*\[(\d{1,3})(?:\s*[,，、]\s*\d{1,3})*\]")
 _MARKER_NUMS = re.compile(r"\d{1,3}")
-MIN_SUPPORT = 0.5  # share of a claim's content terms that its quote must contain
+MIN_SUPPORT = 0.6  # share of a claim's content terms that its quote must contain
 MAX_QUOTE_CHARS = 400
 
 
