@@ -7,18 +7,17 @@ metadata; llama-cpp-python renders it when no chat format is forced.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from ragd.index.llm.base import LLMError, Message
 from ragd.index.llm.gguf import GGUFInfo, read_gguf
 from ragd.index.llm.settings import ModelSpec
+from ragd.index.pipeline import file_hash
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +34,13 @@ def physical_cores() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_model_file(spec: ModelSpec) -> GGUFInfo:
     """Everything that must hold before llama.cpp may open ``spec.path``; LLMError otherwise."""
     path = spec.path
     if not path.is_file():
         raise LLMError(f"model file not found: {path}")
     info = read_gguf(path)  # GGUFError (a RagdError) on a malformed file
-    if spec.sha256 and sha256_of(path) != spec.sha256:
+    if spec.sha256 and file_hash(str(path)) != spec.sha256:
         raise LLMError(f"model file {path} does not match its pinned sha256 (config [models.{spec.name}])")
     if not info.chat_template:
         raise LLMError(f"model file {path.name} has no chat template in its metadata; use an instruct/chat model")

@@ -7,6 +7,7 @@ Every response is read in bounded pieces; one over ``MAX_RESPONSE_BYTES`` is ref
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -195,7 +196,7 @@ def _parse_sse(chunks: Iterator[bytes]) -> Iterator[str]:
     """The content pieces of an OpenAI chat-completions event stream, up to ``data: [DONE]``."""
     data: list[str] = []
     finished = events = False
-    for line in _lines(chunks):
+    for line in itertools.chain(_lines(chunks), [""]):  # the blank line ends a last event sent without one
         events = events or bool(line)
         if line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
@@ -203,14 +204,6 @@ def _parse_sse(chunks: Iterator[bytes]) -> Iterator[str]:
         if line or not data:
             continue  # comments (": ping"), event:/id:/retry: fields, blank lines between events
         payload, data = "\n".join(data), []
-        if payload.strip() == "[DONE]":
-            return
-        piece, done = _event(payload)
-        finished |= done
-        if piece:
-            yield piece
-    if data:  # a last event without its blank line
-        payload = "\n".join(data)
         if payload.strip() == "[DONE]":
             return
         piece, done = _event(payload)
