@@ -40,15 +40,15 @@ def stems(text: str) -> set[str]:
 
 @dataclass(frozen=True)
 class Evidence:
-    coverage: float  # IDF-weighted share of the question's terms found in the best passage
     dense: float  # best sentence's cosine similarity (0 when unknown)
-    best: int  # index of the passage with the best coverage, -1 if none
-    missing: tuple[str, ...]  # the question's terms no passage contains, rarest first
-    per_hit: tuple[float, ...] = ()  # coverage of each passage, in the order given
+    per_hit: tuple[float, ...] = ()  # IDF-weighted share of the question's terms each passage contains
     terms_per_hit: tuple[frozenset[str], ...] = ()  # the question's terms each passage contains
+    best: int = -1  # index of the passage with the best coverage, -1 if none
 
-    def to_json(self) -> dict[str, object]:
-        return {"coverage": round(self.coverage, 4), "dense": round(self.dense, 4), "missing": list(self.missing)}
+    @property
+    def coverage(self) -> float:
+        """The best passage's share of the question's terms."""
+        return self.per_hit[self.best] if self.per_hit else 0.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def supports(evidence: Evidence, settings: GroundingSettings) -> bool:
 def assess(question: str, hits: Sequence[Hit], catalog: Catalog) -> Evidence:
     terms = query_terms(question)
     if not hits or not terms:
-        return Evidence(0.0, 0.0, -1, tuple(terms))
+        return Evidence(0.0)
     total, df = catalog.document_frequencies(terms)
     weight = {t: math.log((total + 1) / (df.get(t, 0) + 0.5)) for t in terms}
     hit_stems = [stems(h.text + " " + " ".join(filter(None, (h.title, *h.heading)))) for h in hits]
@@ -75,11 +75,8 @@ def assess(question: str, hits: Sequence[Hit], catalog: Catalog) -> Evidence:
     found_terms = tuple(frozenset(t for t in terms if stem(t) in found) for found in hit_stems)
     per_hit = tuple(sum(weight[t] for t in found) / norm for found in found_terms)
     best = max(range(len(per_hit)), key=lambda i: (per_hit[i], -i))
-    best_cov = per_hit[best]
-    everywhere = set().union(*hit_stems)
-    missing = tuple(sorted((t for t in terms if stem(t) not in everywhere), key=lambda t: -weight[t]))
     dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
-    return Evidence(best_cov, dense, best, missing, per_hit, found_terms)
+    return Evidence(dense, per_hit, found_terms, best)
 
 
 def relevant(hits: Sequence[Hit], evidence: Evidence, share: float = 0.5) -> list[Hit]:
