@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DIR    ?= demo
 QUERY  ?= When were the tomatoes planted?
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run demo test lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
+# The daemon in the foreground over DIR; it prints how to ask it (CLI, API, OpenAI-compatible, MCP).
 run: $(VENV)/.installed
+	$(BIN)/ragd serve "$(DIR)"
+
+# The one-shot path without a daemon: index, search and ask in-process.
+demo: $(VENV)/.installed
 	$(BIN)/ragd index "$(DIR)"
 	$(BIN)/ragd search "$(QUERY)" -k 3
 	$(BIN)/ragd ask "$(QUERY)"

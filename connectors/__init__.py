@@ -27,3 +27,11 @@ class Connector(Protocol):
     def covers(self, path: str) -> bool:
         """True if ``path`` belongs to this source (whether or not it exists)."""
         ...
+
+    def entry(self, path: str) -> Entry | None:
+        """The entry for one path under this source, or None if it is gone or filtered out."""
+        ...
+
+    def scan_under(self, directory: str) -> Iterator[Entry]:
+        """What ``scan`` would yield below ``directory`` (a folder inside this source)."""
+        ...

@@ -81,6 +81,63 @@ class FilesConnector:
             return
         yield from self._walk(self.root, "", [], {(st.st_dev, st.st_ino)})
 
+    def entry(self, path: str) -> Entry | None:
+        """The entry for one file under this source, or None if it is gone, not a file, or filtered out."""
+        rel = self._rel(path)
+        if rel is None:
+            return None
+        if not rel:  # the source is this one file
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None
+            return self._entry(path, st) if stat.S_ISREG(st.st_mode) else None
+        parent, _, name = rel.rpartition("/")
+        specs = self._specs_down_to(parent)
+        if specs is None or self.filter.skip_file(name, rel) or _ignored(specs, rel):
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return self._entry(path, st) if stat.S_ISREG(st.st_mode) else None
+
+    def scan_under(self, directory: str) -> Iterator[Entry]:
+        """Every file in ``directory`` (a folder inside this source), filtered as ``scan`` would."""
+        rel = self._rel(directory)
+        if rel is None:
+            return
+        if not rel:
+            yield from self.scan()
+            return
+        parent, _, name = rel.rpartition("/")
+        specs = self._specs_down_to(parent)
+        if specs is None or self.filter.skip_dir(name, rel) or _ignored(specs, rel + "/"):
+            return
+        try:
+            st = os.stat(directory)
+        except OSError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            yield from self._walk(Path(directory), rel, specs, {(st.st_dev, st.st_ino)})
+
+    def _rel(self, path: str) -> str | None:
+        """``path`` relative to the root with / separators; None if outside this source."""
+        if not self.covers(path):
+            return None
+        return Path(path).relative_to(self.root).as_posix() if path != str(self.root) else ""
+
+    def _specs_down_to(self, rel_dir: str) -> list[tuple[str, pathspec.GitIgnoreSpec]] | None:
+        """The ignore specs in force inside ``rel_dir``; None if that folder or one above it is skipped."""
+        specs = self._ignore_specs(self.root, "")
+        here = ""
+        for name in rel_dir.split("/") if rel_dir else []:
+            here = f"{here}/{name}" if here else name
+            if self.filter.skip_dir(name, here) or _ignored(specs, here + "/"):
+                return None
+            specs = specs + self._ignore_specs(self.root / here, here)
+        return specs
+
     def _walk(self, directory: Path, rel: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]],
               seen: set[tuple[int, int]]) -> Iterator[Entry]:
         specs = specs + self._ignore_specs(directory, rel)

@@ -6,21 +6,27 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ragd.daemon import config as config_mod
 from ragd.daemon.cli_history import history_cmd
 from ragd.daemon.cli_llm import doctor_cmd, models_cmd
-from ragd.daemon.container import Container
-from ragd.index.answer.models import Answer
+from ragd.daemon.cli_serve import serve
+from ragd.daemon.cli_service import service_cmd
+from ragd.daemon.client import DaemonClient
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.lock import WriterLock
-from ragd.index.pipeline import IndexStats, resolve_paths, verify
+from ragd.index.paths import resolve_paths
+
+if TYPE_CHECKING:
+    from ragd.daemon.container import Container
+    from ragd.index.pipeline import IndexStats
 
 
 def _emit(data: Any) -> None:
@@ -53,8 +59,21 @@ def main(ctx: click.Context, verbose: int) -> None:
     ctx.obj = config_mod.load(os.environ)
 
 
+def _daemon(ctx: click.Context) -> DaemonClient | None:
+    """The running daemon, if there is one (``RAGD_NO_DAEMON=1`` works in-process regardless)."""
+    if os.environ.get("RAGD_NO_DAEMON", "") not in ("", "0"):
+        return None
+    cfg: config_mod.Config = ctx.obj
+    client = DaemonClient.find(cfg.daemon_path, cfg.token_path)
+    if client is not None:
+        ctx.call_on_close(client.close)
+    return client
+
+
 @contextmanager
 def _container(ctx: click.Context, readonly: bool = False) -> Iterator[Container]:
+    from ragd.daemon.container import Container
+
     container = Container(ctx.obj, readonly=readonly)
     try:
         yield container
@@ -89,6 +108,10 @@ def index(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
     for root in roots:
         if not os.path.exists(root):
             raise SourceError(f"no such file or directory: {root}")
+    client = _daemon(ctx)
+    if client is not None:
+        _index_through(client, roots, as_json)
+        return
     with _container(ctx) as c, WriterLock(c.config.lock_path):
         for root in roots:
             c.catalog.add_source(root)
@@ -104,6 +127,35 @@ def index(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
         _print_stats(stats)
 
 
+def _index_through(client: DaemonClient, roots: list[str], as_json: bool) -> None:
+    """The daemon does the work (it is the only writer); wait for it, showing its progress."""
+    if roots:
+        request = max(int(client.post("/v1/sources", {"path": root})["request"]) for root in roots)
+    else:
+        if not client.get("/v1/sources"):
+            raise SourceError("nothing to index yet: give a folder, e.g. `ragd index ~/Documents`")
+        request = int(client.post("/v1/reindex", {"paths": []})["request"])
+    show_bar = not as_json and sys.stderr.isatty()
+    with _progress(show_bar) as progress:
+        while True:
+            state = client.get("/v1/status")
+            run = state["indexing"]
+            if run["done_through"] >= request:
+                break
+            if progress is not None and run["batch"]["total"]:
+                progress(run["batch"]["done"], run["batch"]["total"], run["current"] or "")
+            time.sleep(0.2)
+    if as_json:
+        _emit({key: state[key] for key in ("files", "indexed", "failed", "skipped", "chunks")}
+              | {"problems": state["problems"]})
+        return
+    click.echo(f"index up to date (through the daemon): {state['indexed']} files indexed, {state['failed']} failed, "
+               f"{state['skipped']} skipped; {state['chunks']} chunks")
+    for p in state["problems"][:20]:
+        if p["status"] == "failed":
+            click.echo(f"  failed: {p['path']}: {p['reason']}")
+
+
 def _print_stats(stats: IndexStats) -> None:
     click.echo(f"{stats.files_indexed} indexed, {stats.files_unchanged} unchanged, {stats.files_failed} failed, "
                f"{stats.files_skipped} skipped, {stats.files_removed} removed; "
@@ -114,33 +166,40 @@ def _print_stats(stats: IndexStats) -> None:
 
 @main.command()
 @click.argument("query")
-@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 200), help="How many hits.")
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 100), help="How many hits.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
 @click.pass_context
 def search(ctx: click.Context, query: str, k: int, mode: str, as_json: bool) -> None:
     """Search the index. With - as QUERY, read one query per line and print one JSON list per line."""
+    client = _daemon(ctx)
+    if client is not None:
+        def find(text: str) -> list[dict[str, Any]]:
+            return list(client.post("/v1/search", {"query": text, "k": k, "mode": mode})["hits"])
+        _search_output(query, find, as_json)
+        return
     with _container(ctx, readonly=True) as c:
         _warn_model_mismatch(c)
-        if query == "-":
-            for line in sys.stdin:
-                hits = c.retriever.search(line.strip(), k, mode)  # type: ignore[arg-type]
-                _emit([h.to_json() for h in hits])
-                sys.stdout.flush()
-            return
-        hits = c.retriever.search(query, k, mode)  # type: ignore[arg-type]
+        _search_output(query, lambda text: [h.to_json() for h in c.retriever.search(text, k, mode)],  # type: ignore[arg-type]
+                       as_json)
+
+
+def _search_output(query: str, find: Callable[[str], list[dict[str, Any]]], as_json: bool) -> None:
+    if query == "-":
+        for line in sys.stdin:
+            _emit(find(line.strip()) if line.strip() else [])
+            sys.stdout.flush()
+        return
+    hits = find(query) if query.strip() else []
     if as_json:
-        _emit([h.to_json() for h in hits])
+        _emit(hits)
         return
     if not hits:
         click.echo("no matches")
     for i, h in enumerate(hits, 1):
-        where = f"p. {h.page}" if h.page else ""
-        if h.line_start:
-            where += f"{', ' if where else ''}lines {h.line_start}-{h.line_end}"
-        click.echo(click.style(f"[{i}] {h.path}", bold=True) + (f" ({where})" if where else "")
-                   + f"  score {h.score:.4f}")
-        snippet = " ".join(h.text.split())
+        click.echo(click.style(f"[{i}] {h['path']}", bold=True) + _where(h["page"], h["line_start"], h["line_end"])
+                   + f"  score {h['score']:.4f}")
+        snippet = " ".join(str(h["text"]).split())
         click.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
 
 
@@ -159,18 +218,21 @@ def _where(page: int | None, line_start: int | None, line_end: int | None) -> st
     return f" ({where})" if where else ""
 
 
-def _print_sources(answer: Answer) -> None:
-    if answer.citations:
+def _print_sources(answer: dict[str, Any]) -> None:
+    if answer["citations"]:
         click.echo(click.style("\nSources:", bold=True))
-        for cit in answer.citations:
-            click.echo(f"[{cit.n}] {cit.path}{_where(cit.page, cit.line_start, cit.line_end)}")
-            click.echo(f"    “{cit.quote}”")
-    if answer.nearest:
+        for cit in answer["citations"]:
+            click.echo(f"[{cit['n']}] {cit['path']}{_where(cit['page'], cit['line_start'], cit['line_end'])}")
+            click.echo(f"    “{cit['quote']}”")
+    if answer["nearest"]:
         click.echo(click.style("\nNearest passages:", bold=True))
-        for i, h in enumerate(answer.nearest, 1):
-            snippet = " ".join(h.text.split())
-            click.echo(f"[{i}] {h.path}{_where(h.page, h.line_start, h.line_end)}")
+        for i, h in enumerate(answer["nearest"], 1):
+            snippet = " ".join(str(h["text"]).split())
+            click.echo(f"[{i}] {h['path']}{_where(h['page'], h['line_start'], h['line_end'])}")
             click.echo(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+
+
+Ask = Callable[[str, Callable[[str], None] | None], dict[str, Any]]
 
 
 @main.command()
@@ -181,38 +243,59 @@ def _print_sources(answer: Answer) -> None:
 def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     """Answer QUESTION from your files, with citations. With - as QUESTION, read one question per line
     and print one JSON object per line."""
+    if question != "-" and not question.strip():
+        raise click.UsageError("the question is empty")
+    client = _daemon(ctx)
+    if client is not None:
+        def through(text: str, on_token: Callable[[str], None] | None) -> dict[str, Any]:
+            if on_token is None:
+                return dict(client.post("/v1/ask", {"question": text}))
+            for event, data in client.events("/v1/ask", {"question": text, "stream": True}):
+                if event == "token":
+                    on_token(data["text"])
+                elif event == "answer":
+                    return dict(data)
+                elif event == "error":
+                    raise RagdError(data["error"]["message"])
+            raise RagdError("the daemon ended the answer early")
+        _ask_output(question, through, as_json)
+        return
     with _container(ctx, readonly=True) as c:
         _warn_model_mismatch(c)
         if not c.catalog.counts()["chunks"]:
             raise SourceError("nothing is indexed yet: `ragd index FOLDER` first")
-        if question == "-":
-            for line in sys.stdin:
-                if line.strip():
-                    answer = c.asker.ask(line.strip())
-                    c.remember(answer)
-                    _emit(answer.to_json())
-                    sys.stdout.flush()
-            return
-        if not question.strip():
-            raise click.UsageError("the question is empty")
-        streamed: list[str] = []
 
-        def show(piece: str) -> None:
-            streamed.append(piece)
-            click.echo(piece, nl=False)
-            sys.stdout.flush()
+        def here(text: str, on_token: Callable[[str], None] | None) -> dict[str, Any]:
+            answer = c.asker.ask(text, on_token=on_token)
+            c.remember(answer)
+            return answer.to_json()
+        _ask_output(question, here, as_json)
 
-        answer = c.asker.ask(question, on_token=None if as_json else show)
-        c.remember(answer)
+
+def _ask_output(question: str, ask: Ask, as_json: bool) -> None:
+    if question == "-":
+        for line in sys.stdin:
+            if line.strip():
+                _emit(ask(line.strip(), None))
+                sys.stdout.flush()
+        return
+    streamed: list[str] = []
+
+    def show(piece: str) -> None:
+        streamed.append(piece)
+        click.echo(piece, nl=False)
+        sys.stdout.flush()
+
+    answer = ask(question, None if as_json else show)
     if as_json:
-        _emit(answer.to_json())
+        _emit(answer)
         return
     shown = "".join(streamed).strip()
-    if shown and shown != answer.answer:
+    if shown and shown != answer["answer"]:
         click.echo(click.style("\n\n(ragd could not match that answer to your files; it is not shown as one.)",
                                fg="yellow"))
-    if shown != answer.answer:
-        click.echo(answer.answer)
+    if shown != answer["answer"]:
+        click.echo(answer["answer"])
     else:
         click.echo()
     _print_sources(answer)
@@ -225,14 +308,18 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     """List the indexed folders (or add/remove one)."""
     if ctx.invoked_subcommand is not None:
         return
-    with _container(ctx, readonly=True) as c:
-        counts: dict[str, int] = {}
-        paths = c.source_paths()
-        for path in c.catalog.files():
-            for root in paths:
-                if path == root or path.startswith(root + os.sep):
-                    counts[root] = counts.get(root, 0) + 1
-        rows = [{"path": p, "exists": os.path.exists(p), "files": counts.get(p, 0)} for p in paths]
+    client = _daemon(ctx)
+    if client is not None:
+        rows = [{"path": r["path"], "exists": r["exists"], "files": r["files"]} for r in client.get("/v1/sources")]
+    else:
+        with _container(ctx, readonly=True) as c:
+            counts: dict[str, int] = {}
+            paths = c.source_paths()
+            for path in c.catalog.files():
+                for root in paths:
+                    if path == root or path.startswith(root + os.sep):
+                        counts[root] = counts.get(root, 0) + 1
+            rows = [{"path": p, "exists": os.path.exists(p), "files": counts.get(p, 0)} for p in paths]
     if as_json:
         _emit(rows)
         return
@@ -248,12 +335,16 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 def sources_remove(ctx: click.Context, path: str) -> None:
     """Stop indexing PATH and drop its files from the index."""
     root = resolve_paths([path])[0]
-    with _container(ctx) as c, WriterLock(c.config.lock_path):
-        if not c.catalog.remove_source(root):
-            raise SourceError(f"not a source: {root}")
-        remaining = [c.connector(r) for r in c.source_paths()]
-        stats = c.indexer.run(remaining, prune_outside=True)
-    click.echo(f"removed {root} ({stats.files_removed} files dropped from the index)")
+    client = _daemon(ctx)
+    if client is not None:
+        dropped = int(client.delete("/v1/sources", {"path": root})["files_dropped"])
+    else:
+        with _container(ctx) as c, WriterLock(c.config.lock_path):
+            if not c.catalog.remove_source(root):
+                raise SourceError(f"not a source: {root}")
+            remaining = [c.connector(r) for r in c.source_paths()]
+            dropped = c.indexer.run(remaining, prune_outside=True).files_removed
+    click.echo(f"removed {root} ({dropped} files dropped from the index)")
 
 
 @main.command()
@@ -261,22 +352,30 @@ def sources_remove(ctx: click.Context, path: str) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Files, chunks, and the files that failed or were skipped, with reasons."""
-    with _container(ctx, readonly=True) as c:
-        counts = c.catalog.counts()
-        problems = [{"path": r.path, "status": r.status, "reason": r.error} for r in c.catalog.problems()]
-        data = {
-            **counts,
-            "model": c.catalog.get_meta("model_id"),
-            "sources": c.source_paths(),
-            "data_dir": str(c.config.data_dir),
-            "problems": problems,
-        }
+    client = _daemon(ctx)
+    if client is not None:
+        data = dict(client.get("/v1/status"))
+        data["daemon"] = client.url
+    else:
+        with _container(ctx, readonly=True) as c:
+            counts = c.catalog.counts()
+            problems = [{"path": r.path, "status": r.status, "reason": r.error} for r in c.catalog.problems()]
+            data = {**counts, "model": c.catalog.get_meta("model_id"), "sources": c.source_paths(),
+                    "data_dir": str(c.config.data_dir), "problems": problems, "daemon": None}
     if as_json:
         _emit(data)
         return
-    click.echo(f"{counts['files']} files ({counts['indexed']} indexed, {counts['failed']} failed, "
-               f"{counts['skipped']} skipped), {counts['chunks']} chunks; model {data['model'] or '-'}")
-    for p in problems:
+    click.echo(f"{data['files']} files ({data['indexed']} indexed, {data['failed']} failed, "
+               f"{data['skipped']} skipped), {data['chunks']} chunks; model {data['model'] or '-'}")
+    cfg: config_mod.Config = ctx.obj
+    if data["daemon"]:
+        run = data["indexing"]
+        eta = f", about {run['eta_s']:.0f} s left" if run.get("eta_s") else ""
+        click.echo(f"daemon: {data['daemon']} ({'paused' if data['paused'] else run['state']}; "
+                   f"{run['queued']} queued{eta}); token in {cfg.token_path}")
+    else:
+        click.echo("daemon: not running (`ragd serve` starts it)")
+    for p in data["problems"]:
         click.echo(f"  {p['status']}: {p['path']}: {p['reason']}")
 
 
@@ -285,8 +384,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def verify_cmd(ctx: click.Context, as_json: bool) -> None:
     """Check that the manifest, the lexical index and the vector store agree (exit 1 if not)."""
-    with _container(ctx, readonly=True) as c:
-        problems = verify(c.catalog, c.vectors)
+    client = _daemon(ctx)
+    if client is not None:
+        problems = list(client.get("/v1/verify")["problems"])
+    else:
+        from ragd.index.pipeline import verify
+
+        with _container(ctx, readonly=True) as c:
+            problems = verify(c.catalog, c.vectors)
     if as_json:
         _emit({"ok": not problems, "problems": problems})
     else:
@@ -298,3 +403,5 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
 main.add_command(models_cmd)
 main.add_command(doctor_cmd)
 main.add_command(history_cmd)
+main.add_command(serve)
+main.add_command(service_cmd)

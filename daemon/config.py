@@ -52,6 +52,16 @@ class Config:
     def lock_path(self) -> Path:
         return self.state_dir / "writer.lock"
 
+    @property
+    def token_path(self) -> Path:
+        """The local API's token (mode 0600)."""
+        return self.state_dir / "api-token"
+
+    @property
+    def daemon_path(self) -> Path:
+        """Where the running daemon listens (written by `ragd serve`)."""
+        return self.state_dir / "daemon.json"
+
 
 _ENV_FIELDS = {
     "RAGD_EMBEDDER": "embedder",

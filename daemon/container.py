@@ -92,10 +92,14 @@ class Container:
         return self.parse_pool()
 
     @cached_property
+    def verifier(self) -> Verifier:
+        return Verifier(self._verify_pool.parse)
+
+    @cached_property
     def asker(self) -> Asker:
         s = self.llm_settings
         settings = AskSettings(answer_tokens=s.max_answer_tokens, temperature=s.temperature)
-        return Asker(self.retriever, self.catalog, lambda: self.llm, Verifier(self._verify_pool.parse), settings)
+        return Asker(self.retriever, self.catalog, lambda: self.llm, self.verifier, settings)
 
     @cached_property
     def history_settings(self) -> HistorySettings:

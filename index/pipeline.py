@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,14 +25,21 @@ from ragd.index.embed import Embedder, Vectors
 from ragd.index.isolate import ParsePool, ParseResult
 from ragd.index.models import Chunk
 from ragd.index.parse import is_supported
+from ragd.index.paths import resolve_paths
 from ragd.index.store.catalog import Catalog, FileRecord, chunk_of, unit_ids
 from ragd.index.store.embed_cache import EmbeddingCache, text_hash
 from ragd.index.store.vectors import VectorStore
+
+__all__ = ["Cancelled", "IndexStats", "Indexer", "resolve_paths", "verify"]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (files done, files to do, current path)
 EMBED_BATCH = 256  # chunk texts per embedding call (several small files share one call)
+
+
+class Cancelled(Exception):
+    """Raised by a progress callback to stop a run between two files (what is stored stays consistent)."""
 
 
 @dataclass
@@ -78,7 +86,7 @@ class _Parsed:
 
 class Indexer:
     def __init__(self, catalog: Catalog, cache: EmbeddingCache, vectors: VectorStore, embedder: Embedder,
-                 pool: Callable[[], ParsePool], chunk_tokens: int = 160) -> None:
+                 pool: Callable[[], AbstractContextManager[ParsePool]], chunk_tokens: int = 160) -> None:
         self.catalog = catalog
         self.cache = cache
         self.vectors = vectors
@@ -94,10 +102,13 @@ class Indexer:
     # -- the run ------------------------------------------------------------------------------
     def run(self, connectors: Sequence[Connector], *, prune_outside: bool = True,
             progress: Progress | None = None) -> IndexStats:
+        """Scan every source and bring the whole index up to date (also repairs the vector store)."""
         started = time.monotonic()
         stats = IndexStats()
+        if self.catalog.get_meta("signature") is None and not self.catalog.counts()["files"]:
+            self.catalog.set_meta("signature", self.signature)  # a new index: an interrupted first run resumes
         forced = self.catalog.get_meta("signature") != self.signature
-        if forced and self.catalog.get_meta("signature") is not None:
+        if forced:
             log.info("model or chunking changed: re-indexing every file in place")
         stats.vectors_repaired = self.reconcile_vectors()
 
@@ -108,33 +119,7 @@ class Indexer:
         known = self.catalog.files()
         removed = [p for p in known if p not in seen and (
             prune_outside or any(c.covers(p) for c in connectors))]
-        todo = self._changed(seen, known, forced, stats)
-
-        for path in removed:
-            self._remove(path)
-            stats.files_removed += 1
-        total = len(todo)
-        done = 0
-        batch: list[_Parsed] = []
-        pending = 0
-        if todo:
-            with self.pool_factory() as pool:
-                digests = {e.path: d for e, d in todo}
-                entries = {e.path: e for e, _ in todo}
-                for parsed_path, result in pool.parse_many(Path(e.path) for e, _ in todo):
-                    entry = entries[str(parsed_path)]
-                    parsed = self._after_parse(entry, digests[entry.path], result, stats)
-                    done += 1
-                    if progress:
-                        progress(done, total, entry.path)
-                    if parsed is None:
-                        continue
-                    batch.append(parsed)
-                    pending += len(parsed.texts)
-                    if pending >= EMBED_BATCH:
-                        self._store(batch, stats)
-                        batch, pending = [], 0
-                self._store(batch, stats)
+        self._apply(seen, known, removed, forced, stats, progress)
         self.catalog.set_meta("signature", self.signature)
         self.catalog.set_meta("model_id", self.embedder.model_id)
         drop_others = getattr(self.vectors, "drop_others", None)
@@ -142,6 +127,74 @@ class Indexer:
             drop_others()  # the collections of a previous model
         stats.seconds = round(time.monotonic() - started, 3)
         return stats
+
+    def update(self, connectors: Sequence[Connector], paths: Iterable[str], *,
+               progress: Progress | None = None) -> IndexStats:
+        """Bring only ``paths`` up to date: files or folders, new, changed or gone (the watcher's events).
+
+        A path outside every source is ignored. Before the first full run, or after a change of
+        model, this is a full run instead.
+        """
+        if self.catalog.get_meta("signature") != self.signature:
+            return self.run(connectors, prune_outside=False, progress=progress)
+        started = time.monotonic()
+        stats = IndexStats()
+        seen: dict[str, Entry] = {}
+        known: dict[str, FileRecord] = {}
+        for path in dict.fromkeys(paths):
+            owner = next((c for c in connectors if c.covers(path)), None)
+            if owner is None:
+                continue
+            known.update(self.catalog.files_under(path))
+            if os.path.isdir(path):
+                entries = list(owner.scan_under(path))
+            else:
+                one = owner.entry(path)
+                entries = [one] if one is not None else []
+            for entry in entries:
+                seen.setdefault(entry.path, entry)
+        removed = [p for p in known if p not in seen]
+        self._apply(seen, known, removed, False, stats, progress)
+        stats.seconds = round(time.monotonic() - started, 3)
+        return stats
+
+    def drop(self, root: str, keep: Sequence[Connector]) -> int:
+        """Forget the files under ``root`` (a removed source) that no source in ``keep`` covers."""
+        gone = [p for p in self.catalog.files_under(root) if not any(c.covers(p) for c in keep)]
+        for path in gone:
+            self._remove(path)
+        return len(gone)
+
+    def _apply(self, seen: dict[str, Entry], known: dict[str, FileRecord], removed: Sequence[str], forced: bool,
+               stats: IndexStats, progress: Progress | None) -> None:
+        """Remove ``removed``; parse, embed and store the entries of ``seen`` that changed."""
+        todo = self._changed(seen, known, forced, stats)
+        for path in removed:
+            self._remove(path)
+            stats.files_removed += 1
+        total = len(todo)
+        done = 0
+        batch: list[_Parsed] = []
+        pending = 0
+        if not todo:
+            return
+        with self.pool_factory() as pool:
+            digests = {e.path: d for e, d in todo}
+            entries = {e.path: e for e, _ in todo}
+            for parsed_path, result in pool.parse_many(Path(e.path) for e, _ in todo):
+                entry = entries[str(parsed_path)]
+                parsed = self._after_parse(entry, digests[entry.path], result, stats)
+                done += 1
+                if progress:
+                    progress(done, total, entry.path)
+                if parsed is None:
+                    continue
+                batch.append(parsed)
+                pending += len(parsed.texts)
+                if pending >= EMBED_BATCH:
+                    self._store(batch, stats)
+                    batch, pending = [], 0
+            self._store(batch, stats)
 
     def _changed(self, seen: dict[str, Entry], known: dict[str, FileRecord], forced: bool,
                  stats: IndexStats) -> list[tuple[Entry, str]]:
@@ -297,7 +350,3 @@ def _unsupported(path: str) -> str:
     suffix = Path(path).suffix.lower() or "(no extension)"
     return f"unsupported format {suffix}"
 
-
-def resolve_paths(paths: Iterable[str]) -> list[str]:
-    """Absolute, resolved, sorted and distinct."""
-    return sorted({str(Path(p).expanduser().resolve()) for p in paths})

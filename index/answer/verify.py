@@ -7,7 +7,9 @@ span of the quote itself, found in the parsed part it came from.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,20 +64,26 @@ def find_in_part(quote: str, part: Part) -> Place | None:
 
 
 class Verifier:
-    """Finds quotes in freshly parsed files; keeps the last few parses for one batch of questions."""
+    """Finds quotes in freshly parsed files; keeps the last few parses, keyed by path, size and mtime."""
 
     def __init__(self, parse: Callable[[Path], ParseResult], keep: int = 16) -> None:
         self.parse = parse
         self.keep = keep
         self._docs: OrderedDict[str, list[Document]] = OrderedDict()
 
-    def _documents(self, path: str) -> list[Document]:
-        if path in self._docs:
-            self._docs.move_to_end(path)
-            return self._docs[path]
-        result = self.parse(Path(path)) if Path(path).is_file() else ParseResult(error="missing")
+    def documents(self, path: str) -> list[Document]:
+        """The file parsed now (or recently, if its size and mtime have not changed since)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return []
+        key = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
+        if key in self._docs:
+            self._docs.move_to_end(key)
+            return self._docs[key]
+        result = self.parse(Path(path)) if stat.S_ISREG(st.st_mode) else ParseResult(error="not a file")
         docs = result.documents or []
-        self._docs[path] = docs
+        self._docs[key] = docs
         if len(self._docs) > self.keep:
             self._docs.popitem(last=False)
         return docs
@@ -85,7 +93,7 @@ class Verifier:
         if not normalise(quote):
             return None
         found: list[Place] = []
-        for doc in self._documents(path):
+        for doc in self.documents(path):
             if doc.key != doc_key:
                 continue
             for part in doc.parts:

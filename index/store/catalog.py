@@ -145,6 +145,13 @@ class Catalog:
         except sqlite3.OperationalError:
             return {}
 
+    def files_under(self, path: str) -> dict[str, FileRecord]:
+        """Records of ``path`` itself and of every file below it."""
+        rows = self.conn.execute(
+            "SELECT path, size, mtime_ns, hash, status, error, chunk_count, indexed_at FROM files"
+            " WHERE path = ? OR (path >= ? AND path < ?)", (path, path + "/", path + "0"))  # '0' follows '/'
+        return {r[0]: FileRecord(*r) for r in rows}
+
     def file(self, path: str) -> FileRecord | None:
         row = self.conn.execute(
             "SELECT path, size, mtime_ns, hash, status, error, chunk_count, indexed_at FROM files WHERE path=?",

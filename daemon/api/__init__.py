@@ -1,0 +1,74 @@
+"""The daemon's HTTP API. Routes are thin: validate, call the ``Backend``, map errors to HTTP.
+
+``Backend`` is the one seam the routes (REST, OpenAI-compatible, MCP) see; the daemon's runtime
+implements it, and tests may pass a fake through the same seam.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+from ragd.index.answer.models import Answer
+from ragd.index.models import Hit
+
+Mode = Literal["hybrid", "dense", "lexical"]
+OnToken = Callable[[str], None]
+
+
+class Backend(Protocol):
+    def search(self, query: str, k: int, mode: Mode) -> list[Hit]:
+        """Hits for ``query``, best first (thread-safe)."""
+        ...
+
+    def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
+        """Answer ``question`` from the index, streaming the model's text to ``on_token``.
+
+        Raises ``ragd.index.errors.RagdError`` for a user error (nothing indexed, the model
+        cannot be loaded); callers turn it into a 4xx/5xx with the message.
+        """
+        ...
+
+    def model_name(self) -> str:
+        """The name under which ragd presents itself as a model (``/v1/models``)."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """Counts, indexing progress and problems (the body of ``GET /v1/status``)."""
+        ...
+
+
+class Service(Backend, Protocol):
+    """What the REST routes need beyond questions: the sources, the writer, the documents."""
+
+    def sources(self) -> list[dict[str, Any]]: ...
+    def add_source(self, path: str) -> tuple[bool, int]:
+        """Whether the folder is new, and the number of the indexing request (see ``status``)."""
+        ...
+
+    def remove_source(self, path: str) -> int: ...
+
+    def reindex(self, paths: list[str]) -> int:
+        """Queue paths (or everything); returns the request's number: it is written when the status's
+        ``indexing.done_through`` reaches it."""
+        ...
+
+    def verify(self) -> list[str]:
+        """Differences between the manifest, the lexical index, the vector store and the disk."""
+        ...
+
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+
+    def document(self, path: str) -> dict[str, Any]:
+        """The manifest record of an indexed file; raises ``NotIndexed`` for any other path."""
+        ...
+
+    def context(self, path: str, doc_key: str, page: int | None, line_start: int | None, line_end: int | None,
+                around: int) -> list[dict[str, Any]]:
+        """Lines around a passage of an indexed file; raises ``NotIndexed`` for any other path."""
+        ...
+
+
+class NotIndexed(Exception):
+    """The path is not an indexed file: the API never reads it (no traversal through /v1/documents)."""

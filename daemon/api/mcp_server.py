@@ -1,0 +1,159 @@
+"""The MCP server "ragd": tools ``search`` and ``ask`` over Streamable HTTP at ``/mcp``.
+
+Stateless and JSON-only: every POST is a complete exchange, so the daemon keeps no MCP sessions. The
+blocking backend calls run in worker threads. How the app factory wires it::
+
+    mcp_asgi, mcp_lifespan = mcp_app(backend)
+    app.router.routes.append(mcp_route(mcp_asgi))     # a Route, not app.mount(): see below
+    ...and in the app's lifespan:  async with mcp_lifespan(): yield
+
+Clients use ``http://127.0.0.1:PORT/mcp``. ``app.mount("/mcp", ...)`` would only match ``/mcp/...``
+and answer a POST to ``/mcp`` with a 307 to ``/mcp/``, which MCP clients do not follow; a
+``Route("/mcp")`` whose endpoint is the raw ASGI app takes every method at exactly ``/mcp``.
+
+The lifespan is the SDK session manager's ``run()``; it can be entered once per ``mcp_app`` call.
+Host/Origin checks and the bearer token are the daemon's middleware's job, for the whole app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from ragd.daemon.api import Backend
+from ragd.daemon.api.openai_compat import footer, where
+from ragd.index.answer.models import Answer
+from ragd.index.errors import RagdError
+from ragd.index.models import Hit
+
+MCP_PATH = "/mcp"
+MAX_QUERY = 4000  # characters, as in the REST API
+
+INSTRUCTIONS = (
+    "ragd searches and answers questions from the user's own files (documents, notes, mail) on this machine. "
+    "Use `ask` for a question: the answer cites the file, page and lines that support it, and says so when the "
+    "files do not hold the answer. Use `search` to find passages."
+)
+
+
+class HitOut(BaseModel):
+    path: str
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    score: float
+    text: str
+
+
+class SearchResult(BaseModel):
+    hits: list[HitOut] = Field(description="Best first.")
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The number used in the answer text, `[n]`.")
+    path: str
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    quote: str = Field(description="Text that occurs verbatim (whitespace aside) in the file at this place.")
+
+
+class AskResult(BaseModel):
+    answer: str
+    grounded: bool = Field(description="Whether the files support the answer.")
+    citations: list[CitationOut]
+    nearest: list[HitOut] = Field(description="When not grounded: the passages closest to the question.")
+
+
+def mcp_app(backend: Backend) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
+    """The ASGI app serving MCP (route it at ``MCP_PATH`` with ``mcp_route``) and its lifespan."""
+    server = _server(backend)
+    server.streamable_http_app(
+        streamable_http_path=MCP_PATH, stateless_http=True, json_response=True,
+        # Off: the daemon's Guard checks Host and Origin for the whole app, including its extra hosts,
+        # which the SDK's own list would not know. (POSTs must still be application/json.)
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )  # builds the session manager; its Starlette app (a Route at MCP_PATH) is not used
+    manager = server.session_manager
+    return StreamableHTTPASGIApp(manager), manager.run
+
+
+def mcp_route(app: ASGIApp, path: str = MCP_PATH) -> Route:
+    """``app`` at exactly ``path``, every method (a class endpoint is treated as a raw ASGI app)."""
+    return Route(path, endpoint=app, name="mcp", include_in_schema=False)
+
+
+def _server(backend: Backend) -> MCPServer[Any]:
+    # MCPServer() calls logging.basicConfig (a rich handler at INFO) when the root logger has no
+    # handler yet; logging is configured by the entry point, so give it one for the moment.
+    root = logging.getLogger()
+    placeholder = logging.NullHandler() if not root.handlers else None
+    if placeholder is not None:
+        root.addHandler(placeholder)
+    try:
+        server: MCPServer[Any] = MCPServer("ragd", version=_version(), instructions=INSTRUCTIONS,
+                                           log_level="WARNING")
+    finally:
+        if placeholder is not None:
+            root.removeHandler(placeholder)
+    read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+    @server.tool(title="Search the user's files", annotations=read_only)
+    async def search(
+        query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY, description="What to look for.")],
+        k: Annotated[int, Field(ge=1, le=50, description="How many passages.")] = 5,
+    ) -> Annotated[CallToolResult, SearchResult]:
+        """Passages of the user's indexed files that match the query (hybrid: meaning and words), best first,
+        each with its file, page and lines."""
+        hits = await anyio.to_thread.run_sync(lambda: backend.search(query, k, "hybrid"))
+        result = SearchResult(hits=[_hit(h) for h in hits])
+        text = "\n\n".join(f"{i}. {where(h)}  score {h.score:.3f}\n{h.text}" for i, h in enumerate(hits, 1))
+        return CallToolResult(content=[TextContent(text=text or "No matching passages.")],
+                              structured_content=result.model_dump(mode="json"))
+
+    @server.tool(title="Ask the user's files", annotations=read_only)
+    async def ask(
+        question: Annotated[str, Field(min_length=1, max_length=MAX_QUERY, description="The question.")],
+    ) -> Annotated[CallToolResult, AskResult]:
+        """Answer a question from the user's indexed files with a local model. Every claim is checked against
+        the files: the citations give the file, page, lines and a verbatim quote; `grounded` is false when the
+        files do not hold the answer (then `nearest` lists the closest passages)."""
+        try:
+            answer = await anyio.to_thread.run_sync(lambda: backend.ask(question))
+        except RagdError as exc:
+            raise ToolError(str(exc)) from exc
+        return CallToolResult(content=[TextContent(text=answer.answer + footer(answer))],
+                              structured_content=_ask_result(answer).model_dump(mode="json"))
+
+    return server
+
+
+def _hit(h: Hit) -> HitOut:
+    return HitOut(path=h.path, page=h.page, line_start=h.line_start, line_end=h.line_end, score=h.score, text=h.text)
+
+
+def _ask_result(answer: Answer) -> AskResult:
+    citations = [CitationOut(n=c.n, path=c.path, page=c.page, line_start=c.line_start, line_end=c.line_end,
+                             quote=c.quote) for c in answer.citations]
+    return AskResult(answer=answer.answer, grounded=answer.grounded, citations=citations,
+                     nearest=[_hit(h) for h in answer.nearest])
+
+
+def _version() -> str:
+    try:
+        return version("ragd")
+    except PackageNotFoundError:
+        return "0"

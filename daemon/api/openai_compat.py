@@ -1,0 +1,303 @@
+"""An OpenAI-compatible face: ``GET /v1/models`` and ``POST /v1/chat/completions``.
+
+Any OpenAI client or chat UI can point its base URL at ``http://127.0.0.1:PORT/v1`` and pick the one
+model ragd offers. Only the last user message is the question: each question is answered from the
+files alone, so earlier turns, system prompts and sampling options are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Body, status
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from ragd.daemon.api import Backend
+from ragd.daemon.api.streaming import INTERNAL_ERROR, stream_answer
+from ragd.index.answer.models import Answer, Citation
+from ragd.index.errors import RagdError
+from ragd.index.llm.base import LLMError
+from ragd.index.models import Hit
+
+MAX_QUESTION = 32_000  # characters of the question (the last user message)
+MAX_MESSAGES = 1_000
+
+# --- request -------------------------------------------------------------------------------------
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = Field(description="Only `text` parts are read; images and other parts are ignored.")
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: str = Field(description="`user`, `assistant`, `system`, `developer` or `tool`.")
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if self.content is None or isinstance(self.content, str):
+            return self.content or ""
+        return "".join(p.text or "" for p in self.content if p.type == "text")
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
+class ChatRequest(BaseModel):
+    """OpenAI's chat request; fields ragd has no use for (temperature, max_tokens, tools, ...) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = Field(None, description="Ignored: ragd offers one model (see `GET /v1/models`).")
+    messages: list[ChatMessage] = Field(max_length=MAX_MESSAGES)
+    stream: bool = Field(False, description="Server-sent `chat.completion.chunk` events, then `data: [DONE]`.")
+    stream_options: StreamOptions | None = None
+
+
+EXAMPLES: dict[str, Any] = {
+    "question": {
+        "summary": "A question",
+        "value": {"model": "ragd", "messages": [{"role": "user", "content": "When were the tomatoes planted?"}]},
+    },
+    "stream": {
+        "summary": "Streamed, with a system prompt (ignored) and content parts",
+        "value": {"model": "ragd", "stream": True, "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": [{"type": "text", "text": "When were the tomatoes planted?"}]}]},
+    },
+}
+
+# --- response (for the schema; the routes build plain dicts) ------------------------------------
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The source number used in the answer text, `[n]`.")
+    path: str
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    quote: str = Field(description="Text that occurs verbatim (whitespace aside) in the file at this place.")
+
+
+class AssistantMessage(BaseModel):
+    role: str = "assistant"
+    content: str = Field(description="The answer, then a plain-text `Sources:` footer.")
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: str = "stop"
+    logprobs: None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = Field(description="Not known to ragd: 0.")
+    completion_tokens: int = Field(description="The pieces of text the model wrote.")
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: str = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    citations: list[CitationOut] = Field(description="ragd: the verified citations of the answer.")
+    grounded: bool = Field(description="ragd: whether the files support the answer.")
+    nearest: list[dict[str, Any]] | None = Field(
+        None, description="ragd, only when not grounded: the passages closest to the question.")
+
+
+DESCRIPTION = """\
+Answers the **last user message** from the indexed files; earlier messages, system prompts and
+sampling options are ignored (each question stands alone).
+
+The reply is a standard `chat.completion`. Its `content` is the answer followed by a plain
+`Sources:` footer (`[n] path (p. X, lines a-b)`), so that chat UIs showing only the text still show
+where it came from. ragd adds top-level fields: `citations` (verified: each `quote` occurs in the
+file at that place), `grounded`, and, when not grounded, `nearest` (the closest passages).
+
+With `"stream": true` the reply is server-sent events as OpenAI sends them: a first chunk with
+`delta.role`, one chunk per piece of the model's text, then a last chunk (with `finish_reason: "stop"`
+and the fields `citations` and `grounded`) whose `delta.content` is the `Sources:` footer. ragd checks
+the answer against the files only once the model is done: if it had to replace the model's text, the
+last chunk first says so and gives ragd's answer. `stream_options.include_usage` adds a usage chunk
+(no choices). `data: [DONE]` ends the stream; an error midway is a `data: {"error": {...}}` event.
+
+Errors have OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
+"""
+
+
+def router(backend: Backend) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+    created = int(time.time())
+
+    def model_card() -> dict[str, Any]:
+        return {"id": backend.model_name(), "object": "model", "created": created, "owned_by": "ragd"}
+
+    @api.get("/models", summary="The one model ragd offers (OpenAI-compatible)")
+    def list_models() -> dict[str, Any]:
+        return {"object": "list", "data": [model_card()]}
+
+    @api.get("/models/{model_id:path}", summary="The model, by id (OpenAI-compatible)", response_model=None)
+    def get_model(model_id: str) -> dict[str, Any] | JSONResponse:
+        if model_id != backend.model_name():
+            return error_response(status.HTTP_404_NOT_FOUND, f"The model '{model_id}' does not exist",
+                                  param="model", code="model_not_found")
+        return model_card()
+
+    @api.post("/chat/completions", summary="Ask the files, OpenAI-style (answer + Sources footer + citations)",
+              description=DESCRIPTION, response_model=ChatCompletion,
+              responses={200: {"content": {"text/event-stream": {}},
+                               "description": "A `chat.completion`, or with `stream` an event stream."},
+                         400: {"description": "No question, a question too long, or a user error."},
+                         503: {"description": "The model cannot be loaded or failed."}})
+    async def chat_completions(req: Annotated[ChatRequest, Body(openapi_examples=EXAMPLES)]) -> Response:
+        question = last_user_text(req.messages)
+        if not question.strip():
+            return error_response(status.HTTP_400_BAD_REQUEST, "No question: the request needs a user message "
+                                  "with text (the last one is the question).", param="messages")
+        if len(question) > MAX_QUESTION:
+            return error_response(status.HTTP_400_BAD_REQUEST, f"The question is too long ({len(question)} "
+                                  f"characters; at most {MAX_QUESTION}).", param="messages")
+        if req.stream:
+            include_usage = req.stream_options is not None and req.stream_options.include_usage
+            return StreamingResponse(chunks(backend, question, include_usage), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+        pieces = 0
+
+        def count(_: str) -> None:
+            nonlocal pieces
+            pieces += 1
+
+        try:
+            answer = await anyio.to_thread.run_sync(lambda: backend.ask(question, count))
+        except RagdError as exc:
+            code = status.HTTP_503_SERVICE_UNAVAILABLE if isinstance(exc, LLMError) else status.HTTP_400_BAD_REQUEST
+            return error_response(code, str(exc))
+        body = {
+            "id": completion_id(), "object": "chat.completion", "created": int(time.time()),
+            "model": backend.model_name(),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer + footer(answer)},
+                         "finish_reason": "stop", "logprobs": None}],
+            "usage": usage(pieces),
+            **ragd_fields(answer),
+        }
+        return JSONResponse(body)
+
+    return api
+
+
+async def chunks(backend: Backend, question: str, include_usage: bool) -> AsyncIterator[str]:
+    """The SSE body of a streamed completion (see ``DESCRIPTION``)."""
+    cid, created, model = completion_id(), int(time.time()), backend.model_name()
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+        return sse(body)
+
+    yield chunk({"role": "assistant", "content": ""})
+    streamed: list[str] = []
+    async with aclosing(stream_answer(lambda on_token: backend.ask(question, on_token))) as events:
+        async for event in events:
+            if event[0] == "token":
+                streamed.append(event[1])
+                yield chunk({"content": event[1]})
+            elif event[0] == "answer":
+                answer = event[1]
+                yield chunk({"content": closing_text("".join(streamed), answer)}, "stop", **ragd_fields(answer))
+                if include_usage:
+                    yield sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                               "choices": [], "usage": usage(len(streamed))})
+            else:
+                kind = "server_error" if event[1] == INTERNAL_ERROR else "invalid_request_error"
+                yield sse(error_body(event[1], kind=kind))
+    yield "data: [DONE]\n\n"
+
+
+def closing_text(streamed: str, answer: Answer) -> str:
+    """The last chunk's text: the footer, preceded by ragd's answer when it is not what was streamed."""
+    if answer.answer.strip() == streamed.strip():
+        return footer(answer)
+    if not streamed.strip():
+        return answer.answer + footer(answer)
+    note = "ragd: the text above could not be verified against your files. ragd's answer:"
+    return f"\n\n---\n{note}\n\n{answer.answer}{footer(answer)}"
+
+
+def footer(answer: Answer) -> str:
+    """Plain-text sources: ``[n] path (p. X, lines a-b)``; when not grounded, the nearest passages."""
+    if answer.citations:
+        seen: dict[tuple[Any, ...], str] = {}
+        for c in answer.citations:
+            seen.setdefault((c.n, c.path, c.page, c.line_start, c.line_end), f"[{c.n}] {where(c)}")
+        return "\n\nSources:\n" + "\n".join(seen.values())
+    if not answer.grounded and answer.nearest:
+        return "\n\nClosest passages in your files:\n" + "\n".join(f"- {where(h)}" for h in answer.nearest)
+    return ""
+
+
+def where(at: Citation | Hit) -> str:
+    """``path (p. X, lines a-b)``, leaving out what is unknown."""
+    parts = []
+    if at.page is not None:
+        parts.append(f"p. {at.page}")
+    if at.line_start is not None:
+        end = at.line_end if at.line_end is not None else at.line_start
+        parts.append(f"line {at.line_start}" if end == at.line_start else f"lines {at.line_start}-{end}")
+    return f"{at.path} ({', '.join(parts)})" if parts else at.path
+
+
+def last_user_text(messages: list[ChatMessage]) -> str:
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.text()
+    return ""
+
+
+def ragd_fields(answer: Answer) -> dict[str, Any]:
+    fields: dict[str, Any] = {"citations": [c.to_json() for c in answer.citations], "grounded": answer.grounded}
+    if not answer.grounded:
+        fields["nearest"] = [h.to_json() for h in answer.nearest]
+    return fields
+
+
+def usage(pieces: int) -> dict[str, int]:
+    return {"prompt_tokens": 0, "completion_tokens": pieces, "total_tokens": pieces}
+
+
+def completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def sse(body: dict[str, Any]) -> str:
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+def error_body(message: str, *, kind: str = "invalid_request_error", param: str | None = None,
+               code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def error_response(status_code: int, message: str, *, param: str | None = None,
+                   code: str | None = None) -> JSONResponse:
+    kind = "invalid_request_error" if status_code < 500 else "server_error"
+    return JSONResponse(error_body(message, kind=kind, param=param, code=code), status_code=status_code)

@@ -1,0 +1,154 @@
+"""``ragd service``: start the daemon at login (a systemd user unit on Linux, a LaunchAgent on macOS).
+
+Commands run through a ``Runner`` (list arguments, no shell), so tests replace them with a recorder.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import click
+
+from ragd.daemon import service_files as sf
+from ragd.daemon.config import Config
+from ragd.index.errors import RagdError
+
+Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
+Echo = Callable[[str], None]
+
+
+def run_command(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise RagdError(f"{argv[0]} not found: is its service manager installed?") from None
+
+
+def _ragd_script() -> Path | None:
+    """The ``ragd`` script of this installation (next to its python), not another one on PATH."""
+    script = Path(sys.executable).absolute().with_name("ragd")
+    return script if script.is_file() and os.access(script, os.X_OK) else None
+
+
+def current_plan(cfg: Config, home: Path, platform: str, environ: Mapping[str, str], uid: int) -> sf.Plan:
+    argv = sf.serve_argv(Path(sys.executable).absolute(), _ragd_script())
+    return sf.plan(platform, home, uid, argv, cfg.data_dir, cfg.state_dir, sf.location_env(environ))
+
+
+def run_steps(steps: Sequence[sf.Step], run: Runner, echo: Echo) -> None:
+    for step in steps:
+        command = shlex.join(step.argv)
+        echo(f"$ {command}")
+        result = run(step.argv)
+        if result.returncode != 0 and not step.may_fail:
+            detail = (result.stderr or result.stdout or "").strip()
+            raise RagdError(f"`{command}` failed (exit {result.returncode}): {detail}")
+
+
+def _write(target: Path, content: bytes) -> None:
+    """Write ``target`` whole (mode 0644): a crash never leaves half a unit file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(content)
+    tmp.chmod(0o644)
+    os.replace(tmp, target)
+
+
+def install(plan: sf.Plan, run: Runner, echo: Echo) -> None:
+    for folder in plan.make_dirs:  # ReadWritePaths= must exist before the service starts
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _write(plan.target, plan.content)
+    echo(f"wrote {plan.target}")
+    run_steps(plan.install, run, echo)
+
+
+def uninstall(plan: sf.Plan, run: Runner, echo: Echo) -> bool:
+    """Stop the service and remove its file; False when it was not installed."""
+    if not plan.target.exists():
+        echo(f"not installed ({plan.target} does not exist)")
+        return False
+    run_steps(plan.remove_before, run, echo)
+    plan.target.unlink()
+    echo(f"removed {plan.target}")
+    run_steps(plan.remove_after, run, echo)
+    return True
+
+
+def _show(title: str, steps: Sequence[sf.Step]) -> None:
+    if steps:
+        click.echo(title)
+        for step in steps:
+            click.echo(f"  {shlex.join(step.argv)}")
+
+
+def _plan(ctx: click.Context) -> sf.Plan:
+    cfg: Config = ctx.obj
+    return current_plan(cfg, Path.home(), sys.platform, os.environ, os.getuid())
+
+
+def _after_install(plan: sf.Plan) -> str:
+    if plan.manager == "systemd":
+        return ("ragd now starts at login. Logs: journalctl --user -u ragd. "
+                "To keep it running while logged out: loginctl enable-linger")
+    return f"ragd now starts at login. Logs: {sf.log_dir(Path.home())}"
+
+
+@click.group("service")
+def service_cmd() -> None:
+    """Start the daemon at login (systemd user unit on Linux, LaunchAgent on macOS)."""
+
+
+@service_cmd.command("install")
+@click.option("--dry-run", is_flag=True, help="Print the file and the commands; change nothing.")
+@click.option("--tray", is_flag=True, help="Also start the tray icon at login.")
+@click.pass_context
+def install_cmd(ctx: click.Context, dry_run: bool, tray: bool) -> None:
+    """Install and start the service (a reinstall replaces the file and restarts it)."""
+    if tray:
+        raise click.UsageError("--tray needs the tray (not built yet)")
+    plan = _plan(ctx)
+    if dry_run:
+        click.echo(f"would create (if missing): {', '.join(str(d) for d in plan.make_dirs)}")
+        click.echo(f"would write {plan.target} (mode 0644):")
+        click.echo(plan.content.decode(), nl=False)
+        _show("would run:", plan.install)
+        return
+    install(plan, run_command, click.echo)
+    click.echo(_after_install(plan))
+
+
+@service_cmd.command("uninstall")
+@click.option("--dry-run", is_flag=True, help="Print the commands and the file to remove; change nothing.")
+@click.pass_context
+def uninstall_cmd(ctx: click.Context, dry_run: bool) -> None:
+    """Stop the service and remove it (the index and settings stay)."""
+    plan = _plan(ctx)
+    if dry_run:
+        _show("would run:", plan.remove_before)
+        click.echo(f"would remove {plan.target}")
+        _show("then run:", plan.remove_after)
+        return
+    uninstall(plan, run_command, click.echo)
+
+
+@service_cmd.command("status")
+@click.option("--dry-run", is_flag=True, help="Print the command; run nothing.")
+@click.pass_context
+def status_cmd(ctx: click.Context, dry_run: bool) -> None:
+    """Show whether the service is installed and running (exit status is the service manager's)."""
+    plan = _plan(ctx)
+    click.echo(f"{plan.target}: {'installed' if plan.target.exists() else 'not installed'}")
+    if dry_run:
+        _show("would run:", plan.status)
+        return
+    code = 0
+    for step in plan.status:
+        result = run_command(step.argv)
+        click.echo((result.stdout + result.stderr).rstrip())
+        code = code or result.returncode
+    ctx.exit(code)

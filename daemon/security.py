@@ -1,0 +1,183 @@
+"""Who may talk to the daemon: the token file, the daemon file, and the ASGI guard in front of every route.
+
+- A random token, made on first start in a file only the user can read (0600), is required as
+  ``Authorization: Bearer`` on everything but ``/healthz``.
+- A request whose ``Host`` is not a loopback name (or the address the user chose to bind) is
+  refused: a web page cannot reach the API through DNS rebinding.
+- A request that carries a foreign ``Origin`` is refused and no CORS header is ever sent, so no
+  other web page can read or write through the user's browser.
+- Request bodies are bounded.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import secrets
+import stat
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from ragd.index.errors import RagdError
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PUBLIC_PATHS = frozenset({"/healthz"})
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+# -- files only the user can read ----------------------------------------------------------------
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically with mode 0600 (the temp file is private from the start)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def ensure_token(path: Path) -> str:
+    """The API token: read it, or create it on first start. A token file others can read is made private."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        token = secrets.token_urlsafe(32)
+        _write_private(path, token + "\n")
+        return token
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("%s was readable by others; its mode is now 0600", path)
+        os.chmod(path, 0o600)
+    token = path.read_text(encoding="utf-8").strip()
+    if len(token) < 32:
+        raise RagdError(f"the API token in {path} is too short; delete the file to make a new one")
+    return token
+
+
+def read_token(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def write_daemon_file(path: Path, url: str, pid: int) -> None:
+    """Where the running daemon listens, for the CLI and the tray."""
+    _write_private(path, json.dumps({"url": url, "pid": pid}) + "\n")
+
+
+def read_daemon_file(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("url"), str) else None
+
+
+# -- the guard -------------------------------------------------------------------------------------
+def host_name(host_header: str) -> str:
+    """``Host`` without its port: ``[::1]:8765`` → ``::1``, ``localhost:8765`` → ``localhost``."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class Guard:
+    """ASGI middleware that checks Host, Origin, the token and the body size before any route runs."""
+
+    def __init__(self, app: ASGIApp, token: str, *, port: int, extra_hosts: frozenset[str] = frozenset(),
+                 max_body: int = 256 * 1024) -> None:
+        self.app = app
+        self.token = token.encode()
+        self.port = port
+        self.hosts = LOOPBACK_NAMES | extra_hosts
+        self.max_body = max_body
+
+    def allowed_origins(self) -> set[str]:
+        names = {f"[{h}]" if ":" in h else h for h in self.hosts}
+        return {f"http://{name}:{self.port}" for name in names}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # the API has none
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if host_name(headers.get("host", "")) not in self.hosts:
+            await _reject(send, 403, "forbidden_host", "this API answers only requests addressed to localhost")
+            return
+        origin = headers.get("origin")
+        if origin is not None and origin not in self.allowed_origins():
+            await _reject(send, 403, "forbidden_origin", "requests from other web pages are not allowed")
+            return
+        if scope["path"] not in PUBLIC_PATHS and not self._authorised(headers.get("authorization", "")):
+            await _reject(send, 401, "unauthorized",
+                          "missing or wrong token: send 'Authorization: Bearer <token>' (the token is in the "
+                          "daemon's token file; `ragd status` shows where)", {"www-authenticate": "Bearer"})
+            return
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await _reject(send, 413, "too_large", f"the request body is larger than {self.max_body} bytes")
+            return
+        await self._bounded(scope, receive, send)
+
+    def _authorised(self, header: str) -> bool:
+        scheme, _, value = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token)
+
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; a body sent without a length that grows past the limit ends as a 413."""
+        seen = 0
+        over = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen, over
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                if over:
+                    return
+                started = True
+            if over and not started:
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except Exception:
+            if not over:
+                raise  # the app's own failure; only the cut-off body is ours to answer
+        if over and not started:
+            await _reject(send, 413, "too_large", f"the request body is larger than {self.max_body} bytes")
+
+
+async def _reject(send: Send, status: int, code: str, message: str, extra: dict[str, str] | None = None) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

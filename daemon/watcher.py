@@ -1,0 +1,85 @@
+"""The file watcher: a watchdog observer over every source, feeding changed paths to the queue.
+
+Events are only hints: the writer looks at the disk again (stat, hash) before it changes
+anything, and the periodic reconcile scan catches whatever the events missed (a full inotify
+watch table, a network drive, a folder that appeared later).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+
+log = logging.getLogger(__name__)
+
+# Events that say nothing about content. Directory "modified" events only mean that a file
+# inside changed, and that file has its own event; rescanning the folder would be waste.
+_NOISE = frozenset({"opened", "closed_no_write", "accessed"})
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, sink: Callable[[list[str]], object], ignore: Callable[[str], bool]) -> None:
+        self.sink = sink
+        self.ignore = ignore
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in _NOISE or (event.is_directory and event.event_type == "modified"):
+            return
+        paths = [os.fsdecode(event.src_path)]
+        if event.dest_path:
+            paths.append(os.fsdecode(event.dest_path))
+        wanted = [p for p in paths if not self.ignore(p)]
+        if wanted:
+            self.sink(wanted)
+
+
+class Watcher:
+    """Keeps one recursive watch per source folder (a source that is a file: its folder, filtered)."""
+
+    def __init__(self, sink: Callable[[list[str]], object], ignore: Callable[[str], bool] = lambda _: False,
+                 observer_factory: Callable[[], BaseObserver] = Observer) -> None:
+        self.observer = observer_factory()
+        self._handler = _Handler(sink, ignore)
+        self._watches: dict[str, ObservedWatch] = {}
+        self._failed: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self.observer.start()
+
+    def stop(self) -> None:
+        self.observer.stop()
+        if self.observer.is_alive():
+            self.observer.join(timeout=5)
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Sources that could not be watched, with the reason (they are still rescanned periodically)."""
+        with self._lock:
+            return dict(self._failed)
+
+    def watch(self, roots: Iterable[str]) -> None:
+        """Watch exactly ``roots``: add the new ones, drop the others, retry the ones that failed."""
+        wanted = set(roots)
+        with self._lock:
+            for root in sorted(set(self._watches) - wanted):
+                self.observer.unschedule(self._watches.pop(root))
+            self._failed = {r: why for r, why in self._failed.items() if r in wanted}
+            for root in sorted(wanted - set(self._watches)):
+                target, recursive = (root, True) if os.path.isdir(root) else (os.path.dirname(root), False)
+                try:
+                    if not os.path.exists(root):
+                        raise FileNotFoundError(2, "no such file or folder")
+                    self._watches[root] = self.observer.schedule(self._handler, target, recursive=recursive)
+                    self._failed.pop(root, None)
+                except OSError as exc:  # missing folder, or the inotify watch limit reached
+                    reason = exc.strerror or str(exc)
+                    if self._failed.get(root) != reason:
+                        log.warning("cannot watch %s: %s (it is rescanned periodically instead)", root, reason)
+                    self._failed[root] = reason

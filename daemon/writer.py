@@ -1,0 +1,171 @@
+"""The index writer: the one thread that changes the index, fed by the change queue.
+
+It runs full scans (start-up, periodic reconcile, ``/v1/reindex``), updates for the paths the
+watcher reported, and jobs such as adding or removing a source. It reports progress for
+``/v1/status``, can be paused, and on stop finishes the file in hand and exits: what was
+stored is consistent, and what was not is found again by the next start's scan.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ragd.connectors import Connector
+from ragd.daemon.changes import Batch, ChangeQueue
+from ragd.index.pipeline import Cancelled, Indexer, IndexStats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    state: str = "starting"  # starting | scanning | indexing | idle | stopped (and "paused" in snapshots)
+    batch_total: int = 0
+    batch_done: int = 0
+    current: str | None = None
+    batch_started: float | None = None
+    files_done: int = 0  # since the daemon started
+    files_failed: int = 0
+    chunks_embedded: int = 0  # chunks that needed the model, since the daemon started
+    last_change: dict[str, Any] | None = None  # the last batch's stats
+    last_scan: dict[str, Any] | None = None  # the last full scan's stats
+    last_error: str | None = None
+    recent_failures: list[dict[str, str]] = field(default_factory=list)
+
+    def eta_s(self, now: float) -> float | None:
+        if not self.batch_done or self.batch_started is None or self.batch_done >= self.batch_total:
+            return None
+        per_file = (now - self.batch_started) / self.batch_done
+        return round(per_file * (self.batch_total - self.batch_done), 1)
+
+
+class IndexWriter:
+    def __init__(self, indexer: Indexer, connectors: Callable[[], Sequence[Connector]], queue: ChangeQueue,
+                 on_batch: Callable[[Batch, IndexStats | None], None] | None = None) -> None:
+        self.indexer = indexer
+        self.connectors = connectors
+        self.queue = queue
+        self.on_batch = on_batch  # called after each batch (tests and the benchmark wait on it)
+        self.progress = Progress()
+        self._lock = threading.Lock()
+        self._running = threading.Event()
+        self._running.set()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="ragd-writer", daemon=True)
+
+    # -- control --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the file in hand, then stop."""
+        self._stopping = True
+        self._running.set()
+        self.queue.stop()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def pause(self) -> None:
+        """Hold indexing (a batch in hand stops after its current file); changes keep being queued."""
+        self._running.clear()
+        self.queue.hold(True)
+
+    def resume(self) -> None:
+        self.queue.hold(False)
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Progress as JSON: files queued, done, failed, the current file and an ETA."""
+        with self._lock:
+            p = self.progress
+            in_batch = max(0, p.batch_total - p.batch_done)
+            return {
+                "state": "paused" if self.paused and p.state != "stopped" else p.state,
+                "queued": self.queue.pending() + in_batch,
+                "done_through": self.queue.done_through(),  # every request numbered up to this is written
+                "batch": {"done": p.batch_done, "total": p.batch_total},
+                "current": p.current,
+                "eta_s": p.eta_s(time.monotonic()),
+                "files_done": p.files_done,
+                "files_failed": p.files_failed,
+                "chunks_embedded": p.chunks_embedded,
+                "last_change": p.last_change,
+                "last_scan": p.last_scan,
+                "last_error": p.last_error,
+                "recent_failures": list(p.recent_failures[-20:]),
+            }
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stopping:
+            batch = self.queue.take(timeout=1.0)
+            if batch is None:
+                continue
+            stats: IndexStats | None = None
+            try:
+                stats = self._run(batch)
+            except Cancelled:
+                break
+            except Exception as exc:  # one bad batch must not stop the daemon; the next scan retries
+                log.exception("indexing failed")
+                self._set(last_error=f"{type(exc).__name__}: {exc}")
+            finally:
+                self.queue.done()
+                with self._lock:
+                    p = self.progress
+                    p.batch_total = p.batch_done = 0
+                    p.current, p.batch_started = None, None
+                    p.state = "stopped" if self._stopping else "idle"
+            if self.on_batch is not None:
+                self.on_batch(batch, stats)
+        self._set(state="stopped")
+
+    def _run(self, batch: Batch) -> IndexStats | None:
+        for job in batch.jobs:
+            job()
+        if not batch.full_scan and not batch.paths:
+            return None
+        self._set(state="scanning" if batch.full_scan else "indexing", batch_started=time.monotonic())
+        connectors = self.connectors()
+        if batch.full_scan:
+            stats = self.indexer.run(connectors, prune_outside=True, progress=self._report)
+        else:
+            stats = self.indexer.update(connectors, batch.paths, progress=self._report)
+        summary = stats.to_json()
+        with self._lock:
+            p = self.progress
+            p.files_done += stats.files_indexed
+            p.files_failed += stats.files_failed
+            p.chunks_embedded += stats.chunks_embedded
+            p.recent_failures = (p.recent_failures + stats.failures)[-20:]
+            if batch.full_scan:
+                p.last_scan = summary
+            else:
+                p.last_change = summary
+        return stats
+
+    def _report(self, done: int, total: int, path: str) -> None:
+        """The indexer's progress callback: record it, wait while paused, stop when asked."""
+        with self._lock:
+            p = self.progress
+            if p.state == "scanning":
+                p.state = "indexing"
+            p.batch_done, p.batch_total, p.current = done, total, path
+        if not self._running.is_set():
+            self._running.wait()
+        if self._stopping:
+            raise Cancelled
+
+    def _set(self, **values: Any) -> None:
+        with self._lock:
+            for key, value in values.items():
+                setattr(self.progress, key, value)

@@ -1,0 +1,171 @@
+"""The daemon's REST API in-process: the real Runtime (writer thread, watchdog observer, scheduler,
+parser pool, SQLite catalog) with a fake embedder, vector store and LLM through their seams."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from starlette.testclient import TestClient
+
+from ragd.daemon import config as config_mod
+from ragd.daemon.app import create_app
+from ragd.daemon.runtime import Runtime
+from ragd.daemon.server_settings import ServerSettings
+from tests.fakes import HashingEmbedder, MemoryVectors, ScriptedLLM
+
+TOKEN = "k" * 43
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+GARDEN = "Garden log.\n\nThe tomatoes were planted on the ninth of April, beside the fence.\n"
+
+
+def wait_until(check, timeout=30.0, what="a condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def env(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "garden.txt").write_text(GARDEN, encoding="utf-8")
+    config = config_mod.load({"RAGD_HOME": str(tmp_path / "home")})
+    runtime = Runtime(config, {}, settings=ServerSettings(debounce_s=0.05, reconcile_minutes=0),
+                      embedder=HashingEmbedder(), vectors=MemoryVectors(),
+                      llm=ScriptedLLM("The tomatoes were planted on the ninth of April [1]."))
+    runtime.acquire()
+    runtime.writes.catalog.add_source(str(docs))
+    app = create_app(runtime, TOKEN, 8765, start=runtime.start, stop=runtime.stop)
+    with TestClient(app, base_url="http://127.0.0.1:8765", headers=AUTH) as client:
+        yield client, runtime, docs, tmp_path
+
+
+def settle(client):
+    ticket = client.post("/v1/reindex", json={"paths": ["/nonexistent"]}).json()["request"]
+    return wait_until(lambda: (s := client.get("/v1/status").json())["indexing"]["done_through"] >= ticket and s,
+                      what="the writer")
+
+
+def paths(client, query, mode="lexical"):
+    return [h["path"] for h in client.post("/v1/search", json={"query": query, "mode": mode}).json()["hits"]]
+
+
+def test_status_search_and_ask(env):
+    client, _, docs, _ = env
+    status = settle(client)
+    assert status["indexed"] == 1 and status["sources"] == [str(docs)] and status["paused"] is False
+    assert {"queued", "batch", "current", "eta_s", "files_failed"} <= set(status["indexing"])
+    assert paths(client, "tomatoes planted") == [str(docs / "garden.txt")]
+    answer = client.post("/v1/ask", json={"question": "When were the tomatoes planted?"}).json()
+    assert answer["grounded"] is True and answer["citations"][0]["path"] == str(docs / "garden.txt")
+    assert answer["citations"][0]["line_start"] == 3
+
+
+def test_ask_streams_tokens_then_the_answer(env):
+    client, _, _, _ = env
+    settle(client)
+    with client.stream("POST", "/v1/ask", json={"question": "When were the tomatoes planted?", "stream": True}) as r:
+        body = "".join(r.iter_text())
+    events = [(block.split("\n")[0].removeprefix("event: "), block) for block in body.strip().split("\r\n\r\n")]
+    kinds = [k.strip() for k, _ in events if not k.startswith(":")]
+    assert kinds[0] == "token" and kinds[-1] == "answer"
+    final = json.loads(events[-1][1].split("data: ", 1)[1])
+    assert final["grounded"] is True
+
+
+def test_ask_before_anything_is_indexed_is_a_409(tmp_path):
+    config = config_mod.load({"RAGD_HOME": str(tmp_path / "home")})
+    runtime = Runtime(config, {}, settings=ServerSettings(reconcile_minutes=0), embedder=HashingEmbedder(),
+                      vectors=MemoryVectors(), llm=ScriptedLLM("x"))
+    app = create_app(runtime, TOKEN, 8765, start=runtime.start, stop=runtime.stop)
+    with TestClient(app, base_url="http://127.0.0.1:8765", headers=AUTH) as client:
+        r = client.post("/v1/ask", json={"question": "anything?"})
+        assert r.status_code == 409 and "nothing is indexed" in r.json()["error"]["message"]
+
+
+def test_sources_add_remove_and_errors(env):
+    client, _, _, tmp = env
+    settle(client)
+    more = tmp / "more"
+    more.mkdir()
+    (more / "ships.txt").write_text("The lighthouse keeper logs every passing ship.\n", encoding="utf-8")
+    r = client.post("/v1/sources", json={"path": str(more)})
+    assert r.status_code == 201 and r.json()["added"] is True
+    wait_until(lambda: paths(client, "lighthouse keeper") == [str(more / "ships.txt")], what="the new source")
+    listed = {s["path"]: s for s in client.get("/v1/sources").json()}
+    assert listed[str(more)]["files"] == 1 and listed[str(more)]["watched"] is True
+    (more / "late.txt").write_text("A late note about harbour cranes.\n", encoding="utf-8")
+    wait_until(lambda: paths(client, "harbour cranes"), what="a file in the new source")  # it is watched
+    r = client.delete("/v1/sources", params={"path": str(more)})
+    assert r.status_code == 200 and r.json()["files_dropped"] == 2
+    assert paths(client, "lighthouse keeper") == []
+    assert client.delete("/v1/sources", params={"path": str(more)}).status_code == 404
+    r = client.post("/v1/sources", json={"path": str(tmp / "missing")})
+    assert r.status_code == 400 and "no such file" in r.json()["error"]["message"]
+
+
+def test_pause_holds_changes_until_resume(env):
+    client, _, docs, _ = env
+    settle(client)
+    assert client.post("/v1/pause").json() == {"paused": True}
+    (docs / "later.txt").write_text("Notes on the walrus colony.\n", encoding="utf-8")
+    time.sleep(0.5)
+    status = client.get("/v1/status").json()
+    assert status["paused"] is True and status["indexing"]["state"] == "paused"
+    assert status["indexing"]["queued"] >= 1 and paths(client, "walrus colony") == []
+    assert client.get("/v1/verify").json()["ok"] is True  # jobs still run while paused
+    client.post("/v1/resume")
+    wait_until(lambda: paths(client, "walrus colony"), what="the change after resume")
+
+
+def test_documents_only_for_indexed_files(env):
+    client, _, docs, tmp = env
+    settle(client)
+    record = client.get("/v1/documents", params={"path": str(docs / "garden.txt")}).json()
+    assert record["status"] == "indexed" and record["chunks"] >= 1
+    ctx = client.get("/v1/documents/context", params={"path": str(docs / "garden.txt"), "line_start": 3,
+                                                      "line_end": 3, "around": 5}).json()
+    assert [(line["n"], line["cited"]) for line in ctx["lines"]] == [(1, False), (2, False), (3, True)]
+    outside = tmp / "secret.txt"
+    outside.write_text("not indexed\n", encoding="utf-8")
+    for path in [str(outside), str(docs / ".." / "secret.txt"), "/etc/passwd", "relative/garden.txt"]:
+        assert client.get("/v1/documents/context", params={"path": path}).status_code == 404
+        assert client.get("/v1/documents", params={"path": path}).status_code == 404
+    r = client.get("/v1/documents/context", params={"path": str(docs / "garden.txt"), "line_start": 5,
+                                                    "line_end": 2})
+    assert r.status_code == 422
+
+
+def test_reconcile_after_changes_made_while_stopped(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Alpha notes on glaciers.\n", encoding="utf-8")
+    config = config_mod.load({"RAGD_HOME": str(tmp_path / "home")})
+    vectors = MemoryVectors()
+
+    def run_daemon(check):
+        runtime = Runtime(config, {}, settings=ServerSettings(debounce_s=0.05, reconcile_minutes=0),
+                          embedder=HashingEmbedder(), vectors=vectors, llm=ScriptedLLM("x"))
+        runtime.acquire()
+        runtime.writes.catalog.add_source(str(docs))
+        app = create_app(runtime, TOKEN, 8765, start=runtime.start, stop=runtime.stop)
+        with TestClient(app, base_url="http://127.0.0.1:8765", headers=AUTH) as client:
+            settle(client)
+            check(client)
+
+    run_daemon(lambda c: paths(c, "glaciers") == [str(docs / "a.txt")] or pytest.fail("not indexed"))
+    (docs / "a.txt").unlink()  # while the daemon is down
+    (docs / "b.txt").write_text("Beta notes on fjords.\n", encoding="utf-8")
+
+    def after(client):
+        assert paths(client, "glaciers") == []
+        assert paths(client, "fjords") == [str(docs / "b.txt")]
+        assert client.get("/v1/verify").json() == {"ok": True, "problems": []}
+
+    run_daemon(after)
