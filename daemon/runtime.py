@@ -47,6 +47,7 @@ from ragd.index.store.vectors import VectorStore
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "ragd"
+STATUS_PROBLEMS = 200  # problems listed in /v1/status (problems_total counts them all)
 
 
 class SharedEmbedder:
@@ -292,7 +293,8 @@ class Runtime:
 
     def status(self) -> dict[str, Any]:
         catalog = self._catalog()
-        problems = [{"path": r.path, "status": r.status, "reason": r.error} for r in catalog.problems()]
+        records = catalog.problems()
+        problems = [{"path": r.path, "status": r.status, "reason": r.error} for r in records[:STATUS_PROBLEMS]]
         return {
             **catalog.counts(),
             "model": catalog.get_meta("model_id"),
@@ -301,6 +303,7 @@ class Runtime:
             "indexing": self.writer.snapshot(),
             "paused": self.writer.paused,
             "problems": problems,
+            "problems_total": len(records),
             "data_dir": str(self.config.data_dir),
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started_at, 1),

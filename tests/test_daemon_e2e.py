@@ -249,6 +249,15 @@ def test_kill_9_while_indexing_loses_and_duplicates_nothing(world):
     assert str(bulk / "record-239.txt") in hit_paths(daemon, "courier 239 carried parcel")
 
 
+def test_a_second_daemon_and_remote_listening_are_refused(world):
+    daemon, _, _ = world
+    second = ragd(daemon.home, "serve", "--port", "0", check=False, timeout=120)
+    assert second.returncode == 1 and "another ragd process" in second.stderr
+    assert "Traceback" not in second.stderr
+    remote = ragd(daemon.home, "serve", "--host", "0.0.0.0", "--port", "0", check=False, timeout=120)
+    assert remote.returncode == 1 and "--allow-remote" in remote.stderr
+
+
 def test_sigterm_stops_cleanly(world):
     daemon, _, _ = world
     # uvicorn shuts down gracefully, then re-raises the signal so the parent sees how it ended
