@@ -18,9 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from ragd.daemon import web
 from ragd.daemon.api import Service, openai_compat, rest
 from ragd.daemon.api.mcp_server import mcp_app, mcp_route
 from ragd.daemon.security import Guard
+from ragd.daemon.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +51,15 @@ def create_app(service: Service, token: str, port: int, *, start: Callable[[], N
             if stop is not None:
                 await anyio.to_thread.run_sync(stop)
 
+    sessions = Sessions()
     app = FastAPI(
         title="ragd", version=_version(), lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # their pages load scripts from a CDN; the schema is at /openapi.json
         summary="Ask your own files, on your own machine: search, grounded answers with citations, sources.",
-        description="Every endpoint but `/healthz` needs `Authorization: Bearer <token>`; the token is in the "
-                    "daemon's token file (mode 0600). Errors are JSON: `{\"error\": {\"message\", \"type\"}}`.",
+        description="Every endpoint but `/healthz` and the web page's files needs `Authorization: Bearer <token>`; "
+                    "the token is in the daemon's token file (mode 0600). The web page uses a session cookie "
+                    "from a one-time link (`POST /v1/session/link`) instead. Errors are JSON: "
+                    "`{\"error\": {\"message\", \"type\"}}`.",
     )
 
     @app.get("/healthz", summary="Liveness (no token needed)")
@@ -63,8 +69,9 @@ def create_app(service: Service, token: str, port: int, *, start: Callable[[], N
     app.include_router(rest.router(service))
     app.include_router(openai_compat.router(service))
     app.router.routes.append(mcp_route(mcp_asgi))  # exactly /mcp: a mount would redirect POST /mcp to /mcp/
+    web.mount(app, sessions)
     _error_handlers(app)
-    return Guard(app, token, port=port, extra_hosts=extra_hosts, max_body=max_body)
+    return Guard(app, token, port=port, extra_hosts=extra_hosts, max_body=max_body, sessions=sessions)
 
 
 @asynccontextmanager

@@ -26,6 +26,7 @@ from ragd.daemon.api import Mode, NotIndexed, OnToken
 from ragd.daemon.changes import Batch, ChangeQueue
 from ragd.daemon.config import Config
 from ragd.daemon.container import Container
+from ragd.daemon.desktop import open_with_desktop
 from ragd.daemon.server_settings import ServerSettings, load_server_settings
 from ragd.daemon.watcher import Watcher
 from ragd.daemon.writer import IndexWriter
@@ -308,6 +309,27 @@ class Runtime:
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started_at, 1),
         }
+
+    def files(self, under: str | None, status: str | None, contains: str | None, limit: int,
+              offset: int) -> dict[str, Any]:
+        total, records = self._catalog().list_files(under=under, status=status, contains=contains, limit=limit,
+                                                     offset=offset)
+        return {"total": total, "files": [{"path": r.path, "status": r.status, "error": r.error, "size": r.size,
+                                           "chunks": r.chunk_count, "indexed_at": r.indexed_at} for r in records]}
+
+    def history(self, search: str | None, limit: int) -> list[dict[str, Any]]:
+        with History(self.writes.history_path, readonly=True) as history:
+            return [e.to_json() for e in history.recent(limit, search)]
+
+    def forget(self, entry_id: int) -> bool:
+        with History(self.writes.history_path) as history:
+            return history.delete(entry_id)
+
+    def open_file(self, path: str) -> None:
+        record = self._catalog().file(path)
+        if record is None or record.status != "indexed" or not os.path.isfile(path):
+            raise NotIndexed(path)
+        open_with_desktop(path, self.env)
 
     def sources(self) -> list[dict[str, Any]]:
         catalog = self._catalog()

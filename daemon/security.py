@@ -1,7 +1,8 @@
 """Who may talk to the daemon: the token file, the daemon file, and the ASGI guard in front of every route.
 
 - A random token, made on first start in a file only the user can read (0600), is required as
-  ``Authorization: Bearer`` on everything but ``/healthz``.
+  ``Authorization: Bearer`` on everything but ``/healthz`` and the page's static files. The page
+  itself uses a session cookie instead (see ``sessions``), accepted only from the daemon's own origin.
 - A request whose ``Host`` is not a loopback name (or the address the user chose to bind) is
   refused: a web page cannot reach the API through DNS rebinding.
 - A request that carries a foreign ``Origin`` is refused and no CORS header is ever sent, so no
@@ -18,9 +19,11 @@ import os
 import secrets
 import stat
 from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
+from ragd.daemon.sessions import COOKIE, Sessions
 from ragd.index.errors import RagdError
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,15 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-PUBLIC_PATHS = frozenset({"/healthz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/", "/session", "/favicon.ico"})  # the page itself holds no data
+PUBLIC_PREFIXES = ("/static/",)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),  # one-time links never leak through a Referer
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy",
+     b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+]
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -99,9 +110,10 @@ class Guard:
     """ASGI middleware that checks Host, Origin, the token and the body size before any route runs."""
 
     def __init__(self, app: ASGIApp, token: str, *, port: int, extra_hosts: frozenset[str] = frozenset(),
-                 max_body: int = 256 * 1024) -> None:
+                 max_body: int = 256 * 1024, sessions: Sessions | None = None) -> None:
         self.app = app
         self.token = token.encode()
+        self.sessions = sessions
         self.port = port
         self.hosts = LOOPBACK_NAMES | extra_hosts
         self.max_body = max_body
@@ -125,7 +137,9 @@ class Guard:
         if origin is not None and origin not in self.allowed_origins():
             await _reject(send, 403, "forbidden_origin", "requests from other web pages are not allowed")
             return
-        if scope["path"] not in PUBLIC_PATHS and not self._authorised(headers.get("authorization", "")):
+        path = scope["path"]
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        if not public and not (self._bearer(headers.get("authorization", "")) or self._page_session(headers)):
             await _reject(send, 401, "unauthorized",
                           "missing or wrong token: send 'Authorization: Bearer <token>' (the token is in the "
                           "daemon's token file; `ragd status` shows where)", {"www-authenticate": "Bearer"})
@@ -136,9 +150,24 @@ class Guard:
             return
         await self._bounded(scope, receive, send)
 
-    def _authorised(self, header: str) -> bool:
+    def _bearer(self, header: str) -> bool:
         scheme, _, value = header.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token)
+
+    def _page_session(self, headers: dict[str, str]) -> bool:
+        """The page's cookie, on a request the daemon's own page made (its Origin, or same-origin fetch)."""
+        if self.sessions is None or "cookie" not in headers:
+            return False
+        origin = headers.get("origin")
+        if origin is None and headers.get("sec-fetch-site") != "same-origin":
+            return False
+        jar = SimpleCookie()
+        try:
+            jar.load(headers["cookie"])
+        except CookieError:
+            return False
+        morsel = jar.get(COOKIE)
+        return morsel is not None and self.sessions.valid(morsel.value)
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app; a body sent without a length that grows past the limit ends as a 413."""
@@ -162,6 +191,7 @@ class Guard:
                 if over:
                     return
                 started = True
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
             if over and not started:
                 return
             await send(message)
@@ -177,7 +207,8 @@ class Guard:
 
 async def _reject(send: Send, status: int, code: str, message: str, extra: dict[str, str] | None = None) -> None:
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               *SECURITY_HEADERS]
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -169,3 +169,68 @@ def test_reconcile_after_changes_made_while_stopped(tmp_path):
         assert client.get("/v1/verify").json() == {"ok": True, "problems": []}
 
     run_daemon(after)
+
+
+# -- the web page's session and endpoints ----------------------------------------------------------------
+def test_one_time_link_gives_a_cookie_that_works_only_from_the_page(env):
+    client, _, docs, _ = env
+    settle(client)
+    url = client.post("/v1/session/link", json={"next": "/#sources"}).json()["url"]
+    assert url.startswith("http://127.0.0.1:8765/session?code=")
+    browser = TestClient(client.app, base_url="http://127.0.0.1:8765")  # no token
+    assert browser.get("/").status_code == 200  # the page holds no data
+    assert browser.get("/v1/status").status_code == 401
+    r = browser.get(url.removeprefix("http://127.0.0.1:8765"), follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/#sources"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "ragd_session=" in cookie
+    same_origin = {"Sec-Fetch-Site": "same-origin"}
+    assert browser.get("/v1/status", headers=same_origin).status_code == 200
+    assert browser.get("/v1/status").status_code == 401  # the cookie alone is not enough
+    assert browser.post("/v1/search", json={"query": "tomatoes"},
+                        headers={"Origin": "http://127.0.0.1:8765"}).status_code == 200
+    assert browser.post("/v1/search", json={"query": "tomatoes"},
+                        headers={"Origin": "http://evil.example"}).status_code == 403
+    assert browser.get("/v1/status", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 401
+    again = TestClient(client.app, base_url="http://127.0.0.1:8765")
+    spent = again.get(url.removeprefix("http://127.0.0.1:8765"), follow_redirects=False)
+    assert spent.status_code == 403 and "ragd open" in spent.text
+    assert again.get("/session?code=forged", follow_redirects=False).status_code == 403
+    assert client.post("/v1/session/link", json={"next": "//evil.example/"}).status_code == 422
+
+
+def test_page_headers_forbid_framing_and_foreign_scripts(env):
+    client, _, _, _ = env
+    r = client.get("/")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "no-referrer"
+    assert client.get("/docs").status_code == 404  # Swagger UI would load scripts from a CDN
+    assert "/v1/search" in client.get("/openapi.json").json()["paths"]
+
+
+def test_files_history_and_open(env, tmp_path):
+    client, runtime, docs, _ = env
+    settle(client)
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    wait_until(lambda: client.get("/v1/files", params={"status": "failed"}).json()["total"] == 1,
+               what="the broken file")
+    page = client.get("/v1/files", params={"under": str(docs), "limit": 1}).json()
+    assert page["total"] == 2 and len(page["files"]) == 1 and page["files"][0]["path"] == str(docs / "broken.pdf")
+    failed = client.get("/v1/files", params={"status": "failed", "q": "BROKEN"}).json()["files"][0]
+    assert failed["error"]
+    client.post("/v1/ask", json={"question": "When were the tomatoes planted?"})
+    entries = client.get("/v1/history", params={"search": "tomatoes"}).json()["entries"]
+    assert len(entries) == 1 and entries[0]["grounded"] is True
+    assert client.get("/v1/history", params={"search": "walrus"}).json()["entries"] == []
+    assert client.delete(f"/v1/history/{entries[0]['id']}").json() == {"deleted": entries[0]["id"]}
+    assert client.delete(f"/v1/history/{entries[0]['id']}").status_code == 404
+    record = tmp_path / "opened.txt"
+    opener = tmp_path / "opener.sh"
+    opener.write_text(f"#!/bin/sh\necho \"$1\" >> {record}\n", encoding="utf-8")
+    opener.chmod(0o755)
+    runtime.env = {**runtime.env, "RAGD_OPENER": str(opener)}
+    assert client.post("/v1/open", json={"path": str(docs / "garden.txt")}).json() == {"opened": True}
+    wait_until(lambda: record.exists() and record.read_text().strip() == str(docs / "garden.txt"),
+               what="the opener")
+    assert client.post("/v1/open", json={"path": "/etc/passwd"}).status_code == 404

@@ -69,6 +69,21 @@ class Service(Backend, Protocol):
         """Lines around a passage of an indexed file; raises ``NotIndexed`` for any other path."""
         ...
 
+    def files(self, under: str | None, status: str | None, contains: str | None, limit: int,
+              offset: int) -> dict[str, Any]:
+        """``{"total", "files": [...]}``: one page of the manifest."""
+        ...
+
+    def history(self, search: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    def forget(self, entry_id: int) -> bool:
+        """Delete one history entry; False if there is none with that id."""
+        ...
+
+    def open_file(self, path: str) -> None:
+        """Open an indexed file with the desktop's own application; ``NotIndexed`` for any other path."""
+        ...
+
 
 class NotIndexed(Exception):
     """The path is not an indexed file: the API never reads it (no traversal through /v1/documents)."""

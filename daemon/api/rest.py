@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from ragd.daemon.api import NotIndexed, Service
 from ragd.daemon.api.streaming import stream_answer
+from ragd.daemon.desktop import NoOpener
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.llm.base import LLMError
 
@@ -137,6 +138,35 @@ def router(service: Service) -> APIRouter:
     def resume() -> dict[str, Any]:
         service.resume()
         return {"paused": False}
+
+    @api.get("/files", summary="The index's files, one page at a time (filter by folder, status, path text)")
+    def files(under: Annotated[str | None, Query(max_length=4096)] = None,
+              status: Annotated[Literal["indexed", "failed", "skipped"] | None, Query()] = None,
+              q: Annotated[str | None, Query(max_length=200)] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+              offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        return service.files(under, status, q, limit, offset)
+
+    @api.get("/history", summary="Past questions and answers, newest first (search: in question or answer)")
+    def history(search: Annotated[str | None, Query(max_length=200)] = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+        return {"entries": service.history(search, limit)}
+
+    @api.delete("/history/{entry_id}", summary="Delete one history entry")
+    def forget(entry_id: int) -> dict[str, Any]:
+        if not service.forget(entry_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no history entry {entry_id}")
+        return {"deleted": entry_id}
+
+    @api.post("/open", summary="Open an indexed file with the desktop's own application")
+    def open_file(req: SourceRequest) -> dict[str, Any]:
+        try:
+            service.open_file(req.path)
+        except NotIndexed:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not an indexed file") from None
+        except NoOpener as exc:
+            raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, str(exc)) from None
+        return {"opened": True}
 
     @api.get("/documents", summary="The index's record of one file (only files that are indexed)")
     def document(path: Annotated[str, Query(min_length=1, max_length=4096)]) -> dict[str, Any]:

@@ -274,6 +274,27 @@ class Catalog:
         except sqlite3.OperationalError:
             return []
 
+    def list_files(self, *, under: str | None = None, status: str | None = None, contains: str | None = None,
+                   limit: int = 200, offset: int = 0) -> tuple[int, list[FileRecord]]:
+        """One page of the manifest, by path: (how many match, the records of this page)."""
+        where: list[str] = []
+        params: list[object] = []
+        if under:
+            where.append("(path = ? OR (path >= ? AND path < ?))")
+            params += [under, under + "/", under + "0"]
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if contains:
+            where.append("instr(lower(path), ?) > 0")
+            params.append(contains.lower())
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        total = int(self.conn.execute(f"SELECT COUNT(*) FROM files{clause}", params).fetchone()[0])
+        rows = self.conn.execute(
+            "SELECT path, size, mtime_ns, hash, status, error, chunk_count, indexed_at FROM files"
+            f"{clause} ORDER BY path LIMIT ? OFFSET ?", [*params, limit, offset])
+        return total, [FileRecord(*r) for r in rows]
+
     def fts_consistency(self) -> list[str]:
         """Differences between the chunks table and the lexical index (normally none)."""
         problems: list[str] = []
