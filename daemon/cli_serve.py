@@ -42,7 +42,9 @@ def _banner(url: str, token_path: Path, roots: list[str]) -> str:
     return "\n".join([
         f"ragd is serving {url} — watching {watching}",
         '  ask:     ragd ask "your question"      search: ragd search "words"      status: ragd status',
-        f'  API:     curl -H "Authorization: Bearer $(cat {token_path})" {url}/v1/status   (schema: {url}/docs)',
+        "  page:    ragd open   (opens the web page through a one-time link)",
+        f'  API:     curl -H "Authorization: Bearer $(cat {token_path})" {url}/v1/status   '
+        f"(schema: {url}/openapi.json)",
         f"  OpenAI-compatible: base_url {url}/v1, model \"ragd\"    MCP: {url}/mcp",
         "  Stop with Ctrl+C (or SIGTERM).",
     ])
