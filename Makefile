@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DIR    ?= demo
 QUERY  ?= When were the tomatoes planted?
 
-.PHONY: run demo test lint typecheck bench clean
+.PHONY: run demo test lint typecheck system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,18 @@ typecheck: $(VENV)/.installed
 	cd build/typecheck && MYPYPATH=. ../../$(BIN)/mypy --config-file ../../pyproject.toml \
 		-p ragd.index -p ragd.daemon -p ragd.connectors
 
-test: $(VENV)/.installed lint typecheck
+# What the browser and tray tests need from the system (Debian/Ubuntu names): installed when missing.
+SYSTEM_PACKAGES := chromium xvfb trayer xdotool fonts-noto-cjk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@if command -v apt-get >/dev/null && ! ( command -v chromium && command -v Xvfb && command -v trayer \
+		&& command -v xdotool && fc-list | grep -qi "Noto Sans CJK" ) >/dev/null 2>&1; then \
+		echo "installing $(SYSTEM_PACKAGES)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			$(SYSTEM_PACKAGES) >/dev/null; \
+	fi
+
+test: $(VENV)/.installed lint typecheck system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 bench: $(VENV)/.installed
