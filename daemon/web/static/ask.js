@@ -1,0 +1,164 @@
+// The Ask view: the question box, the streamed answer, its sources and the nearest passages.
+
+import { askStream } from "./api.js";
+import { $, basename, fill, formatSeconds, h, locator, setError, show, withLang } from "./dom.js";
+import { passageButton } from "./passage.js";
+
+const NOT_FOUND = "Your files do not seem to contain the answer.";
+let asking = null; // AbortController of the question in flight
+
+export function setUpAsk({ onAnswered }) {
+  const form = $("#ask-form");
+  const input = $("#ask-input");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const question = input.value.trim();
+    if (question) ask(question).then(onAnswered);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { // not while an IME composes
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  input.addEventListener("input", () => withLang(input, input.value));
+}
+
+export function focusAskBox() {
+  const input = $("#ask-input");
+  input.focus();
+  input.select();
+}
+
+/** Ask `question`, streaming the model's text, then show the final answer in its place. */
+async function ask(question) {
+  asking?.abort();
+  const controller = new AbortController();
+  asking = controller;
+  const view = startAnswer(question);
+  let streamed = "";
+  try {
+    for await (const { type, data } of askStream(question, controller.signal)) {
+      if (type === "token") {
+        streamed += data.text;
+        showStreamed(view, streamed);
+      } else if (type === "answer") {
+        showAnswer(view, data, streamed);
+        return;
+      } else if (type === "error") {
+        throw new Error(data?.error?.message || "the daemon could not answer");
+      }
+    }
+    throw new Error("the answer stream ended early; is the daemon still running?");
+  } catch (error) {
+    if (error.name !== "AbortError") showFailure(view, error.message);
+  } finally {
+    if (asking === controller) {
+      asking = null;
+      $("#ask-button").disabled = false;
+      view.answer.setAttribute("aria-busy", "false");
+    }
+  }
+}
+
+function startAnswer(question) {
+  const view = {
+    answer: $("#answer"), text: $("#answer-text"), status: $("#answer-status"),
+  };
+  show(view.answer);
+  view.answer.dataset.state = "waiting";
+  view.answer.setAttribute("aria-busy", "true");
+  $("#ask-button").disabled = true;
+  withLang(fill($("#answer-question"), question), question);
+  fill(view.status, "Looking through your files…");
+  fill(view.text);
+  view.text.classList.remove("done");
+  for (const id of ["#answer-not-found", "#answer-note", "#citations", "#nearest"]) show($(id), false);
+  setError($("#answer-error"), "");
+  fill($("#timings"));
+  return view;
+}
+
+function showStreamed(view, text) {
+  view.answer.dataset.state = "streaming";
+  fill(view.status, "Writing…");
+  withLang(fill(view.text, text), text);
+}
+
+function showAnswer(view, answer, streamed) {
+  view.answer.dataset.state = "done";
+  view.answer.dataset.grounded = String(answer.grounded);
+  fill(view.status);
+  view.text.classList.add("done");
+  if (answer.grounded) renderAnswerText(view.text, answer.answer, answer.citations);
+  else fill(view.text); // the answer is only "not found": said once, plainly, in the callout
+  const notFound = $("#answer-not-found");
+  withLang(fill(notFound, answer.answer || NOT_FOUND), answer.answer);
+  show(notFound, !answer.grounded);
+  show($("#answer-note"), Boolean(streamed.trim()) && normalized(streamed) !== normalized(answer.answer));
+  renderRefs($("#citations"), $("#citation-list"), citationItems(answer.citations));
+  renderRefs($("#nearest"), $("#nearest-list"), answer.grounded ? [] : nearestItems(answer.nearest));
+  fill($("#timings"), timingsLine(answer));
+}
+
+function showFailure(view, message) {
+  view.answer.dataset.state = "error";
+  fill(view.status);
+  setError($("#answer-error"), message);
+}
+
+const normalized = (text) => (text || "").replace(/\s+/g, " ").trim();
+
+/** The answer's text with each `[n]` that names a citation turned into a button that opens it. */
+export function renderAnswerText(el, text, citations) {
+  const byNumber = new Map();
+  for (const c of citations || []) if (!byNumber.has(c.n)) byNumber.set(c.n, c);
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(/\[(\d+)\]/g)) {
+    const citation = byNumber.get(Number(match[1]));
+    if (!citation) continue;
+    parts.push(text.slice(last, match.index));
+    parts.push(passageButton(citation, `[${citation.n}]`, {
+      class: "cite", ariaLabel: `Source ${citation.n}: ${basename(citation.path)}`,
+    }));
+    last = match.index + match[0].length;
+  }
+  parts.push(text.slice(last));
+  withLang(fill(el, parts), text);
+}
+
+/** List items for citations: [n] file · where, then the quote. */
+export function citationItems(citations) {
+  return (citations || []).map((c) => h("li", { class: "ref" },
+    passageButton(c, [h("span", { class: "ref-n" }, `[${c.n}]`), " ", refName(c)]),
+    c.quote ? withLang(h("blockquote", { class: "quote" }, c.quote), c.quote) : null));
+}
+
+function nearestItems(hits) {
+  return (hits || []).map((hit) => h("li", { class: "ref" },
+    passageButton(hit, refName(hit)),
+    withLang(h("p", { class: "quote" }, clip(hit.text, 320)), hit.text)));
+}
+
+function refName(ref) {
+  const where = locator(ref);
+  return [withLang(h("span", { class: "ref-file" }, basename(ref.path)), ref.path),
+    where ? h("span", { class: "ref-where" }, ` · ${where}`) : null];
+}
+
+function renderRefs(section, list, items) {
+  fill(list, items);
+  show(section, items.length > 0);
+}
+
+const clip = (text, n) => (text && text.length > n ? `${text.slice(0, n).trimEnd()}…` : text || "");
+
+function timingsLine({ timings = {}, model }) {
+  const names = { retrieve: "search", first_token: "first word", total: "total" };
+  const parts = Object.entries(names)
+    .filter(([key]) => typeof timings[key] === "number")
+    .map(([key, name]) => `${name} ${formatSeconds(timings[key])}`);
+  if (model) parts.push(model.replace(/^gguf:/, ""));
+  return parts.join(" · ");
+}
