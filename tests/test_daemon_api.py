@@ -173,7 +173,7 @@ def test_reconcile_after_changes_made_while_stopped(tmp_path):
 
 # -- the web page's session and endpoints ----------------------------------------------------------------
 def test_one_time_link_gives_a_cookie_that_works_only_from_the_page(env):
-    client, _, docs, _ = env
+    client, _, _, _ = env
     settle(client)
     url = client.post("/v1/session/link", json={"next": "/#sources"}).json()["url"]
     assert url.startswith("http://127.0.0.1:8765/session?code=")
