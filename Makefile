@@ -62,6 +62,7 @@ bench: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.answer_quality --dataset squad_en
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.answer_quality --dataset jsquad_ja
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.ask_overhead
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.daemon_latency --data ../shared/data
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ from ragd.daemon.cli_history import history_cmd
 from ragd.daemon.cli_llm import doctor_cmd, models_cmd
 from ragd.daemon.cli_serve import serve
 from ragd.daemon.cli_service import service_cmd
+from ragd.daemon.cli_tray import tray_cmd
 from ragd.daemon.client import DaemonClient
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.lock import WriterLock
@@ -424,3 +425,4 @@ main.add_command(doctor_cmd)
 main.add_command(history_cmd)
 main.add_command(serve)
 main.add_command(service_cmd)
+main.add_command(tray_cmd)

@@ -1,4 +1,5 @@
-"""``ragd service``: start the daemon at login (a systemd user unit on Linux, a LaunchAgent on macOS).
+"""``ragd service``: start the daemon at login (a systemd user unit on Linux, a LaunchAgent on macOS),
+and with ``--tray`` the tray icon too (an XDG autostart entry on Linux, a LaunchAgent on macOS).
 
 Commands run through a ``Runner`` (list arguments, no shell), so tests replace them with a recorder.
 """
@@ -35,9 +36,17 @@ def _ragd_script() -> Path | None:
     return script if script.is_file() and os.access(script, os.X_OK) else None
 
 
+def ragd_argv(*args: str) -> list[str]:
+    """A command line for this installation's ``ragd`` (the service, the tray and its "Start" use it)."""
+    return sf.ragd_argv(Path(sys.executable).absolute(), _ragd_script(), *args)
+
+
 def current_plan(cfg: Config, home: Path, platform: str, environ: Mapping[str, str], uid: int) -> sf.Plan:
-    argv = sf.serve_argv(Path(sys.executable).absolute(), _ragd_script())
-    return sf.plan(platform, home, uid, argv, cfg.data_dir, cfg.state_dir, sf.location_env(environ))
+    return sf.plan(platform, home, uid, ragd_argv("serve"), cfg.data_dir, cfg.state_dir, sf.location_env(environ))
+
+
+def current_tray_plan(home: Path, platform: str, environ: Mapping[str, str], uid: int) -> sf.Plan:
+    return sf.tray_plan(platform, home, uid, ragd_argv("tray"), sf.location_env(environ))
 
 
 def run_steps(steps: Sequence[sf.Step], run: Runner, echo: Echo) -> None:
@@ -91,11 +100,35 @@ def _plan(ctx: click.Context) -> sf.Plan:
     return current_plan(cfg, Path.home(), sys.platform, os.environ, os.getuid())
 
 
+def _tray_plan() -> sf.Plan:
+    return current_tray_plan(Path.home(), sys.platform, os.environ, os.getuid())
+
+
 def _after_install(plan: sf.Plan) -> str:
     if plan.manager == "systemd":
         return ("ragd now starts at login. Logs: journalctl --user -u ragd. "
                 "To keep it running while logged out: loginctl enable-linger")
     return f"ragd now starts at login. Logs: {sf.log_dir(Path.home())}"
+
+
+def _after_tray_install(plan: sf.Plan) -> str:
+    if plan.manager == "systemd":
+        return "The tray icon starts with your next desktop session; to start it now: ragd tray &"
+    return "The menu-bar icon is running and starts at login."
+
+
+def _show_install(plan: sf.Plan) -> None:
+    if plan.make_dirs:
+        click.echo(f"would create (if missing): {', '.join(str(d) for d in plan.make_dirs)}")
+    click.echo(f"would write {plan.target} (mode 0644):")
+    click.echo(plan.content.decode(), nl=False)
+    _show("would run:", plan.install)
+
+
+def _show_uninstall(plan: sf.Plan) -> None:
+    _show("would run:", plan.remove_before)
+    click.echo(f"would remove {plan.target}")
+    _show("then run:", plan.remove_after)
 
 
 @click.group("service")
@@ -109,31 +142,33 @@ def service_cmd() -> None:
 @click.pass_context
 def install_cmd(ctx: click.Context, dry_run: bool, tray: bool) -> None:
     """Install and start the service (a reinstall replaces the file and restarts it)."""
-    if tray:
-        raise click.UsageError("--tray needs the tray (not built yet)")
-    plan = _plan(ctx)
+    plans = [_plan(ctx), *([_tray_plan()] if tray else [])]
     if dry_run:
-        click.echo(f"would create (if missing): {', '.join(str(d) for d in plan.make_dirs)}")
-        click.echo(f"would write {plan.target} (mode 0644):")
-        click.echo(plan.content.decode(), nl=False)
-        _show("would run:", plan.install)
+        for plan in plans:
+            _show_install(plan)
         return
-    install(plan, run_command, click.echo)
-    click.echo(_after_install(plan))
+    daemon, *rest = plans
+    install(daemon, run_command, click.echo)
+    click.echo(_after_install(daemon))
+    for plan in rest:
+        install(plan, run_command, click.echo)
+        click.echo(_after_tray_install(plan))
 
 
 @service_cmd.command("uninstall")
 @click.option("--dry-run", is_flag=True, help="Print the commands and the file to remove; change nothing.")
+@click.option("--tray", is_flag=True, help="Remove only the tray icon's login item; the service stays.")
 @click.pass_context
-def uninstall_cmd(ctx: click.Context, dry_run: bool) -> None:
-    """Stop the service and remove it (the index and settings stay)."""
-    plan = _plan(ctx)
-    if dry_run:
-        _show("would run:", plan.remove_before)
-        click.echo(f"would remove {plan.target}")
-        _show("then run:", plan.remove_after)
-        return
-    uninstall(plan, run_command, click.echo)
+def uninstall_cmd(ctx: click.Context, dry_run: bool, tray: bool) -> None:
+    """Stop the service and remove it, and the tray's login item if there is one (the index and settings stay)."""
+    tray_plan = _tray_plan()
+    # without --tray the tray's login item goes with the service, if it was installed
+    plans = [tray_plan] if tray else [_plan(ctx), *([tray_plan] if tray_plan.target.exists() else [])]
+    for plan in plans:
+        if dry_run:
+            _show_uninstall(plan)
+        else:
+            uninstall(plan, run_command, click.echo)
 
 
 @service_cmd.command("status")
@@ -141,8 +176,9 @@ def uninstall_cmd(ctx: click.Context, dry_run: bool) -> None:
 @click.pass_context
 def status_cmd(ctx: click.Context, dry_run: bool) -> None:
     """Show whether the service is installed and running (exit status is the service manager's)."""
-    plan = _plan(ctx)
+    plan, tray = _plan(ctx), _tray_plan()
     click.echo(f"{plan.target}: {'installed' if plan.target.exists() else 'not installed'}")
+    click.echo(f"{tray.target} (the tray): {'installed' if tray.target.exists() else 'not installed'}")
     if dry_run:
         _show("would run:", plan.status)
         return

@@ -1,5 +1,6 @@
 """The daemon as a login service: the systemd user unit, the macOS LaunchAgent, and the commands
-that install, remove and inspect them. Pure functions only; ``cli_service`` does the writing and running.
+that install, remove and inspect them; the tray icon as a login item (an XDG autostart entry on Linux,
+a LaunchAgent in the Aqua session on macOS). Pure functions only; ``cli_service`` does the writing and running.
 
 The templates live here so that an installed package can render them; ``systemd/ragd.service`` and
 ``launchd/io.ragd.daemon.plist`` in the source tree are examples rendered by :func:`samples`
@@ -21,6 +22,8 @@ from ragd.index.errors import RagdError
 
 UNIT_NAME = "ragd.service"
 LABEL = "io.ragd.daemon"
+TRAY_LABEL = "io.ragd.tray"
+TRAY_DESKTOP = "ragd-tray.desktop"
 # Set in the service whatever the user's shell has: offline models, unbuffered logs.
 BASE_ENV = {"PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
 # Copied from the installing shell, so that the service uses the same config, data and state folders.
@@ -115,11 +118,25 @@ def log_dir(home: Path) -> Path:
     return home / "Library" / "Logs" / "ragd"
 
 
-def serve_argv(python: Path, script: Path | None) -> list[str]:
-    """The command the service runs: the ``ragd`` script when there is one, else ``python -m ragd.daemon``."""
+def autostart_path(home: Path) -> Path:
+    """The tray's XDG autostart entry (desktop sessions start what is in ``~/.config/autostart``)."""
+    return home / ".config" / "autostart" / TRAY_DESKTOP
+
+
+def tray_plist_path(home: Path) -> Path:
+    return home / "Library" / "LaunchAgents" / f"{TRAY_LABEL}.plist"
+
+
+def ragd_argv(python: Path, script: Path | None, *args: str) -> list[str]:
+    """A ``ragd`` command line: the ``ragd`` script when there is one, else ``python -m ragd.daemon``."""
     if script is not None:
-        return [str(script), "serve"]
-    return [str(python), "-m", "ragd.daemon", "serve"]
+        return [str(script), *args]
+    return [str(python), "-m", "ragd.daemon", *args]
+
+
+def serve_argv(python: Path, script: Path | None) -> list[str]:
+    """The command the service runs."""
+    return ragd_argv(python, script, "serve")
 
 
 def location_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -162,6 +179,53 @@ def render_plist(argv: Sequence[str], home: Path, env: Mapping[str, str]) -> byt
     return plistlib.dumps(agent, sort_keys=False)
 
 
+# Characters that make a desktop entry's Exec= argument need quotes (Desktop Entry Specification, "The Exec key").
+_EXEC_RESERVED = frozenset(" \"'\\><~|&;$*?#`()")
+
+
+def _exec_word(value: str) -> str:
+    """One argument of a desktop entry's Exec=: quoted if needed, ``%`` doubled, then backslashes escaped
+    once more for the string value (so one literal backslash in a quoted argument is four)."""
+    if not value or any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise RagdError(f"cannot write {value!r} into a desktop entry")
+    word = value
+    if any(c in _EXEC_RESERVED for c in value):
+        word = '"' + "".join("\\" + c if c in '"`$\\' else c for c in value) + '"'
+    return word.replace("%", "%%").replace("\\", "\\\\")
+
+
+def render_desktop_entry(argv: Sequence[str], env: Mapping[str, str]) -> str:
+    """The tray's autostart entry; the folder-choosing variables go through ``env`` on the Exec line."""
+    words = ["env", *(f"{k}={v}" for k, v in env.items()), *argv] if env else list(argv)
+    return (
+        "[Desktop Entry]\n"
+        "# Written by `ragd service install --tray`; removed by `ragd service uninstall --tray`.\n"
+        "Type=Application\n"
+        "Version=1.0\n"
+        "Name=ragd tray\n"
+        "Comment=Ask your files; pause indexing; start or stop the ragd daemon\n"
+        f"Exec={' '.join(_exec_word(w) for w in words)}\n"
+        "Terminal=false\n"
+        "X-GNOME-Autostart-enabled=true\n"
+    )
+
+
+def render_tray_plist(argv: Sequence[str], home: Path, env: Mapping[str, str]) -> bytes:
+    """The tray's LaunchAgent: started in the user's graphical (Aqua) session, not restarted after Quit."""
+    agent = {
+        "Label": TRAY_LABEL,
+        "ProgramArguments": list(argv),
+        "EnvironmentVariables": {"PYTHONUNBUFFERED": "1", **env},
+        "WorkingDirectory": str(home),
+        "RunAtLoad": True,
+        "LimitLoadToSessionType": "Aqua",
+        "ProcessType": "Interactive",
+        "StandardOutPath": str(log_dir(home) / "tray.out.log"),
+        "StandardErrorPath": str(log_dir(home) / "tray.err.log"),
+    }
+    return plistlib.dumps(agent, sort_keys=False)
+
+
 def _systemctl(*args: str, may_fail: bool = False) -> Step:
     return Step(("systemctl", "--user", *args), may_fail)
 
@@ -183,6 +247,24 @@ def plan(platform: str, home: Path, uid: int, argv: Sequence[str], data_dir: Pat
     return Plan(
         manager, target, render_plist(argv, home, env), (*dirs, log_dir(home)),
         # bootout first: bootstrap refuses a label that is already loaded (a reinstall)
+        install=(Step(("launchctl", "bootout", service), may_fail=True), Step(("launchctl", "enable", service)),
+                 Step(("launchctl", "bootstrap", domain, str(target)))),
+        remove_before=(Step(("launchctl", "bootout", service), may_fail=True),),
+        remove_after=(),
+        status=(Step(("launchctl", "print", service)),),
+    )
+
+
+def tray_plan(platform: str, home: Path, uid: int, argv: Sequence[str], env: Mapping[str, str]) -> Plan:
+    """The tray as a login item. On Linux the desktop session starts the autostart entry at the next
+    login (nothing to run now); on macOS the agent is bootstrapped into the GUI session at once."""
+    manager = manager_for(platform)
+    if manager == "systemd":
+        return Plan(manager, autostart_path(home), render_desktop_entry(argv, env).encode(), (),
+                    install=(), remove_before=(), remove_after=(), status=())
+    target, domain, service = tray_plist_path(home), f"gui/{uid}", f"gui/{uid}/{TRAY_LABEL}"
+    return Plan(
+        manager, target, render_tray_plist(argv, home, env), (log_dir(home),),
         install=(Step(("launchctl", "bootout", service), may_fail=True), Step(("launchctl", "enable", service)),
                  Step(("launchctl", "bootstrap", domain, str(target)))),
         remove_before=(Step(("launchctl", "bootout", service), may_fail=True),),

@@ -31,7 +31,7 @@ class Daemon:
     def __init__(self, home: Path, folders: list[Path], **env: str) -> None:
         self.home = home
         self.folders = folders
-        self.env = ragd_env(home, RAGD_DEBOUNCE_S="0.2", **env)
+        self.env = ragd_env(home, **{"RAGD_DEBOUNCE_S": "0.2", **env})
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.http: httpx.Client | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import os
 import plistlib
+import re
 import shutil
 import stat
 import subprocess
@@ -294,10 +295,153 @@ def test_install_status_uninstall_through_the_cli(cli, tmp_path: Path, monkeypat
                               ["systemctl", "--user", "daemon-reload"]]
 
 
-def test_tray_is_refused_until_the_tray_exists(cli, tmp_path: Path) -> None:
-    result = cli("linux", "install", "--tray")
-    assert result.exit_code == 2 and "--tray needs the tray (not built yet)" in result.output
+def test_install_tray_dry_run_prints_both_files(cli, tmp_path: Path) -> None:
+    result = cli("linux", "install", "--tray", "--dry-run")
+    assert result.exit_code == 0, result.output
+    unit = tmp_path / "home/.config/systemd/user/ragd.service"
+    entry = tmp_path / "home/.config/autostart/ragd-tray.desktop"
+    assert f"would write {unit} (mode 0644)" in result.output
+    assert f"would write {entry} (mode 0644)" in result.output
+    exec_start = next(line for line in result.output.splitlines() if line.startswith("ExecStart="))
+    exec_tray = next(line for line in result.output.splitlines() if line.startswith("Exec="))
+    # the same executable as the unit's, with `tray`; the same folders through env
+    assert exec_tray == f"Exec=env RAGD_HOME={tmp_path / 'ragd'} {exec_start[len('ExecStart='):-len(' serve')]} tray"
     assert not (tmp_path / "home").exists()
+
+    mac = cli("darwin", "install", "--tray", "--dry-run")
+    agent = tmp_path / "home/Library/LaunchAgents/io.ragd.tray.plist"
+    assert f"would write {agent} (mode 0644)" in mac.output and "<string>Aqua</string>" in mac.output
+    assert f"launchctl bootstrap gui/{os.getuid()} {agent}" in mac.output
+    assert not (tmp_path / "home").exists()
+
+
+def test_install_and_uninstall_the_tray_through_the_cli(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = Recorder()
+    monkeypatch.setattr(cli_service, "run_command", run)
+    unit = tmp_path / "home/.config/systemd/user/ragd.service"
+    entry = tmp_path / "home/.config/autostart/ragd-tray.desktop"
+    installed = cli("linux", "install", "--tray")
+    assert installed.exit_code == 0, installed.output
+    assert unit.exists() and entry.exists() and stat.S_IMODE(entry.stat().st_mode) == 0o644
+    assert "starts with your next desktop session" in installed.output
+    assert all(call[0] == "systemctl" for call in run.calls)  # nothing to run for an autostart entry
+    desktop = _unit_sections(entry.read_text())["Desktop Entry"]
+    assert desktop["Type"] == "Application" and desktop["Exec"].endswith(" tray")
+
+    status = cli("linux", "status", "--dry-run")
+    assert f"{entry} (the tray): installed" in status.output
+
+    only_tray = cli("linux", "uninstall", "--tray")
+    assert only_tray.exit_code == 0 and not entry.exists() and unit.exists()
+    assert cli("linux", "uninstall", "--tray").output.startswith("not installed")
+
+    assert cli("linux", "install", "--tray").exit_code == 0
+    run.calls.clear()
+    everything = cli("linux", "uninstall")  # the service, and the tray's login item with it
+    assert everything.exit_code == 0 and not unit.exists() and not entry.exists()
+    assert run.calls == [["systemctl", "--user", "disable", "--now", "ragd.service"],
+                         ["systemctl", "--user", "daemon-reload"]]
+
+
+def test_install_tray_on_macos_bootstraps_both_agents(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = Recorder()
+    monkeypatch.setattr(cli_service, "run_command", run)
+    result = cli("darwin", "install", "--tray")
+    assert result.exit_code == 0, result.output
+    uid = os.getuid()
+    agent = tmp_path / "home/Library/LaunchAgents/io.ragd.tray.plist"
+    assert [c for c in run.calls if c[1] == "bootstrap"] == [
+        ["launchctl", "bootstrap", f"gui/{uid}", str(tmp_path / "home/Library/LaunchAgents/io.ragd.daemon.plist")],
+        ["launchctl", "bootstrap", f"gui/{uid}", str(agent)]]
+    assert plistlib.loads(agent.read_bytes())["ProgramArguments"][-1] == "tray"
+    run.calls.clear()
+    assert cli("darwin", "uninstall", "--tray").exit_code == 0
+    assert run.calls == [["launchctl", "bootout", f"gui/{uid}/io.ragd.tray"]] and not agent.exists()
+
+
+# --- the tray's login item ----------------------------------------------------------------------
+
+
+def _parse_exec(value: str) -> list[str]:
+    """Exec= as the Desktop Entry Specification reads it: the string escapes first, then words split on
+    spaces where double quotes group and, inside them, a backslash escapes " ` $ and itself; then %% is %."""
+    text = re.sub(r"\\([\\snrt])", lambda m: {"s": " ", "n": "\n", "r": "\r", "t": "\t"}.get(m[1], m[1]), value)
+    words: list[str] = []
+    word: str | None = None
+    quoted, i = False, 0
+    while i < len(text):
+        c = text[i]
+        if quoted and c == "\\" and i + 1 < len(text) and text[i + 1] in '"`$\\':
+            word, i = (word or "") + text[i + 1], i + 2
+            continue
+        if c == '"':
+            quoted, word = not quoted, word or ""
+        elif c == " " and not quoted:
+            if word is not None:
+                words.append(word)
+            word = None
+        else:
+            word = (word or "") + c
+        i += 1
+    assert not quoted, "unbalanced quotes"
+    if word is not None:
+        words.append(word)
+    return [w.replace("%%", "%") for w in words]
+
+
+def test_desktop_entry_exec_quoting_round_trips() -> None:
+    argv = ["/opt/my apps/ragd", "tray"]
+    env = {"RAGD_HOME": '/home/a/it\'s "100%" $HOME `x` \\back'}
+    entry = _unit_sections(sf.render_desktop_entry(argv, env))["Desktop Entry"]
+    assert _parse_exec(entry["Exec"]) == ["env", f"RAGD_HOME={env['RAGD_HOME']}", *argv]
+    assert sf._exec_word("/usr/bin/ragd") == "/usr/bin/ragd"
+    assert sf._exec_word("/a b") == '"/a b"'
+    assert sf._exec_word("50%") == "50%%"
+    assert sf._exec_word("a\\b") == '"a\\\\\\\\b"'  # one backslash, quoted: four in the file
+    assert _unit_sections(sf.render_desktop_entry(["/r", "tray"], {}))["Desktop Entry"]["Exec"] == "/r tray"
+    with pytest.raises(RagdError):
+        sf._exec_word("/a\nX-Evil=1")
+
+
+def test_desktop_entry_passes_desktop_file_validate(tmp_path: Path) -> None:
+    validate = shutil.which("desktop-file-validate")
+    if validate is None:
+        pytest.skip("desktop-file-validate is not installed (package desktop-file-utils)")
+
+    def check(text: str) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "ragd-tray.desktop"
+        path.write_text(text)
+        return subprocess.run([validate, str(path)], capture_output=True, text=True, timeout=60, check=False)
+
+    env = {"RAGD_HOME": '/home/a/it\'s "100%" $HOME `x` \\back (1); a|b'}
+    good = check(sf.render_desktop_entry(["/opt/my apps/ragd", "tray"], env))
+    assert good.returncode == 0 and not good.stdout.strip(), good.stdout  # neither errors nor warnings
+    bad = check(sf.render_desktop_entry(["/r", "tray"], {}).replace("Exec=/r tray", 'Exec=/a b$c "d'))
+    assert bad.returncode != 0  # the same check notices a broken Exec=
+
+
+def test_tray_plist_keys() -> None:
+    home = Path("/Users/bob")
+    agent = plistlib.loads(sf.render_tray_plist(["/opt/ragd", "tray"], home, {"RAGD_HOME": "/Users/bob/r"}))
+    assert agent["Label"] == "io.ragd.tray"
+    assert agent["ProgramArguments"] == ["/opt/ragd", "tray"]
+    assert agent["RunAtLoad"] is True and "KeepAlive" not in agent  # Quit means quit
+    assert agent["LimitLoadToSessionType"] == "Aqua"
+    assert agent["EnvironmentVariables"]["RAGD_HOME"] == "/Users/bob/r"
+    assert agent["StandardErrorPath"] == "/Users/bob/Library/Logs/ragd/tray.err.log"
+
+
+def test_tray_plan_per_platform(tmp_path: Path) -> None:
+    linux = sf.tray_plan("linux", tmp_path, 501, ["/r", "tray"], {})
+    assert linux.target == tmp_path / ".config/autostart/ragd-tray.desktop"
+    assert (linux.install, linux.remove_before, linux.remove_after, linux.status) == ((), (), (), ())
+    mac = sf.tray_plan("darwin", tmp_path, 501, ["/r", "tray"], {})
+    assert mac.target == tmp_path / "Library/LaunchAgents/io.ragd.tray.plist"
+    assert [s.argv for s in mac.install] == [("launchctl", "bootout", "gui/501/io.ragd.tray"),
+                                             ("launchctl", "enable", "gui/501/io.ragd.tray"),
+                                             ("launchctl", "bootstrap", "gui/501", str(mac.target))]
+    assert mac.install[0].may_fail and tmp_path / "Library/Logs/ragd" in mac.make_dirs
+    assert sf.ragd_argv(Path("/v/bin/python"), None, "tray") == ["/v/bin/python", "-m", "ragd.daemon", "tray"]
 
 
 def test_cli_on_an_unsupported_platform(cli) -> None:
