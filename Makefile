@@ -57,12 +57,22 @@ system-deps:
 test: $(VENV)/.installed lint typecheck system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
+# Every benchmark, then bench/RESULTS.md with its plots (hours on 2 cores; not part of `make test`).
+# BENCH_SIZES sets the tree sizes of the scaling run (50,000 files alone index for about two hours here).
+BENCH_SIZES ?= 1000,10000,50000
+BENCH := HF_HUB_OFFLINE=1 $(BIN)/python -m
 bench: $(VENV)/.installed
-	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.retrieval_quality
-	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.answer_quality --dataset squad_en
-	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.answer_quality --dataset jsquad_ja
-	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.ask_overhead
-	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.daemon_latency --data ../shared/data
+	$(BENCH) bench.llamaindex_env
+	$(BENCH) bench.index_throughput --runs 3
+	$(BENCH) bench.daemon_latency
+	$(BENCH) bench.scale --sizes $(BENCH_SIZES)
+	$(BENCH) bench.query_latency
+	$(BENCH) bench.memory
+	$(BENCH) bench.ask_overhead
+	for e in use+minilm use-multilingual minilm e5-small; do $(BENCH) bench.retrieval_quality --embedder $$e; done
+	$(BENCH) bench.answer_quality --dataset squad_en
+	$(BENCH) bench.answer_quality --dataset jsquad_ja
+	$(BENCH) bench.report
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

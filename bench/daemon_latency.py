@@ -208,6 +208,124 @@ def write_sample(kind: str, target: Path, text: str) -> None:
             f.write(text)
 
 
+def wait_initial_index(daemon: Daemon, tree: Path, t_ready: float, timeout: float,
+                       every: float = 30) -> dict[str, Any] | None:
+    """Wait until the start-up scan (and whatever was queued with it) is written; prints progress every
+    ``every`` seconds. Returns the first ``last_scan`` the daemon reported (the start-up scan's stats)."""
+    first_scan: dict[str, Any] | None = None
+    last_print = t_ready
+    ticket = int(daemon.api().post("/v1/reindex", json={"paths": [str(tree / ".settle")]}).json()["request"])
+    while True:
+        s = daemon.status()
+        ix = s["indexing"]
+        if first_scan is None and ix["last_scan"]:
+            first_scan = ix["last_scan"]
+        if ix["done_through"] >= ticket:
+            return first_scan
+        now = time.perf_counter()
+        if now - last_print > every:
+            b = ix["batch"]
+            rate = b["done"] / (now - t_ready) if b["done"] else 0.0
+            print(f"  indexing… {b['done']}/{b['total']} files, {now - t_ready:.0f} s"
+                  + (f", ~{rate:.1f} files/s" if rate else ""), flush=True)
+            last_print = now
+        if now - t_ready > timeout:
+            raise AssertionError(f"the start-up scan took over {timeout:g} s")
+        time.sleep(0.5)
+
+
+def reconcile_scans(daemon: Daemon, runs: int) -> dict[str, Any]:
+    """``runs`` full reconcile scans of the unchanged tree, each timed until written."""
+    scans: list[dict[str, Any]] = []
+    for _ in range(runs):
+        idle(daemon)
+        t = time.perf_counter()
+        n = int(daemon.api().post("/v1/reindex", json={"paths": []}).json()["request"])
+        wait_until(lambda: daemon.status()["indexing"]["done_through"] >= n, 3600,  # noqa: B023
+                   "the reconcile scan", every=0.02)
+        wall = time.perf_counter() - t
+        last = daemon.status()["indexing"]["last_scan"] or {}
+        scans.append({"wall_s": round(wall, 3), "daemon_s": last.get("seconds"),
+                      "files_unchanged": last.get("files_unchanged"), "files_indexed": last.get("files_indexed"),
+                      "vectors_repaired": last.get("vectors_repaired")})
+        print(f"  reconcile scan: {wall:.2f} s (daemon: {last.get('seconds')} s, "
+              f"{last.get('files_unchanged')} unchanged)", flush=True)
+    return {
+        "runs": scans,
+        "wall_s_median": round(statistics.median(s["wall_s"] for s in scans), 3) if scans else None,
+        "daemon_s_median": round(statistics.median(float(s["daemon_s"] or 0) for s in scans), 3) if scans else None,
+    }
+
+
+def save_samples(daemon: Daemon, probe: Probe, rng: random.Random, tree: Path, notes: list[Path],
+                 folders: list[str], passages: list[list[str]], count: int
+                 ) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
+    """``count`` saves (atomic, plain, appended edit in turn), each timed until searchable.
+    Returns the samples and the files created (with their tokens), for ``delete_samples``."""
+    kinds = ("atomic", "plain", "edit")
+    editable = list(notes)
+    rng.shuffle(editable)
+    samples: list[dict[str, Any]] = []
+    created: list[tuple[Path, str]] = []
+    for i in range(count):
+        idle(daemon)
+        time.sleep(rng.uniform(0.5, 1.0))
+        before = daemon.status()["indexing"]
+        kind = kinds[i % len(kinds)]
+        tok = token(rng)
+        sentence = f"The reference code {tok} was noted here."
+        if kind == "edit":
+            target = editable.pop()
+            text = f"\n{sentence}\n"
+        else:
+            where = Path(rng.choice(folders))
+            name = f"fresh-{i:03d}.{'md' if i % 2 == 0 else 'txt'}"
+            target = where / name
+            text = note_text(rng, passages, name, rng.randint(1, 2), extra=sentence)
+        t0 = time.perf_counter()
+        write_sample(kind, target, text)
+        latency, polls = probe.until(tok, str(target), True, t0)
+        after = idle(daemon)["indexing"]
+        change = after["last_change"] or {}
+        scan_overlap = json.dumps(before["last_scan"], sort_keys=True) != json.dumps(after["last_scan"],
+                                                                                     sort_keys=True)
+        samples.append({"kind": kind, "path": str(target.relative_to(tree)), "token": tok,
+                        "latency_s": None if latency is None else round(latency, 4), "polls": polls,
+                        "load_avg_1m": load_avg(),
+                        "writer_s": change.get("seconds"), "writer_files_indexed": change.get("files_indexed"),
+                        "writer_vectors_embedded": change.get("vectors_embedded"),
+                        "full_scan_during": scan_overlap})
+        if kind != "edit":
+            created.append((target, tok))
+        shown = "TIMEOUT" if latency is None else f"{latency * 1000:.0f} ms"
+        print(f"  sample {i + 1:>2}/{count} {kind:<6} {shown:>8}  (writer {change.get('seconds')} s, "
+              f"{polls} polls{', FULL SCAN' if scan_overlap else ''})", flush=True)
+    return samples, created
+
+
+def delete_samples(daemon: Daemon, probe: Probe, rng: random.Random, tree: Path,
+                   created: list[tuple[Path, str]], count: int) -> list[dict[str, Any]]:
+    """Delete up to ``count`` of the files ``save_samples`` created, each timed until no longer a hit."""
+    deletes: list[dict[str, Any]] = []
+    for target, tok in created[:count]:
+        idle(daemon)
+        time.sleep(rng.uniform(0.5, 1.0))
+        t0 = time.perf_counter()
+        target.unlink()
+        latency, polls = probe.until(tok, str(target), False, t0)
+        change = idle(daemon)["indexing"]["last_change"] or {}
+        deletes.append({"path": str(target.relative_to(tree)), "polls": polls, "writer_s": change.get("seconds"),
+                        "latency_s": None if latency is None else round(latency, 4)})
+        print(f"  delete {len(deletes):>2}/{min(count, len(created))} "
+              f"{'TIMEOUT' if latency is None else f'{latency * 1000:.0f} ms':>8}", flush=True)
+    return deletes
+
+
+def latencies(rows: list[dict[str, Any]], *kind: str) -> list[float]:
+    """The measured latencies of ``rows`` (of the given kinds, or all), timeouts left out."""
+    return [r["latency_s"] for r in rows if r["latency_s"] is not None and (not kind or r["kind"] in kind)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -250,26 +368,7 @@ def main() -> None:
         t_spawn = time.perf_counter()
         daemon.start()
         t_ready = time.perf_counter()
-        first_scan: dict[str, Any] | None = None
-        last_print = t_ready
-        ticket = int(daemon.api().post("/v1/reindex", json={"paths": [str(tree / ".settle")]}).json()["request"])
-        while True:
-            s = daemon.status()
-            ix = s["indexing"]
-            if first_scan is None and ix["last_scan"]:
-                first_scan = ix["last_scan"]
-            if ix["done_through"] >= ticket:
-                break
-            now = time.perf_counter()
-            if now - last_print > 30:
-                b = ix["batch"]
-                rate = b["done"] / (now - t_ready) if b["done"] else 0.0
-                print(f"  indexing… {b['done']}/{b['total']} files, {now - t_ready:.0f} s"
-                      + (f", ~{rate:.1f} files/s" if rate else ""), flush=True)
-                last_print = now
-            if now - t_ready > args.index_timeout:
-                raise AssertionError(f"the start-up scan took over {args.index_timeout:g} s")
-            time.sleep(0.5)
+        first_scan = wait_initial_index(daemon, tree, t_ready, args.index_timeout)
         t_settled = time.perf_counter()
         report["load_avg_1m"]["initial_index"] = load_avg()
         status = daemon.status()
@@ -298,94 +397,25 @@ def main() -> None:
         report["search_rtt_s"] = summary(rtts)
 
         # 3. reconcile scans of the unchanged tree
-        scans: list[dict[str, Any]] = []
-        for _ in range(args.scans):
-            idle(daemon)
-            t = time.perf_counter()
-            n = int(daemon.api().post("/v1/reindex", json={"paths": []}).json()["request"])
-            wait_until(lambda: daemon.status()["indexing"]["done_through"] >= n, 3600,  # noqa: B023
-                       "the reconcile scan", every=0.02)
-            wall = time.perf_counter() - t
-            last = daemon.status()["indexing"]["last_scan"] or {}
-            scans.append({"wall_s": round(wall, 3), "daemon_s": last.get("seconds"),
-                          "files_unchanged": last.get("files_unchanged"), "files_indexed": last.get("files_indexed"),
-                          "vectors_repaired": last.get("vectors_repaired")})
-            print(f"  reconcile scan: {wall:.2f} s (daemon: {last.get('seconds')} s, "
-                  f"{last.get('files_unchanged')} unchanged)", flush=True)
-        report["reconcile"] = {
-            "runs": scans,
-            "wall_s_median": round(statistics.median(s["wall_s"] for s in scans), 3) if scans else None,
-            "daemon_s_median": round(statistics.median(float(s["daemon_s"] or 0) for s in scans), 3) if scans else None,
-        }
+        report["reconcile"] = reconcile_scans(daemon, args.scans)
 
         # 4. save → searchable
-        kinds = ("atomic", "plain", "edit")
-        editable = list(notes)
-        rng.shuffle(editable)
-        samples: list[dict[str, Any]] = []
-        created: list[tuple[Path, str]] = []
-        for i in range(args.samples):
-            idle(daemon)
-            time.sleep(rng.uniform(0.5, 1.0))
-            before = daemon.status()["indexing"]
-            kind = kinds[i % len(kinds)]
-            tok = token(rng)
-            sentence = f"The reference code {tok} was noted here."
-            if kind == "edit":
-                target = editable.pop()
-                text = f"\n{sentence}\n"
-            else:
-                where = Path(rng.choice(folders))
-                name = f"fresh-{i:03d}.{'md' if i % 2 == 0 else 'txt'}"
-                target = where / name
-                text = note_text(rng, passages, name, rng.randint(1, 2), extra=sentence)
-            t0 = time.perf_counter()
-            write_sample(kind, target, text)
-            latency, polls = probe.until(tok, str(target), True, t0)
-            after = idle(daemon)["indexing"]
-            change = after["last_change"] or {}
-            scan_overlap = json.dumps(before["last_scan"], sort_keys=True) != json.dumps(after["last_scan"],
-                                                                                         sort_keys=True)
-            samples.append({"kind": kind, "path": str(target.relative_to(tree)), "token": tok,
-                            "latency_s": None if latency is None else round(latency, 4), "polls": polls,
-                            "load_avg_1m": load_avg(),
-                            "writer_s": change.get("seconds"), "writer_files_indexed": change.get("files_indexed"),
-                            "writer_vectors_embedded": change.get("vectors_embedded"),
-                            "full_scan_during": scan_overlap})
-            if kind != "edit":
-                created.append((target, tok))
-            shown = "TIMEOUT" if latency is None else f"{latency * 1000:.0f} ms"
-            print(f"  sample {i + 1:>2}/{args.samples} {kind:<6} {shown:>8}  (writer {change.get('seconds')} s, "
-                  f"{polls} polls{', FULL SCAN' if scan_overlap else ''})", flush=True)
+        samples, created = save_samples(daemon, probe, rng, tree, notes, folders, passages, args.samples)
 
         # 5. delete → gone
-        deletes: list[dict[str, Any]] = []
-        for target, tok in created[: args.deletes]:
-            idle(daemon)
-            time.sleep(rng.uniform(0.5, 1.0))
-            t0 = time.perf_counter()
-            target.unlink()
-            latency, polls = probe.until(tok, str(target), False, t0)
-            change = idle(daemon)["indexing"]["last_change"] or {}
-            deletes.append({"path": str(target.relative_to(tree)), "polls": polls, "writer_s": change.get("seconds"),
-                            "latency_s": None if latency is None else round(latency, 4)})
-            print(f"  delete {len(deletes):>2}/{min(args.deletes, len(created))} "
-                  f"{'TIMEOUT' if latency is None else f'{latency * 1000:.0f} ms':>8}", flush=True)
+        deletes = delete_samples(daemon, probe, rng, tree, created, args.deletes)
 
         # 6. sum up
-        def lat(rows: list[dict[str, Any]], *kind: str) -> list[float]:
-            return [r["latency_s"] for r in rows if r["latency_s"] is not None and (not kind or r["kind"] in kind)]
-
-        save_all = lat(samples)
+        save_all = latencies(samples)
         writer = [float(r["writer_s"]) for r in samples if r["writer_s"] is not None]
         p50 = percentile(save_all, 0.5)
         p95 = percentile(save_all, 0.95)
         writer_p50 = statistics.median(writer) if writer else float("nan")
         rtt_p50 = report["search_rtt_s"]["p50"]
         report["save_to_searchable_s"] = {
-            "all": summary(save_all), "new_file": summary(lat(samples, "atomic", "plain")),
-            "atomic_save": summary(lat(samples, "atomic")), "plain_write": summary(lat(samples, "plain")),
-            "edit_append": summary(lat(samples, "edit")),
+            "all": summary(save_all), "new_file": summary(latencies(samples, "atomic", "plain")),
+            "atomic_save": summary(latencies(samples, "atomic")), "plain_write": summary(latencies(samples, "plain")),
+            "edit_append": summary(latencies(samples, "edit")),
             "timeouts": sum(r["latency_s"] is None for r in samples),
             "with_full_scan_during": sum(bool(r["full_scan_during"]) for r in samples),
         }

@@ -1,0 +1,430 @@
+"""Search latency at 10k and 100k chunks: dense, lexical and hybrid, against the query embedding alone.
+
+The measured path is ragd's own: ``Retriever.search(query, k, mode)`` over a real chromadb collection
+(``ChromaVectors``, persistent, as the daemon opens it) and the real catalog with its FTS5 lexical index
+(opened read-only, as a request thread does), with the default embedder embedding each query.
+
+Building 100k chunks with the full indexer is slow on a small machine (parsing and embedding every
+sentence), so the index is written through the stores' own write API instead, with real text and real
+embeddings: notes are cut from the shared data's real sentences (SQuAD paragraphs, Cranfield abstracts,
+JSQuAD paragraphs; 1–3 paragraphs of 2–4 consecutive sentences, as bench/daemon_latency's notes), chunked
+by ragd's chunker into ragd's chunks and per-sentence embedding units (``chunk_document``,
+``embedding_units``), and stored as the indexer stores a file (``Catalog.replace_file`` with ragd's chunk
+ids, ``VectorStore.upsert`` of the unit vectors). Every distinct unit text is embedded once, with the real
+model, through ragd's embedding cache, and reused for every note and size. Because the notes reuse a pool of
+real sentences, many notes share sentences: the vector store holds many exact duplicates (counted in the
+JSON as ``distinct_vectors``), as it would for a tree of copied notes.
+
+The index grows in place: built to the first size, measured, grown to the next, measured again. At each
+size every query runs in every mode, the order of modes rotating per query, after a warm-up.
+Queries: real questions from squad_en, jsquad_ja and cranfield_en (qa.jsonl), an equal share of each.
+Reported per mode and size: p50 / p95 / mean ms, and p50 over the p50 of the query embedding alone (the
+baseline, timed in the same loop).
+
+    python -m bench.query_latency [--chunks 10000,100000] [--queries 200] [--k 5] [--cache PATH] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import html
+import json
+import random
+import re
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.daemon_latency import load_avg, load_passages, machine, paragraph, percentile
+from ragd.daemon.config import load
+from ragd.index import embed
+from ragd.index.chunk import ChunkSettings, chunk_document, embed_text, embedding_units
+from ragd.index.embed import Embedder
+from ragd.index.models import Chunk, Document, Part
+from ragd.index.pipeline import chunk_id
+from ragd.index.retrieve import Mode, Retriever
+from ragd.index.sentences import split_sentences
+from ragd.index.store.catalog import Catalog, FileRecord, unit_ids
+from ragd.index.store.embed_cache import EmbeddingCache, text_hash
+from ragd.index.store.vectors import ChromaVectors
+
+REPO = Path(__file__).resolve().parents[1]
+MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
+QA_SETS = ("squad_en", "jsquad_ja", "cranfield_en")
+EMBED_BATCH = 256
+_TAG = re.compile(r"<[^>]+>")
+
+
+# -- the corpus ---------------------------------------------------------------------------------
+def japanese_passages(data: Path) -> list[list[str]]:
+    """One run of sentences per JSQuAD paragraph (ragd's own sentence splitter)."""
+    passages: list[list[str]] = []
+    for doc in sorted((data / "jsquad_ja" / "docs").iterdir()):
+        raw = doc.read_text(encoding="utf-8")
+        if doc.suffix == ".html":
+            paras = [html.unescape(_TAG.sub("", p)) for p in re.findall(r"<p>(.*?)</p>", raw, re.S)]
+        else:
+            paras = raw.split("\n\n")[1:]  # the first block is the title
+        for para in paras:
+            sents = [s for s in split_sentences(" ".join(para.split())) if 10 <= len(s) <= 300]
+            if len(sents) >= 2:
+                passages.append(sents)
+    return passages
+
+
+class Note:
+    """One generated file: its path, its chunks and each chunk's embedding units, as the indexer makes them."""
+
+    __slots__ = ("chunks", "path", "size", "units")
+
+    def __init__(self, path: str, text: str, chunks: list[Chunk]) -> None:
+        self.path = path
+        self.size = len(text.encode("utf-8"))
+        self.chunks = chunks
+        self.units = [embedding_units(c) for c in chunks]
+
+
+def make_note(n: int, rng: random.Random, passages: list[list[str]], count: Callable[[str], int],
+              settings: ChunkSettings) -> Note:
+    """A plain-text note of 1–3 paragraphs, parsed the way the text parser does (one part per paragraph)."""
+    paras = [paragraph(rng, passages) for _ in range(rng.randint(1, 3))]
+    parts: list[Part] = []
+    line = 1
+    for p in paras:
+        parts.append(Part(text=p, line_start=line, line_end=line))
+        line += 2
+    path = f"/bench/notes/area-{n // 100 % 1000:03d}/note-{n:06d}.txt"
+    return Note(path, "\n\n".join(paras) + "\n", chunk_document(Document(parts=parts), count, settings))
+
+
+def notes_for(target_chunks: int, rng: random.Random, passages: list[list[str]], count: Callable[[str], int],
+              settings: ChunkSettings, have: list[Note]) -> list[Note]:
+    """Append notes to ``have`` until they hold ``target_chunks`` chunks in all; returns the new ones."""
+    total = sum(len(n.chunks) for n in have)
+    new: list[Note] = []
+    while total < target_chunks:
+        note = make_note(len(have) + len(new), rng, passages, count, settings)
+        if total + len(note.chunks) > target_chunks:  # land exactly on the size: keep only what fits
+            note.chunks = note.chunks[: target_chunks - total]
+            note.units = note.units[: len(note.chunks)]
+        new.append(note)
+        total += len(note.chunks)
+    have.extend(new)
+    return new
+
+
+def embed_all(cache: EmbeddingCache, embedder: Embedder, texts: Sequence[str]) -> dict[str, Any]:
+    """Vectors for every distinct text (by ragd's text hash), through ragd's embedding cache, with progress."""
+    distinct = list(dict.fromkeys(texts))
+    out: dict[str, Any] = {}
+    started = time.perf_counter()
+    fresh = 0
+    last = started
+    for i in range(0, len(distinct), EMBED_BATCH):
+        part = distinct[i : i + EMBED_BATCH]
+        vectors, new = cache.embed(embedder, part)
+        fresh += sum(new)
+        for t, v in zip(part, vectors, strict=True):
+            out[text_hash(t)] = v
+        now = time.perf_counter()
+        if now - last > 30:
+            print(f"  embedded {i + len(part):,}/{len(distinct):,} distinct units "
+                  f"({fresh:,} new, {fresh / (now - started):.1f}/s)", flush=True)
+            last = now
+    return {"vectors": out, "distinct": len(distinct), "embedded": fresh,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def write_notes(notes: list[Note], catalog: Catalog, vectors: ChromaVectors, by_hash: dict[str, Any],
+                upsert_batch: int = 4000) -> dict[str, float]:
+    """Store notes as the indexer stores a file: vectors first (in large batches), then each file's catalog
+    transaction (manifest row, chunks, lexical terms)."""
+    ids: list[str] = []
+    vecs: list[Any] = []
+    t_vectors = 0.0
+    t_catalog = 0.0
+    for note in notes:
+        rows: list[tuple[str, str, int, Chunk]] = []
+        occurrences: dict[str, int] = {}
+        for chunk, units in zip(note.chunks, note.units, strict=True):
+            h = text_hash(embed_text(chunk))
+            occurrences[h] = occurrences.get(h, 0) + 1
+            cid = chunk_id(note.path, h, occurrences[h])
+            rows.append((cid, h, len(units), chunk))
+            ids += unit_ids(cid, len(units))
+            vecs += [by_hash[text_hash(u)] for u in units]
+        t = time.perf_counter()
+        digest = hashlib.sha256(note.path.encode()).hexdigest()
+        catalog.replace_file(FileRecord(note.path, note.size, 0, digest, "indexed", None, len(rows), time.time()),
+                             rows)
+        t_catalog += time.perf_counter() - t
+        if len(ids) >= upsert_batch:
+            t = time.perf_counter()
+            vectors.upsert(ids, vecs)
+            t_vectors += time.perf_counter() - t
+            ids, vecs = [], []
+    if ids:
+        t = time.perf_counter()
+        vectors.upsert(ids, vecs)
+        t_vectors += time.perf_counter() - t
+    return {"catalog_s": round(t_catalog, 1), "vectors_s": round(t_vectors, 1)}
+
+
+def quiesce(max_wait: float, window: float = 2.0, threshold: float = 0.05) -> dict[str, Any]:
+    """Wait until this process has gone quiet: chromadb keeps indexing in background threads after a large
+    write, which would be timed as part of the searches. Returns how long that took and the CPU it used."""
+    proc = psutil.Process()
+
+    def cpu() -> float:
+        t = proc.cpu_times()
+        return float(t.user + t.system)
+
+    started = time.perf_counter()
+    first = cpu()
+    busy = 0.0
+    while time.perf_counter() - started < max_wait:
+        before = cpu()
+        time.sleep(window)
+        busy = (cpu() - before) / window
+        if busy < threshold:
+            break
+    return {"waited_s": round(time.perf_counter() - started, 1), "cpu_s": round(cpu() - first, 1),
+            "busy_cores_at_end": round(busy, 3)}
+
+
+# -- the queries --------------------------------------------------------------------------------------
+def questions(data: Path, count: int, rng: random.Random) -> list[tuple[str, str]]:
+    """(data set, question): an equal share from each QA set, sampled without replacement."""
+    per = [count // len(QA_SETS) + (i < count % len(QA_SETS)) for i in range(len(QA_SETS))]
+    out: list[tuple[str, str]] = []
+    for ds, n in zip(QA_SETS, per, strict=True):
+        rows = [json.loads(line) for line in (data / ds / "qa.jsonl").read_text(encoding="utf-8").splitlines()]
+        out += [(ds, r["question"]) for r in rng.sample(rows, min(n, len(rows)))]
+    rng.shuffle(out)
+    return out
+
+
+class OtherLoad:
+    """How many cores other processes kept busy over a stretch (the machine's busy CPU time minus ours)."""
+
+    def __init__(self) -> None:
+        self.me = psutil.Process()
+        self.t0 = time.perf_counter()
+        self.busy0, self.mine0 = self._busy(), self._mine()
+
+    def _busy(self) -> float:
+        t = psutil.cpu_times()
+        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+    def _mine(self) -> float:
+        t = self.me.cpu_times()
+        return float(t.user + t.system)
+
+    def cores(self) -> float:
+        wall = time.perf_counter() - self.t0
+        others = (self._busy() - self.busy0) - (self._mine() - self.mine0)
+        return round(max(0.0, others) / wall, 2) if wall > 0 else 0.0
+
+
+def stats_ms(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "p50": round(percentile(values, 0.5), 5), "p95": round(percentile(values, 0.95), 5),
+            "mean": round(statistics.fmean(values), 5), "max": round(max(values), 5)}
+
+
+def measure(retriever: Retriever, embedder: Embedder, queries: list[tuple[str, str]], k: int,
+            warmup: int) -> dict[str, Any]:
+    """Every query in every mode plus the embedding alone; the order rotates per query. Seconds."""
+    for _, q in queries[:warmup]:
+        for mode in MODES:
+            retriever.search(q, k, mode)
+    others = OtherLoad()
+    kinds: list[str] = ["embed", *MODES]
+    times: dict[str, list[float]] = {m: [] for m in kinds}
+    cpu: dict[str, list[float]] = {m: [] for m in kinds}  # CPU seconds of the whole process (all its threads)
+    per_set: dict[str, dict[str, list[float]]] = {}
+    hits_returned: dict[str, int] = dict.fromkeys(MODES, 0)
+    for i, (ds, q) in enumerate(queries):
+        order = kinds[i % len(kinds):] + kinds[: i % len(kinds)]
+        for kind in order:
+            c = time.process_time()
+            t = time.perf_counter()
+            if kind == "embed":
+                embedder.embed_batch([q], "query")
+            else:
+                hits_returned[kind] += len(retriever.search(q, k, kind))  # type: ignore[arg-type]
+            dt = time.perf_counter() - t
+            cpu[kind].append(time.process_time() - c)
+            times[kind].append(dt)
+            per_set.setdefault(ds, {}).setdefault(kind, []).append(dt)
+    embed_p50 = percentile(times["embed"], 0.5)
+    modes: dict[str, Any] = {}
+    for mode in MODES:
+        st = stats_ms(times[mode])
+        st["p50_over_embed"] = round(st["p50"] / embed_p50, 2) if embed_p50 else None
+        st["mean_hits"] = round(hits_returned[mode] / len(queries), 2)
+        st["cpu_p50"] = round(percentile(cpu[mode], 0.5), 5)
+        modes[mode] = st
+    embed_only = {**stats_ms(times["embed"]), "cpu_p50": round(percentile(cpu["embed"], 0.5), 5)}
+    return {"modes": modes, "embed_only": embed_only, "other_processes_busy_cores": others.cores(),
+            "by_set_p50": {ds: {kind: round(percentile(v, 0.5), 5) for kind, v in d.items()}
+                           for ds, d in per_set.items()}}
+
+
+# -- the run -----------------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--chunks", default="10000,100000", help="comma-separated index sizes, in chunks")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--k", type=int, default=5, help="hits per search (the API's default)")
+    ap.add_argument("--warmup", type=int, default=10, help="queries run in every mode before timing, per size")
+    ap.add_argument("--embedder", default=None, help="default: the configured default embedder")
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="an embedding cache (SQLite) to keep the sentence vectors between runs; default: temporary")
+    ap.add_argument("--quiesce", type=float, default=900,
+                    help="at most this many seconds to wait for the process to go idle after a write")
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (the index)")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    args = ap.parse_args()
+    sizes = sorted(int(s.replace("_", "")) for s in args.chunks.split(",") if s.strip())
+
+    tmp = Path(tempfile.mkdtemp(prefix="ragd-query-latency-")).resolve()
+    cfg = load({"RAGD_HOME": str(tmp / "home"), **({"RAGD_EMBEDDER": args.embedder} if args.embedder else {})})
+    rng = random.Random(args.seed)
+    started = time.perf_counter()
+    english = load_passages(args.data)
+    japanese = japanese_passages(args.data)
+    passages = english + japanese
+    print(f"{len(english):,} English and {len(japanese):,} Japanese real passages; embedder {cfg.embedder}", flush=True)
+    embedder = embed.create(cfg.embedder)
+    settings = ChunkSettings(max_tokens=cfg.chunk_tokens)
+    # the embedder's own token counter, as the indexer chunks with it; memoised, since notes repeat paragraphs
+    count = functools.lru_cache(maxsize=None)(embedder.count_tokens)
+    notes: list[Note] = []
+    plan: list[list[Note]] = []
+    for size in sizes:  # decide every note first: the distinct unit texts are embedded once, up front
+        plan.append(notes_for(size, rng, passages, count, settings, notes))
+    all_units = [u for n in notes for units in n.units for u in units]
+    print(f"{len(notes):,} notes, {sum(len(n.chunks) for n in notes):,} chunks, {len(all_units):,} units "
+          f"({time.perf_counter() - started:.1f} s)", flush=True)
+    cache = EmbeddingCache(args.cache or tmp / "embeddings.sqlite")
+    embedded = embed_all(cache, embedder, all_units)
+    by_hash = embedded.pop("vectors")
+    print(f"embedded {embedded['distinct']:,} distinct units ({embedded['embedded']:,} new) "
+          f"in {embedded['seconds']} s", flush=True)
+
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "params": {"chunks": sizes, "queries": args.queries, "k": args.k, "warmup": args.warmup, "seed": args.seed,
+                   "embedder": cfg.embedder, "model_id": embedder.model_id, "chunk_tokens": cfg.chunk_tokens,
+                   "passages": {"english": len(english), "japanese": len(japanese)}, "query_sets": list(QA_SETS)},
+        "embedding": embedded,
+        "load_avg_1m": {"start": load_avg()},
+        "sizes": [],
+    }
+    queries = questions(args.data, args.queries, random.Random(args.seed + 1))
+    writer = Catalog(cfg.catalog_path)
+    vectors = ChromaVectors.persistent(cfg.chroma_path, embedder.model_id)
+    out = args.out / "query-latency.json"
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        stored = 0
+        seen: set[str] = set()
+        for batch in plan:
+            t = time.perf_counter()
+            build = write_notes(batch, writer, vectors, by_hash)
+            build["seconds"] = round(time.perf_counter() - t, 1)
+            stored += len(batch)
+            seen.update(text_hash(u) for n in batch for units in n.units for u in units)
+            counts = writer.counts()
+            n_vectors = vectors.count()
+            print(f"\n== {counts['chunks']:,} chunks ({stored:,} notes, {n_vectors:,} vectors, {len(seen):,} distinct) "
+                  f"written in {build['seconds']} s (catalog {build['catalog_s']} s, vectors {build['vectors_s']} s)",
+                  flush=True)
+            quiet = quiesce(args.quiesce)
+            print(f"  after the write, chromadb's background work: {quiet['waited_s']} s "
+                  f"({quiet['cpu_s']} CPU s) until the process was idle", flush=True)
+            load_before = load_avg()
+            reader = Catalog(cfg.catalog_path, readonly=True)  # as a request thread reads
+            try:
+                result = measure(Retriever(reader, vectors, embedder), embedder, queries, args.k, args.warmup)
+            finally:
+                reader.close()
+            row = {"chunks": counts["chunks"], "files": counts["files"], "vectors": n_vectors,
+                   "distinct_vectors": len(seen), "build": build, "settle": quiet, **result,
+                   "load_avg_1m": {"start": load_before, "end": load_avg()}}
+            report["sizes"].append(row)
+            print_size(row)
+            report["notes"] = notes_text(report)
+            out.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    finally:
+        writer.close()
+        cache.close()
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print_table(report)
+    print(f"\nwritten to {out}")
+
+
+def notes_text(r: dict[str, Any]) -> list[str]:
+    p, e = r["params"], r["embedding"]
+    cached = e["distinct"] - e["embedded"]
+    return [
+        f"{e['distinct']:,} distinct sentences embedded with the real model"
+        + (f" ({cached:,} of them taken from the embedding cache kept by an earlier run, --cache)" if cached else "")
+        + f"; {e['seconds']} s in this run.",
+        f"{p['queries']} real questions (squad_en, jsquad_ja, cranfield_en in equal shares), k = {p['k']}, "
+        f"embedder {p['embedder']}; ragd's Retriever over a persistent chromadb collection and the read-only "
+        "catalog's FTS5 index, in process (the HTTP round trip is not included).",
+        "The index was written through the stores' own API with real embeddings of real sentences (each distinct "
+        "sentence embedded once); notes reuse sentences, so the vector store holds duplicates "
+        "(vectors vs distinct_vectors in the JSON).",
+        "dense and hybrid embed the query; p50 / query embedding compares each mode with embedding the query alone, "
+        "timed in the same loop.",
+        "Other work on the machine slows the query embedding most (torch's threads compete for the cores): each "
+        "size records how many cores other processes kept busy while it was measured "
+        f"({', '.join(str(x.get('other_processes_busy_cores')) for x in r['sizes'])}). cpu_p50 in the JSON is "
+        "the whole process's CPU time per search, torch's threads included (they spin a while after an embedding, "
+        "so it can exceed the wall time even for a lexical search).",
+    ]
+
+
+def print_size(row: dict[str, Any]) -> None:
+    e = row["embed_only"]
+    print(f"  query embedding alone: p50 {e['p50'] * 1000:.1f} ms, p95 {e['p95'] * 1000:.1f} ms "
+          f"(other processes kept {row['other_processes_busy_cores']} cores busy meanwhile)")
+    for mode, st in row["modes"].items():
+        print(f"  {mode:<8} p50 {st['p50'] * 1000:.1f} ms, p95 {st['p95'] * 1000:.1f} ms, "
+              f"mean {st['mean'] * 1000:.1f} ms, p50 / embedding {st['p50_over_embed']}", flush=True)
+
+
+def print_table(r: dict[str, Any]) -> None:
+    m, p = r["machine"], r["params"]
+    print(f"\n{m['cpu']}, {m['cores']} cores; embedder {p['embedder']}; {p['queries']} queries, k = {p['k']}\n")
+    print("| chunks | vectors | mode | p50 | p95 | mean | p50 / query embedding | others' busy cores |")
+    print("|---|---|---|---|---|---|---|---|")
+    for s in r["sizes"]:
+        e = s["embed_only"]
+        busy = s["other_processes_busy_cores"]
+        print(f"| {s['chunks']:,} | {s['vectors']:,} | query embedding alone | {e['p50'] * 1000:.1f} ms "
+              f"| {e['p95'] * 1000:.1f} ms | {e['mean'] * 1000:.1f} ms | 1.00 | {busy} |")
+        for mode, st in s["modes"].items():
+            print(f"| {s['chunks']:,} | {s['vectors']:,} | {mode} | {st['p50'] * 1000:.1f} ms | "
+                  f"{st['p95'] * 1000:.1f} ms | {st['mean'] * 1000:.1f} ms | {st['p50_over_embed']} | {busy} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,559 @@
+"""Write ``bench/RESULTS.md`` and its PNG plots from the JSON the benchmarks left in ``bench/out``.
+
+Each section reads one benchmark's output; a benchmark that did not run is named with the command that
+runs it, never filled in. Ratios are the benchmarks' own (measured in the same run); this module only
+formats them, draws the plots and lists, from the numbers, where ragd loses.
+
+    python -m bench.report [--out bench/out] [--results bench/RESULTS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+REPO = Path(__file__).resolve().parents[1]
+PLOTS = "plots"  # beside RESULTS.md
+RAGD = "#2176d2"
+OTHER = "#9a9a9a"
+THIRD = "#e08a1e"
+
+Json = dict[str, Any]
+
+
+# -- small formatting helpers ---------------------------------------------------------------------
+
+
+def table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join("–" if c is None else str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def ms(seconds: Any) -> str | None:
+    if seconds is None:
+        return None
+    value = float(seconds) * 1000
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def sec(seconds: Any) -> str | None:
+    if seconds is None:
+        return None
+    value = float(seconds)
+    return f"{value:.1f} s" if value < 600 else f"{value / 60:.1f} min"
+
+
+def num(value: Any, digits: int = 3) -> str | None:
+    return None if value is None else f"{float(value):.{digits}f}"
+
+
+def pct(value: Any) -> str | None:
+    return None if value is None else f"{100 * float(value):.1f} %"
+
+
+def ratio(value: Any) -> str | None:
+    return None if value is None else f"{float(value):.2f}×"
+
+
+def mb(value: Any) -> str | None:
+    return None if value is None else f"{float(value):,.0f} MB"
+
+
+def get(data: Any, *keys: Any, default: Any = None) -> Any:
+    """data[k1][k2]... or ``default`` if any step is missing."""
+    for key in keys:
+        in_list = isinstance(data, list) and isinstance(key, int) and -len(data) <= key < len(data)
+        if (isinstance(data, dict) and key in data) or in_list:
+            data = data[key]
+        else:
+            return default
+    return data
+
+
+class Report:
+    """Collects the markdown, the plots and the losses while the sections run."""
+
+    def __init__(self, out: Path, results: Path) -> None:
+        self.out = out
+        self.results = results
+        self.plots = results.parent / PLOTS
+        self.parts: list[str] = []
+        self.losses: list[str] = []
+        self.missing: list[str] = []
+
+    def load(self, name: str) -> Json | None:
+        path = self.out / name
+        if not path.exists():
+            return None
+        data: Json = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def add(self, text: str) -> None:
+        self.parts.append(text.strip("\n") + "\n")
+
+    def absent(self, what: str, command: str) -> None:
+        self.add(f"*Not measured in this report: run `{command}`.*")
+        self.missing.append(f"{what}: `{command}`")
+
+    def lose(self, text: str) -> None:
+        self.losses.append(text)
+
+    def plot(self, name: str, draw: Callable[[Any], None], size: tuple[float, float] = (6.4, 3.6)) -> str:
+        """Draw one figure to ``plots/NAME.png``; returns the markdown that shows it."""
+        self.plots.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=size, dpi=110)
+        draw(ax)
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(self.plots / f"{name}.png")
+        plt.close(fig)
+        return f"![{name}]({PLOTS}/{name}.png)"
+
+
+def bars(ax: Any, labels: Sequence[str], values: Sequence[float], colours: Sequence[str], unit: str,
+         fmt: str = "{:.0f}") -> None:
+    xs = range(len(labels))
+    ax.bar(xs, values, color=colours)
+    ax.set_xticks(list(xs), labels)
+    ax.set_ylabel(unit)
+    for x, v in zip(xs, values, strict=True):
+        ax.annotate(fmt.format(v), (x, v), ha="center", va="bottom", fontsize=8)
+
+
+def grouped(ax: Any, groups: Sequence[str], series: dict[str, Sequence[float | None]], unit: str,
+            colours: Sequence[str] | None = None) -> None:
+    width = 0.8 / max(1, len(series))
+    palette = list(colours or [RAGD, THIRD, OTHER, "#4caf50", "#9c27b0", "#795548"])
+    for i, (name, values) in enumerate(series.items()):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        ax.bar(xs, [v or 0.0 for v in values], width, label=name, color=palette[i % len(palette)])
+    ax.set_xticks(list(range(len(groups))), groups)
+    ax.set_ylabel(unit)
+    ax.legend(fontsize=8)
+
+
+# -- the machine ----------------------------------------------------------------------------------
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _ram_gb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_section(r: Report) -> None:
+    packages = ("torch", "sentence-transformers", "chromadb", "llama-cpp-python", "fastapi", "watchdog")
+    rows = [("CPU", _cpu()), ("cores", os.cpu_count()), ("RAM", f"{_ram_gb()} GiB"),
+            ("OS", platform.platform()), ("Python", sys.version.split()[0]), ("GPU", "none (everything on the CPU)")]
+    rows += [(p, _version(p)) for p in packages]
+    r.add("## The machine\n\n" + table(("", ""), rows))
+    r.add("Each benchmark's JSON in `bench/out/` records its own parameters; numbers taken while other work "
+          "ran on this 2-core machine are noted where the benchmark records the load average.")
+
+
+# -- 1. indexing throughput ---------------------------------------------------------------------------
+
+
+def throughput_section(r: Report) -> None:
+    r.add("## 1. Indexing throughput\n\nThe same corpus (`squad_en` + `cranfield_en` + `docs_corpus`), the same "
+          "embedding model (all-MiniLM-L6-v2) for all three: ragd end to end (parse, chunk, embed, both stores), "
+          "the raw `SentenceTransformer.encode` of exactly the chunks ragd made (the limit of the embed stage), "
+          "and LlamaIndex's standard local pipeline (`SimpleDirectoryReader`, `SentenceSplitter`, "
+          "`HuggingFaceEmbedding`, `ChromaVectorStore`) in its own virtualenv.")
+    data = r.load("throughput.json")
+    if data is None:
+        r.absent("indexing throughput", "python -m bench.index_throughput")
+        return
+    contenders = get(data, "median", default={})
+    rows = []
+    for name, m in contenders.items():
+        rows.append((name, sec(m.get("seconds")), m.get("files"), m.get("chunks"),
+                     num(m.get("files_per_s"), 1), num(m.get("chunks_per_s"), 1)))
+    r.add(table(("", "seconds (median)", "files", "chunks", "files/s", "chunks/s"), rows))
+    ratios = get(data, "ratios", default={})
+    rr = [(k.replace("_", " "), ratio(v)) for k, v in ratios.items()]
+    if rr:
+        r.add(f"Ratios, each measured within one run, median over {get(data, 'runs', default='?')} runs:\n\n"
+              + table(("ratio", "median"), rr))
+    names = [n for n in contenders if contenders[n].get("chunks_per_s")]
+    if names:
+        values = [float(contenders[n]["chunks_per_s"]) for n in names]
+        colours = [RAGD if n.startswith("ragd") else OTHER for n in names]
+        r.add(r.plot("throughput", lambda ax: (bars(ax, names, values, colours, "chunks / s"),
+                                               ax.set_title("Indexing throughput (higher is better)"))))
+    embed_share = ratios.get("ragd_over_raw_embed")
+    if embed_share is not None and embed_share < 0.9:
+        r.lose(f"Indexing reaches {embed_share:.0%} of the raw embedding speed, short of the 90 % target "
+               "(parsing and both stores' writes are not hidden behind the embedding).")
+    li = ratios.get("ragd_speed_over_llamaindex")
+    if li is not None and li < 1:
+        r.lose(f"LlamaIndex indexes the corpus faster: ragd runs at {li:.2f}× its speed.")
+    notes = get(data, "notes")
+    if notes:
+        r.add("\n".join(f"- {n}" for n in notes))
+
+
+# -- 2. how cost grows -----------------------------------------------------------------------------
+
+
+def scale_section(r: Report) -> None:
+    r.add("## 2. How cost grows with the tree\n\nGenerated trees of short notes cut from the real texts "
+          "(SQuAD paragraphs and Cranfield abstracts) in nested folders, served by a real `ragd serve`.")
+    data = r.load("scale.json")
+    latency = r.load("daemon-latency.json")
+    sizes: list[Json] = list(get(data, "sizes", default=[]) or [])
+    if not sizes and latency is None:
+        r.absent("scaling", "python -m bench.scale")
+        return
+    if sizes:
+        rows = []
+        for s in sizes:
+            rows.append((f"{s.get('files'):,}", s.get("chunks"), sec(s.get("index_s")), num(s.get("files_per_s"), 1),
+                         mb(s.get("peak_rss_mb")), sec(s.get("rescan_s")), ms(get(s, "save_to_searchable_s", "p50")),
+                         ms(get(s, "save_to_searchable_s", "p95")), ms(get(s, "delete_to_gone_s", "p50")),
+                         ms(get(s, "delete_to_gone_s", "p95"))))
+        r.add(table(("files", "chunks", "index time", "files/s", "peak RSS", "re-scan (unchanged)",
+                     "save→searchable p50", "p95", "delete→gone p50", "p95"), rows))
+        xs = [float(s["files"]) for s in sizes]
+
+        def grow(ax: Any) -> None:
+            ax.plot(xs, [float(s.get("index_s") or 0) for s in sizes], "o-", color=RAGD, label="initial index (s)")
+            ax.plot(xs, [float(s.get("rescan_s") or 0) for s in sizes], "s-", color=THIRD, label="re-scan (s)")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("files")
+            ax.set_ylabel("seconds")
+            ax.legend(fontsize=8)
+            ax.set_title("Index and re-scan time")
+
+        def memory(ax: Any) -> None:
+            ax.plot(xs, [float(s.get("peak_rss_mb") or 0) for s in sizes], "o-", color=RAGD)
+            ax.set_xscale("log")
+            ax.set_xlabel("files")
+            ax.set_ylabel("peak RSS (MB)")
+            ax.set_title("Peak daemon memory while indexing")
+
+        r.add(r.plot("scale-time", grow) + " " + r.plot("scale-memory", memory))
+        notes = get(data, "notes")
+        if notes:
+            r.add("\n".join(f"- {n}" for n in notes))
+    if latency is not None:
+        latency_subsection(r, latency)
+
+
+def latency_subsection(r: Report, d: Json) -> None:
+    p, s, dl, b = d["params"], d["save_to_searchable_s"], d["delete_to_gone_s"], d["baseline"]
+    r.add(f"### Save → searchable on {p['files']:,} files\n\n`python -m bench.daemon_latency`: {p['files']:,} files "
+          f"in {p['folders']} folders, debounce {p['debounce_s']} s; each save is followed by lexical searches "
+          "every 15 ms until the file is a hit (atomic saves, plain writes and appended edits).")
+    rows = []
+    for label, st in (("save → searchable, all", s["all"]), ("new file, atomic save", s["atomic_save"]),
+                      ("new file, plain write", s["plain_write"]), ("edit (append)", s["edit_append"]),
+                      ("delete → gone", dl["all"]), ("the writer's own time per change", b["writer_s_per_change"]),
+                      ("search round trip (poll resolution)", d["search_rtt_s"])):
+        rows.append((label, st.get("n"), ms(st.get("p50")), ms(st.get("p95")), ms(st.get("max"))))
+    r.add(table(("", "n", "p50", "p95", "max"), rows))
+    rc, ii = d["reconcile"], d["initial_index"]
+    target = d["target"]
+    r.add(f"Target p95 < {target['limit_s']:g} s: **{ms(target['measured_p95_s'])}, "
+          f"{'met' if target['pass'] else 'missed'}**. Baseline in the same run: the debounce "
+          f"({p['debounce_s']} s) is the designed floor; p50 / debounce = {b['latency_p50_over_debounce']}. "
+          f"Reconcile scan of the unchanged tree: {sec(rc['wall_s_median'])} (median of {len(rc['runs'])}). "
+          f"Initial index: {ii['files_per_s']} files/s ({ii['chunks']:,} chunks).")
+    values = sorted(x["latency_s"] for x in d["samples"] if x["latency_s"] is not None)
+    deletes = sorted(x["latency_s"] for x in d["deletes"] if x["latency_s"] is not None)
+
+    def cdf(ax: Any) -> None:
+        ax.step([v * 1000 for v in values], [(i + 1) / len(values) for i in range(len(values))], where="post",
+                color=RAGD, label="save → searchable")
+        if deletes:
+            ax.step([v * 1000 for v in deletes], [(i + 1) / len(deletes) for i in range(len(deletes))],
+                    where="post", color=THIRD, label="delete → gone")
+        ax.axvline(p["debounce_s"] * 1000, color=OTHER, ls="--", label="debounce")
+        ax.axvline(target["limit_s"] * 1000, color="#ce2c2c", ls=":", label="target p95")
+        ax.set_xlabel("ms")
+        ax.set_ylabel("share of samples")
+        ax.legend(fontsize=8)
+        ax.set_title(f"Latency on {p['files']:,} files (CDF)")
+
+    if values:
+        r.add(r.plot("latency-cdf", cdf))
+    if not target["pass"]:
+        r.lose(f"Save → searchable p95 is {ms(target['measured_p95_s'])} on {p['files']:,} files, over the "
+               f"{target['limit_s']:g} s target.")
+    if s.get("with_full_scan_during"):
+        r.lose(f"{s['with_full_scan_during']} saves landed during a reconcile scan and waited for it.")
+
+
+# -- 3. query latency -------------------------------------------------------------------------------
+
+
+def query_section(r: Report) -> None:
+    r.add("## 3. Query latency\n\n`ragd search` through the real retriever (chromadb + the lexical index), "
+          "with real questions; the query embedding alone is the baseline measured in the same run.")
+    data = r.load("query-latency.json")
+    if data is None:
+        r.absent("query latency", "python -m bench.query_latency")
+        return
+    rows = []
+    sizes: list[Json] = list(get(data, "sizes", default=[]) or [])
+    modes: list[str] = []
+    for s in sizes:
+        for mode, st in (s.get("modes") or {}).items():
+            if mode not in modes:
+                modes.append(mode)
+            rows.append((f"{s.get('chunks'):,}", mode, ms(st.get("p50")), ms(st.get("p95")),
+                         ratio(st.get("p50_over_embed"))))
+    r.add(table(("chunks", "mode", "p50", "p95", "p50 / query embedding"), rows))
+    if sizes and modes:
+        groups = [f"{s.get('chunks'):,} chunks" for s in sizes]
+        series = {m: [float(get(s, "modes", m, "p50", default=0) or 0) * 1000 for s in sizes] for m in modes}
+        r.add(r.plot("query-latency", lambda ax: (grouped(ax, groups, series, "p50 (ms)"),
+                                                  ax.set_title("Search latency, p50"))))
+    if len(sizes) >= 2:
+        small, big = sizes[0], sizes[-1]
+        grow = big["chunks"] / small["chunks"]
+        for mode in modes:
+            a, b = get(small, "modes", mode, "p50"), get(big, "modes", mode, "p50")
+            if a and b and b / a > grow ** 0.5:
+                r.lose(f"{mode.capitalize()} search grows {b / a:.1f}× from {small['chunks']:,} to {big['chunks']:,} "
+                       f"chunks (p50 {ms(a)} → {ms(b)}).")
+    notes = get(data, "notes")
+    if notes:
+        r.add("\n".join(f"- {n}" for n in notes))
+
+
+# -- 4. the answer path -------------------------------------------------------------------------------
+
+
+def answer_path_section(r: Report) -> None:
+    r.add("## 4. The answer path\n\n`ragd ask` (retrieval, evidence check, prompt, streaming, citations) against "
+          "raw llama-cpp-python given exactly the messages ragd built, on the same loaded model; the model's "
+          "state is reset before each call, and the order alternates.")
+    d = r.load("ask-overhead.json")
+    if d is None:
+        r.absent("answer path", "python -m bench.ask_overhead")
+        return
+    r.add(table(("", "ragd ask", "raw llama-cpp-python", "ragd / raw"), [
+        ("time to first token (median)", ms(d["ragd_first_token_s"]), ms(d["raw_first_token_s"]),
+         ratio(d["first_token_ratio"])),
+        ("tokens / s (median)", num(d["ragd_tokens_per_s"], 1), num(d["raw_tokens_per_s"], 1),
+         ratio(d["tokens_per_s_ratio"])),
+    ]))
+    r.add(f"Model {d['model']}, {d['threads']} threads, context {d['n_ctx']}; {d['pairs']} pairs "
+          f"({d['questions']} questions × {d['repeats']} repeats); identical answers: {d['identical_answers']} "
+          f"of {d['pairs']}. Median of the per-pair first-token ratios: "
+          f"{ratio(d['first_token_ratio_median_of_pairs'])}.")
+    r.add(r.plot("answer-path", lambda ax: (
+        grouped(ax, ["first token (ms)"], {"ragd ask": [d["ragd_first_token_s"] * 1000],
+                                           "raw llama-cpp-python": [d["raw_first_token_s"] * 1000]}, "ms",
+                [RAGD, OTHER]),
+        ax.set_title("Time to first token (lower is better)")), size=(4.8, 3.4)))
+    if d["first_token_ratio"] > 1.5:
+        r.lose(f"The first token comes {d['first_token_ratio']:.2f}× later than raw llama-cpp-python's: "
+               "retrieval and the evidence check are in front of the model.")
+    if d["tokens_per_s_ratio"] < 0.9:
+        r.lose(f"Generation runs at {d['tokens_per_s_ratio']:.2f}× raw llama-cpp-python's tokens/s.")
+
+
+# -- 5. memory -----------------------------------------------------------------------------------------
+
+
+def memory_section(r: Report) -> None:
+    r.add("## 5. Memory\n\nResident memory of a real `ragd serve` (with its child processes), sampled with psutil.")
+    d = r.load("memory.json")
+    if d is None:
+        r.absent("memory", "python -m bench.memory")
+        return
+    phases: dict[str, Any] = get(d, "phases", default={}) or {}
+    rows = [(name.replace("_", " "), mb(v.get("rss_mb") if isinstance(v, dict) else v)) for name, v in phases.items()]
+    r.add(table(("phase", "RSS"), rows))
+    names = [n for n, _ in rows]
+    values = [float(v.get("rss_mb") if isinstance(v, dict) else v or 0) for v in phases.values()]
+    if names:
+        r.add(r.plot("memory", lambda ax: (bars(ax, [n.replace(" ", "\n", 1) for n in names], values,
+                                                [RAGD] * len(values), "MB"),
+                                           ax.set_title("Daemon RSS")), size=(7.0, 3.6)))
+    notes = get(d, "notes")
+    if notes:
+        r.add("\n".join(f"- {n}" for n in notes))
+    idle = get(phases, "idle_llm_unloaded", "rss_mb")
+    start = get(phases, "idle_after_start", "rss_mb")
+    if idle is not None and start is not None and idle > 2 * start:
+        r.lose(f"Idle memory stays at {idle:,.0f} MB after the LLM is unloaded (against {start:,.0f} MB right after "
+               "start): the embedding models stay loaded once indexing has needed them.")
+
+
+# -- 6. retrieval quality --------------------------------------------------------------------------------
+
+EMBEDDERS = ("use+minilm", "use-multilingual", "minilm", "e5-small")
+MODES = ("hybrid", "dense", "lexical")
+
+
+def retrieval_section(r: Report) -> None:
+    r.add("## 6. Retrieval quality\n\n`squad_en` and `jsquad_ja` (each question's gold file: hit@1, hit@5, MRR "
+          "over the top 5) with the 1,400 `cranfield_en` abstracts indexed beside them as distractors, and "
+          "`cranfield_en` nDCG@10 with its graded relevance. Every built-in embedder, three modes; LlamaIndex's "
+          "default pipeline (`SentenceSplitter`, all-MiniLM-L6-v2, dense top-k) on the same files.")
+    found = {e: d for e in EMBEDDERS if (d := r.load(f"retrieval-{e}.json")) is not None}
+    li = r.load("llamaindex-quality.json")
+    if not found:
+        r.absent("retrieval quality", "python -m bench.retrieval_quality --embedder use+minilm")
+        return
+    rows = []
+    for e, d in found.items():
+        res = d["results"]
+        for mode in MODES:
+            if f"squad_en/{mode}" not in res:
+                continue
+            en, ja, cr = res[f"squad_en/{mode}"], res[f"jsquad_ja/{mode}"], res[f"cranfield_en/{mode}"]
+            rows.append((e, mode, num(en["hit@1"]), num(en["hit@5"]), num(en["mrr@5"]), num(ja["hit@1"]),
+                         num(ja["hit@5"]), num(ja["mrr@5"]), num(cr["ndcg@10"])))
+    li_res = get(li, "results", default={}) or {}
+    if li_res:
+        en, ja, cr = li_res.get("squad_en", {}), li_res.get("jsquad_ja", {}), li_res.get("cranfield_en", {})
+        rows.append(("**LlamaIndex**", "dense", num(en.get("hit@1")), num(en.get("hit@5")), num(en.get("mrr@5")),
+                     num(ja.get("hit@1")), num(ja.get("hit@5")), num(ja.get("mrr@5")), num(cr.get("ndcg@10"))))
+    elif li is None:
+        r.missing.append("LlamaIndex retrieval quality: `python -m bench.index_throughput` (writes it)")
+    r.add(table(("embedder", "mode", "EN hit@1", "EN hit@5", "EN MRR", "JA hit@1", "JA hit@5", "JA MRR",
+                 "Cranfield nDCG@10"), rows))
+    groups = ["EN hit@5", "JA hit@5", "Cranfield nDCG@10"]
+    series: dict[str, list[float | None]] = {}
+    for e, d in found.items():
+        res = d["results"]
+        if "squad_en/hybrid" in res:
+            series[f"ragd {e} hybrid"] = [res["squad_en/hybrid"]["hit@5"], res["jsquad_ja/hybrid"]["hit@5"],
+                                          res["cranfield_en/hybrid"]["ndcg@10"]]
+    if li_res:
+        series["LlamaIndex default"] = [get(li_res, "squad_en", "hit@5"), get(li_res, "jsquad_ja", "hit@5"),
+                                        get(li_res, "cranfield_en", "ndcg@10")]
+    if series:
+        r.add(r.plot("retrieval", lambda ax: (grouped(ax, groups, series, "score"), ax.set_ylim(0, 1),
+                                              ax.set_title("Retrieval quality (higher is better)")),
+                     size=(7.4, 3.8)))
+    default = found.get("use+minilm")
+    if default and li_res:
+        for ds, key in (("squad_en", "hit@5"), ("jsquad_ja", "hit@5"), ("cranfield_en", "ndcg@10")):
+            ours = get(default, "results", f"{ds}/hybrid", key)
+            theirs = get(li_res, ds, key)
+            if ours is not None and theirs is not None and ours < theirs:
+                r.lose(f"On {ds}, LlamaIndex's default pipeline beats ragd's default ({key} {theirs:.3f} "
+                       f"against {ours:.3f}).")
+    for e, d in found.items():
+        res = d["results"]
+        for ds, key in (("squad_en", "hit@5"), ("jsquad_ja", "hit@5"), ("cranfield_en", "ndcg@10")):
+            hybrid, best = get(res, f"{ds}/hybrid", key), max(
+                (get(res, f"{ds}/{m}", key) or 0.0 for m in ("dense", "lexical")), default=0.0)
+            if hybrid is not None and best > hybrid + 0.005:
+                r.lose(f"With {e} on {ds}, hybrid ({hybrid:.3f}) is below a single mode ({best:.3f}); "
+                       "the fusion costs quality there.")
+
+
+# -- 7. answer quality -------------------------------------------------------------------------------------
+
+
+def answers_section(r: Report) -> None:
+    r.add("## 7. Answers\n\nA sample of questions asked with the default model (SmolLM2-135M-Instruct, a tiny "
+          "demo model: users point ragd at bigger GGUF files). Citations are re-checked independently of ragd's "
+          "parser (the quote, whitespace-normalised, is in the raw file at the cited lines). `grounded: false` "
+          "is measured on questions about articles that are not indexed, and on the other language's set.")
+    rows = []
+    for ds in ("squad_en", "jsquad_ja"):
+        d = r.load(f"answers-{ds}.json")
+        if d is None:
+            r.absent(f"answers on {ds}", f"python -m bench.answer_quality --dataset {ds}")
+            continue
+        rep = d["report"]
+        ix = rep["indexed"]
+        rows.append((ds, ix["questions"], pct(ix["citations_verified"]), pct(ix["gold_cited"]),
+                     pct(ix["gold_answer"]), pct(ix["grounded"]), pct(get(rep, "held_out_articles", "not_grounded")),
+                     pct(get(rep, "other_dataset", "not_grounded")), sec(ix.get("median_first_token_s"))))
+        if ix["citations_verified"] < 0.99:
+            r.lose(f"On {ds}, {1 - ix['citations_verified']:.1%} of citations do not hold under the independent "
+                   "check.")
+        held = get(rep, "held_out_articles", "not_grounded")
+        if held is not None and held < 0.9:
+            r.lose(f"On {ds}, only {held:.0%} of questions about files that are not indexed get `grounded: false`; "
+                   "the rest are answered from a wrong passage.")
+        if ix["gold_answer"] < 0.5:
+            r.lose(f"On {ds}, the default 135M model's answers contain a gold answer string for only "
+                   f"{ix['gold_answer']:.0%} of questions (retrieval finds the file far more often: see 6).")
+    if rows:
+        r.add(table(("set", "questions", "citations verified", "gold file cited", "gold answer in text",
+                     "grounded", "not grounded: held-out articles", "not grounded: other language",
+                     "first token (median)"), rows))
+
+
+# -- the whole report ----------------------------------------------------------------------------------------
+
+SECTIONS = (machine_section, throughput_section, scale_section, query_section, answer_path_section, memory_section,
+            retrieval_section, answers_section)
+
+
+def build(out: Path, results: Path, commentary: Path | None) -> str:
+    r = Report(out, results)
+    for section in SECTIONS:
+        section(r)
+    head = ("# ragd benchmarks and quality report\n\n"
+            f"Written by `python -m bench.report` on {dt.date.today().isoformat()} from the JSON in `bench/out/` "
+            "(`make bench` runs every benchmark, then this). Medians of several runs where a benchmark repeats; "
+            "every comparison is a ratio measured within the same run.\n")
+    losses = "## Where ragd loses\n\n" + ("\n".join(f"- {x}" for x in r.losses) or "- Nothing in these numbers.")
+    text = head + "\n" + "\n".join(r.parts) + "\n" + losses + "\n"
+    if commentary is not None and commentary.exists():
+        text += "\n" + commentary.read_text(encoding="utf-8").strip() + "\n"
+    if r.missing:
+        text += "\n## Not in this report\n\n" + "\n".join(f"- {m}" for m in r.missing) + "\n"
+    return text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    ap.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
+    ap.add_argument("--commentary", type=Path, default=REPO / "bench" / "commentary.md",
+                    help="hand-written findings appended to the report (what to change next)")
+    args = ap.parse_args()
+    text = build(args.out, args.results, args.commentary)
+    args.results.write_text(text, encoding="utf-8")
+    print(f"written {args.results} ({len(text.splitlines())} lines, plots in {args.results.parent / PLOTS})")
+
+
+if __name__ == "__main__":
+    main()
