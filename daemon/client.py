@@ -36,7 +36,7 @@ class DaemonClient:
         if info is None or token is None:
             return None
         pid = info.get("pid")
-        if isinstance(pid, int) and not _alive(pid):
+        if isinstance(pid, int) and not pid_alive(pid):
             return None
         client = cls(str(info["url"]), token)
         try:
@@ -99,7 +99,8 @@ class DaemonClient:
         return data
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -40,6 +40,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from PIL import Image, ImageDraw
 
 from ragd.daemon import service_files as sf
+from ragd.daemon.client import pid_alive
 from ragd.daemon.config import Config
 from ragd.daemon.security import read_daemon_file
 from ragd.index.errors import RagdError
@@ -401,16 +402,6 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return run_command(argv)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass
 class DaemonLauncher:
     """Starts the daemon through its service when one is installed (``ragd service install``), else as
@@ -471,7 +462,7 @@ class DaemonLauncher:
         # on macOS SIGTERM alone would not do: KeepAlive restarts an agent that did not exit 0
         elif service == "launchd" and self.run(("launchctl", "bootout", f"gui/{self.uid}/{sf.LABEL}")).returncode == 0:
             said.append("stopped the ragd agent (launchctl bootout)")
-        if isinstance(pid, int) and pid > 0 and _alive(pid):  # not the service's: a `ragd serve` of its own
+        if isinstance(pid, int) and pid > 0 and pid_alive(pid):  # not the service's: a `ragd serve` of its own
             os.kill(pid, signal.SIGTERM)
             said.append(f"sent SIGTERM to the daemon (pid {pid})")
         return "; ".join(said) or NOT_RUNNING
