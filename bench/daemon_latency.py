@@ -186,6 +186,20 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform(), "inotify_max_user_watches": watches}
 
 
+def shut_down(daemon: Daemon, report: dict[str, Any], tmp: Path, keep: bool, kept: str) -> None:
+    """Stop the daemon (its exit code goes in ``report``; never left behind) and remove ``tmp`` unless kept."""
+    if daemon.proc is not None and daemon.proc.poll() is None:
+        try:
+            report["exit_code"] = daemon.terminate()
+        except Exception as exc:
+            report["exit_code"] = f"{type(exc).__name__}: {exc}"
+            daemon.stop_quietly()
+    if keep:
+        print(f"kept {tmp} ({kept})")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def load_avg() -> float | None:
     try:
         return round(os.getloadavg()[0], 2)
@@ -440,16 +454,7 @@ def main() -> None:
         print(f"--- daemon log tail ---\n{daemon.tail()}", file=sys.stderr)
         raise
     finally:
-        if daemon.proc is not None and daemon.proc.poll() is None:
-            try:
-                report["exit_code"] = daemon.terminate()
-            except Exception as exc:  # never leave a daemon behind
-                report["exit_code"] = f"{type(exc).__name__}: {exc}"
-                daemon.stop_quietly()
-        if args.keep:
-            print(f"kept {tmp} (tree, RAGD_HOME, daemon.log)")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shut_down(daemon, report, tmp, args.keep, "tree, RAGD_HOME, daemon.log")
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from typing import Any
 
 import psutil
 
-from bench.daemon_latency import idle, load_avg, machine
+from bench.daemon_latency import idle, load_avg, machine, shut_down
 from tests.daemon_proc import Daemon, wait_until
 from tests.helpers import REPO, ragd_env
 
@@ -299,16 +298,7 @@ def main() -> None:
         raise
     finally:
         sampler.stop()
-        if daemon.proc is not None and daemon.proc.poll() is None:
-            try:
-                report["exit_code"] = daemon.terminate()
-            except Exception as exc:  # never leave a daemon behind
-                report["exit_code"] = f"{type(exc).__name__}: {exc}"
-                daemon.stop_quietly()
-        if args.keep:
-            print(f"kept {tmp} (RAGD_HOME, daemon.log)")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shut_down(daemon, report, tmp, args.keep, "RAGD_HOME, daemon.log")
 
     # report.py reads phases[name]["rss_mb"]: the peak for the busy phases, the settled value for idle ones
     report["phases"] = {

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
 import statistics
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from bench.daemon_latency import (
     machine,
     reconcile_scans,
     save_samples,
+    shut_down,
     summary,
     wait_initial_index,
 )
@@ -123,16 +123,7 @@ def measure(size: int, args: argparse.Namespace, passages: list[list[str]]) -> d
         raise
     finally:
         sampler.stop()
-        if daemon.proc is not None and daemon.proc.poll() is None:
-            try:
-                row["exit_code"] = daemon.terminate()
-            except Exception as exc:  # never leave a daemon behind
-                row["exit_code"] = f"{type(exc).__name__}: {exc}"
-                daemon.stop_quietly()
-        if args.keep:
-            print(f"kept {tmp} (tree, RAGD_HOME, daemon.log)")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shut_down(daemon, row, tmp, args.keep, "tree, RAGD_HOME, daemon.log")
     return row
 
 
