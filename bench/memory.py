@@ -7,6 +7,7 @@ thread, the daemon and all its child processes (the parser workers) summed:
   indexing docs_corpus    — ``POST /v1/sources`` with ../shared/data/docs_corpus (122 files in many formats,
                             29 of them malformed or hostile: bombs, truncated PDFs ...), until written (peak)
   idle after indexing     — the embedding models are loaded now
+  idle after housekeeping — 30+ s later: the daemon's idle housekeeping has handed freed heap back
   answering               — a few ``POST /v1/ask`` questions about those files, one at a time (peak)
   idle, LLM loaded        — right after the last answer
   idle, LLM unloaded      — after the idle unload (``[llm] idle_unload_s`` is set to a few seconds in the
@@ -42,6 +43,7 @@ from tests.daemon_proc import Daemon, wait_until
 from tests.helpers import REPO, ragd_env
 
 MB = 1024 * 1024
+HOUSEKEEPING_S = 30  # the daemon's idle housekeeping interval (daemon/runtime.py)
 # phases reported by their peak; idle ones by their last sample
 BUSY = ("peak_during_start", "peak_indexing_docs_corpus", "peak_answering")
 # About the files in docs_corpus (answers exist there); the point is to make the daemon load and run its LLM.
@@ -258,7 +260,11 @@ def main() -> None:
         report["load_avg_1m"]["indexing"] = load_avg()
         shown = {k: v for k, v in extra["indexing"].items() if k != "problems"}
         print(f"  peak {phases['peak_indexing_docs_corpus'].get('peak_mb')} MB; {shown}", flush=True)
+        t_indexed = time.perf_counter()
         settle_idle("idle_after_indexing")
+        # the daemon returns freed heap to the OS once idle (its housekeeping runs every 30 s)
+        time.sleep(max(0.0, HOUSEKEEPING_S + 2 - (time.perf_counter() - t_indexed)))
+        settle_idle("idle_after_housekeeping")
 
         # answering
         t0 = time.perf_counter()

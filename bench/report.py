@@ -413,11 +413,12 @@ def memory_section(r: Report) -> None:
     notes = get(d, "notes")
     if notes:
         r.add("\n".join(f"- {n}" for n in notes))
-    idle = get(phases, "idle_llm_unloaded", "rss_mb")
+    idle = get(phases, "idle_after_llm_unload", "rss_mb")
     start = get(phases, "idle_after_start", "rss_mb")
     if idle is not None and start is not None and idle > 2 * start:
         r.lose(f"Idle memory stays at {idle:,.0f} MB after the LLM is unloaded (against {start:,.0f} MB right after "
-               "start): the embedding models stay loaded once indexing has needed them.")
+               "start): the embedding models (and the libraries they pulled in) stay loaded once indexing has "
+               "needed them.")
 
 
 # -- 6. retrieval quality --------------------------------------------------------------------------------

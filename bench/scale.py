@@ -69,7 +69,7 @@ def measure(size: int, args: argparse.Namespace, passages: list[list[str]]) -> d
     daemon.env["RAGD_DEBOUNCE_S"] = str(args.debounce)
     sampler = RssSampler(lambda: daemon.proc.pid if daemon.proc is not None else None, args.every)
     row: dict[str, Any] = {"files": len(notes), "folders": len(folders), "tree_mb": round(tree_mb, 2),
-                           "load_avg_1m": {"start": load_avg()}}
+                           "measured_at": time.strftime("%Y-%m-%d %H:%M %Z"), "load_avg_1m": {"start": load_avg()}}
     try:
         sampler.start()
         t_spawn = time.perf_counter()
@@ -143,6 +143,15 @@ def growth(rows: list[dict[str, Any]]) -> dict[str, Any]:
             if a["save_to_searchable_s"].get("p50") and b["save_to_searchable_s"].get("p50") else None}
 
 
+def earlier_sizes(out: Path, sizes: list[int]) -> list[dict[str, Any]]:
+    """The rows of an earlier scale.json for sizes this run does not measure again."""
+    try:
+        rows = json.loads(out.read_text(encoding="utf-8")).get("sizes", [])
+    except (OSError, ValueError):
+        return []
+    return [r for r in rows if r.get("files") not in sizes]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated file counts")
@@ -157,6 +166,9 @@ def main() -> None:
     ap.add_argument("--index-timeout", type=float, default=6 * 3600)
     ap.add_argument("--keep", action="store_true", help="keep each size's temp dir (tree, RAGD_HOME, daemon.log)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    ap.add_argument("--no-merge", dest="merge", action="store_false",
+                    help="drop the sizes an earlier run wrote to scale.json (kept by default, each with its own "
+                         "machine load recorded)")
     args = ap.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
 
@@ -179,8 +191,10 @@ def main() -> None:
             f"debounce {args.debounce:g} s (the designed floor), polled every {args.poll * 1000:.0f} ms.",
         ],
     }
+    kept = earlier_sizes(out, sizes) if args.merge else []
+    report["sizes"] = kept
     for size in sizes:
-        report["sizes"].append(measure(size, args, passages))
+        report["sizes"] = sorted([*report["sizes"], measure(size, args, passages)], key=lambda s: s["files"])
         report["growth"] = growth(report["sizes"])
         out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     print_table(report)

@@ -27,6 +27,7 @@ from ragd.daemon.changes import Batch, ChangeQueue
 from ragd.daemon.config import Config
 from ragd.daemon.container import Container
 from ragd.daemon.desktop import open_with_desktop
+from ragd.daemon.memory import release_freed_memory
 from ragd.daemon.server_settings import ServerSettings, load_server_settings
 from ragd.daemon.watcher import Watcher
 from ragd.daemon.writer import IndexWriter
@@ -106,6 +107,8 @@ class Runtime:
         self.reads: Container | None = None
         self._local = threading.local()
         self._ask_lock = threading.Lock()
+        self._answers = 0  # questions answered (idle housekeeping trims memory after new activity)
+        self._trimmed_after: tuple[int, int] | None = None
         self._parse_lock = threading.Lock()  # the answer path's parser pool serves one call at a time
         self._connectors: list[Connector] = []
         self._roots: list[str] = []
@@ -162,7 +165,7 @@ class Runtime:
         if minutes > 0:
             self.scheduler.add_job(self.reconcile, "interval", minutes=minutes, id="reconcile",
                                    max_instances=1, coalesce=True)
-        self.scheduler.add_job(self._unload_idle_model, "interval", seconds=30, id="unload-idle",
+        self.scheduler.add_job(self._idle_housekeeping, "interval", seconds=30, id="idle-housekeeping",
                                max_instances=1, coalesce=True)
         self.scheduler.add_job(self._prune_history, "interval", hours=6, id="history-retention",
                                max_instances=1, coalesce=True, next_run_time=None)
@@ -173,11 +176,18 @@ class Runtime:
         self.watcher.watch(self.roots())
         self.queue.request_full_scan()
 
-    def _unload_idle_model(self) -> None:
+    def _idle_housekeeping(self) -> None:
+        """Unload an idle LLM; once nothing is being indexed or answered, return freed memory to the OS."""
         if self.reads is not None and "llm" in self.reads.__dict__:
             unload = getattr(self.reads.llm, "unload_if_idle", None)
             if callable(unload) and unload():
                 log.info("the model was idle; unloaded it")
+                self._trimmed_after = None
+        activity = (self.queue.done_through(), self._answers)
+        quiet = self.writer.snapshot()["state"] == "idle" and not self._ask_lock.locked()
+        if quiet and activity != self._trimmed_after:
+            self._trimmed_after = activity
+            release_freed_memory()
 
     def _prune_history(self) -> None:
         if self.reads is None:
@@ -286,6 +296,7 @@ class Runtime:
         with self._ask_lock:
             with self._parse_lock:
                 answer = self.reads.asker.ask(question, on_token=on_token)
+            self._answers += 1
             self.reads.remember(answer)
         return answer
 

@@ -234,3 +234,23 @@ def test_files_history_and_open(env, tmp_path):
     wait_until(lambda: record.exists() and record.read_text().strip() == str(docs / "garden.txt"),
                what="the opener")
     assert client.post("/v1/open", json={"path": "/etc/passwd"}).status_code == 404
+
+
+def test_idle_housekeeping_returns_memory_once_per_activity(env, monkeypatch):
+    client, runtime, docs, _ = env
+    trims: list[float] = []
+    monkeypatch.setattr("ragd.daemon.runtime.release_freed_memory", lambda: trims.append(time.time()) or True)
+    settle(client)
+    runtime._idle_housekeeping()
+    runtime._idle_housekeeping()
+    assert len(trims) == 1, "nothing new happened between the two runs"
+    client.post("/v1/ask", json={"question": "When were the tomatoes planted?"})
+    with runtime._ask_lock:  # an answer in progress: not now
+        runtime._idle_housekeeping()
+    assert len(trims) == 1
+    runtime._idle_housekeeping()
+    assert len(trims) == 2, "an answer since the last trim"
+    (docs / "more.txt").write_text("Beans went in on the first of May.\n", encoding="utf-8")
+    settle(client)
+    runtime._idle_housekeeping()
+    assert len(trims) == 3, "a change written since the last trim"
