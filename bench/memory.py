@@ -39,11 +39,11 @@ from typing import Any
 import psutil
 
 from bench.daemon_latency import idle, load_avg, machine, shut_down
+from ragd.daemon.runtime import HOUSEKEEPING_S
 from tests.daemon_proc import Daemon, wait_until
 from tests.helpers import REPO, ragd_env
 
 MB = 1024 * 1024
-HOUSEKEEPING_S = 30  # the daemon's idle housekeeping interval (daemon/runtime.py)
 # phases reported by their peak; idle ones by their last sample
 BUSY = ("peak_during_start", "peak_indexing_docs_corpus", "peak_answering")
 # About the files in docs_corpus (answers exist there); the point is to make the daemon load and run its LLM.
@@ -326,7 +326,8 @@ def main() -> None:
         f"{args.idle_seconds:g} s of quiet; baseline: a bare `python -c \"import ragd.daemon.cli\"` is "
         f"{cli} MB and the daemon idles at {idle_start} MB right after start (watching an empty folder: the "
         "embedding models and the LLM load on first use).",
-        f"The LLM was unloaded by the idle unload (idle_unload_s = {args.idle_unload:g} s, checked every 30 s) "
+        f"The LLM was unloaded by the idle unload (idle_unload_s = {args.idle_unload:g} s, checked every "
+        f"{HOUSEKEEPING_S} s) "
         f"{extra.get('unload_seen_after_s')} s after the last answer (seen as the GGUF file's mapping leaving the "
         "daemon); the default idle_unload_s is 600 s.",
     ]

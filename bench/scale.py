@@ -180,7 +180,7 @@ def main() -> None:
         "params": {"sizes": sizes, "saves": args.saves, "deletes": args.deletes, "scans": args.scans,
                    "debounce_s": args.debounce, "poll_s": args.poll, "rss_every_s": args.every, "seed": args.seed,
                    "passages": len(passages)},
-        "sizes": [],
+        "sizes": earlier_sizes(out, sizes) if args.merge else [],
         "notes": [
             "peak RSS: the daemon and its parser workers summed (psutil every "
             f"{args.every:g} s while the start-up scan ran, model loading included); shared library pages "
@@ -191,8 +191,6 @@ def main() -> None:
             f"debounce {args.debounce:g} s (the designed floor), polled every {args.poll * 1000:.0f} ms.",
         ],
     }
-    kept = earlier_sizes(out, sizes) if args.merge else []
-    report["sizes"] = kept
     for size in sizes:
         report["sizes"] = sorted([*report["sizes"], measure(size, args, passages)], key=lambda s: s["files"])
         report["growth"] = growth(report["sizes"])

@@ -49,6 +49,7 @@ from ragd.index.store.vectors import VectorStore
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "ragd"
+HOUSEKEEPING_S = 30  # how often idle housekeeping runs (LLM unload, returning freed memory)
 STATUS_PROBLEMS = 200  # problems listed in /v1/status (problems_total counts them all)
 
 
@@ -165,7 +166,7 @@ class Runtime:
         if minutes > 0:
             self.scheduler.add_job(self.reconcile, "interval", minutes=minutes, id="reconcile",
                                    max_instances=1, coalesce=True)
-        self.scheduler.add_job(self._idle_housekeeping, "interval", seconds=30, id="idle-housekeeping",
+        self.scheduler.add_job(self._idle_housekeeping, "interval", seconds=HOUSEKEEPING_S, id="idle-housekeeping",
                                max_instances=1, coalesce=True)
         self.scheduler.add_job(self._prune_history, "interval", hours=6, id="history-retention",
                                max_instances=1, coalesce=True, next_run_time=None)

@@ -19,8 +19,8 @@ def rss_mb() -> float:
 def test_freed_heap_returns_to_the_system():
     release_freed_memory()
     # 2 KiB objects come from malloc's heap (below its mmap threshold, above Python's small-object
-    # allocator), like parsed text and chunk lists: glibc keeps them when they are freed. Every
-    # other one stays alive until the end, so the heap cannot simply shrink from the top.
+    # allocator), like parsed text and chunk lists: glibc keeps them when they are freed. One in
+    # 64 stays alive until the end, so the heap cannot simply shrink from the top.
     blocks = [bytes(2048) for _ in range(150_000)]
     keep = blocks[1::64]
     del blocks
