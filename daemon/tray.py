@@ -639,6 +639,7 @@ class Tray:
         if self.backend == "xorg":
             logging.getLogger("pystray._base").addFilter(_quiet_dock_failures)
             self._xorg_clicks()
+            self._xorg_dock_once()
         self.ready = threading.Event()
         self._finished = threading.Event()
 
@@ -697,6 +698,25 @@ class Tray:
         except Exception:  # a pystray that changed inside: clicks may not work, the icon still does
             log.warning("could not enable clicks on the xorg tray icon", exc_info=True)
 
+    def _xorg_dock_once(self) -> None:
+        """pystray's xorg icon asks the tray to dock it again on every image change, and a tray such as
+        trayer then re-embeds it in a new socket each time: the icon flickers and a click in between is
+        lost. Ask only while undocked (at start, and after the tray went away: pystray clears the
+        manager when the tray's window is destroyed)."""
+        icon = self.icon
+        try:
+            dock = icon._dock_window
+
+            def assert_docked() -> None:
+                if icon._systray_manager is None:
+                    dock()
+                if icon._systray_manager is None:  # pystray's callers catch this: no tray yet, dock later
+                    raise AssertionError("no system tray to dock in")
+
+            icon._assert_docked = assert_docked
+        except AttributeError:  # a pystray that changed inside: it re-docks as before
+            log.warning("could not keep the xorg tray icon docked", exc_info=True)
+
     # -- running ---------------------------------------------------------------------------------
     def run(self) -> None:
         """Show the icon and block until Quit (pystray wants the main thread on macOS)."""
@@ -728,9 +748,9 @@ class Tray:
             self._wake.clear()
 
     def _xorg_dock(self) -> None:
-        """pystray's xorg icon docks when shown and when its image changes; a tray that appears later
-        (a panel that starts after the tray at login, or restarts) would never get it. Retry every few
-        seconds while undocked."""
+        """pystray's xorg icon docks when shown (and on an image change while undocked, see
+        :meth:`_xorg_dock_once`); a tray that appears later (a panel that starts after the tray at login,
+        or restarts) would never get it. Retry every few seconds while undocked."""
         icon, now = self.icon, time.monotonic()
         if icon._systray_manager is not None or not icon.visible or now < self._dock_retry_at:
             return

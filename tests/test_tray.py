@@ -580,6 +580,7 @@ def test_real_tray_in_trayer_against_a_real_daemon(desktop: str, tmp_path: Path,
                            "trayer to embed the icon")
         assert chain[0][2] == ("ragdSystemTrayIcon", "ragd")
         assert chain[-1][2] == ("panel", "trayer"), chain
+        sockets = [w for w, _name, _cls in chain]  # trayer's socket for the icon, and its panel
         wait_until(lambda: model.view.state == "idle", 60, "the tray to see an idle daemon")
         wait_until(lambda: _window_chain(desktop, window)[0][1] == "ragd: up to date, 1 file indexed", 30,
                    "the icon's title to follow the daemon")
@@ -594,7 +595,11 @@ def test_real_tray_in_trayer_against_a_real_daemon(desktop: str, tmp_path: Path,
         wait_until(lambda: model.view.state == "paused", 30, "the tray to show paused")
         wait_until(lambda: (s := screenshot(desktop, shots / "tray-paused.png", window)) and
                    _shows(s[0].crop(s[1]), "paused"), 30, "the grey (paused) icon on screen")
-        assert _window_chain(desktop, window)[0][1].startswith("ragd: indexing paused")
+        wait_until(lambda: _window_chain(desktop, window)[0][1].startswith("ragd: indexing paused"), 30,
+                   "the icon's title to say paused")  # the title follows the image
+        # a new image is drawn in place: pystray alone would ask to dock again, and trayer would re-embed
+        # the icon in a new socket each time (a click in between is lost)
+        assert [w for w, _name, _cls in _window_chain(desktop, window)] == sockets
         _menu_item(tray, "Resume indexing")(tray.icon)
         wait_until(lambda: daemon.status()["paused"] is False, 30, "the daemon to resume")
         wait_until(lambda: "Pause indexing" in [i.text for i in tray.icon.menu.items], 30, "the menu to follow")
@@ -613,6 +618,9 @@ def test_real_tray_in_trayer_against_a_real_daemon(desktop: str, tmp_path: Path,
             _menu_item(tray, "Resume indexing")(tray.icon)
             wait_until(lambda: daemon.status()["paused"] is False, 30, "the daemon to resume")
 
+        wait_until(lambda: (s := screenshot(desktop, shots / "tray-resumed.png", window)) and
+                   _shows(s[0].crop(s[1]), "idle"), 30, "the green icon again")
+        assert [w for w, _name, _cls in _window_chain(desktop, window)] == sockets  # still docked where it was
         # a real click (X input through XTEST) runs the default item, Ask…: a one-time link to /#ask
         _xdotool(desktop, "mousemove", "--window", str(window), "5", "5")
         _xdotool(desktop, "click", "1")
