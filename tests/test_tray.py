@@ -1,32 +1,29 @@
-"""`ragd tray`: the model without a display (a fake client and launcher), and the real icon in a real tray
-(Xvfb + trayer) against a real daemon, driven through its pystray menu and a real click."""
+"""`ragd tray` without a display: the view of a status, the icons, the model (a fake client and launcher),
+the launcher, and the one-line error when there is no desktop. The real icon in a real tray is in
+test_tray_desktop.py."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
-import webbrowser
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from ragd.daemon import tray as tray_mod
 from ragd.daemon.client import DaemonError
 from ragd.daemon.config import load
-from ragd.daemon.tray import COLOURS, STATES, DaemonLauncher, TrayModel, draw_icon, view_of
+from ragd.daemon.tray_launcher import DaemonLauncher
+from ragd.daemon.tray_model import NOTICE_S, START_WAIT_S, Entry, TrayModel
+from ragd.daemon.tray_view import COLOURS, MAX_PROBLEMS, STATES, TITLE_MAX, draw_icon, view_of
 from ragd.index.errors import RagdError
-from tests.daemon_proc import Daemon, wait_until
+from tests.daemon_proc import wait_until
 from tests.helpers import REPO, ragd_env
+from tests.tray_helpers import dominant, tray_cli
 
 # --- fakes ---------------------------------------------------------------------------------------
 
@@ -119,7 +116,7 @@ class World:
     def texts(self) -> list[str]:
         return [e.text for e in self.model.menu()]
 
-    def entry(self, key: str) -> tray_mod.Entry:
+    def entry(self, key: str) -> Entry:
         return next(e for e in self.model.menu() if e.key == key)
 
 
@@ -152,7 +149,7 @@ def test_states_from_status() -> None:
 
     broken = view_of(status(indexing={"last_error": "OSError: disk full"}))
     assert (broken.state, broken.title) == ("error", "ragd: indexing failed: OSError: disk full")
-    assert len(view_of(status(indexing={"last_error": "x" * 500})).title) <= tray_mod.TITLE_MAX
+    assert len(view_of(status(indexing={"last_error": "x" * 500})).title) <= TITLE_MAX
 
 
 def test_problems_are_listed_newest_first_and_capped() -> None:
@@ -162,7 +159,7 @@ def test_problems_are_listed_newest_first_and_capped() -> None:
                           unwatched={"/gone": "no such folder"}))
     assert view.state == "error" and view.title == "ragd: 15 files could not be indexed (see Recent problems)"
     assert view.problems[:3] == ("new.txt: timeout", "old.txt: decode", "f0.pdf: failed, bad xref")
-    assert len(view.problems) == tray_mod.MAX_PROBLEMS
+    assert len(view.problems) == MAX_PROBLEMS
     # a skipped file (too big, say) is listed but leaves the icon alone
     skipped = view_of(status(skipped=1, problems=[{"path": "/d/huge.iso", "status": "skipped", "reason": "64 MB"}]))
     assert skipped.state == "idle" and skipped.problems == ("huge.iso: skipped, 64 MB",)
@@ -172,32 +169,12 @@ def test_problems_are_listed_newest_first_and_capped() -> None:
 # --- icons -----------------------------------------------------------------------------------------
 
 
-def _pixels(image: Any) -> list[tuple[int, ...]]:
-    data = image.convert("RGBA").tobytes()
-    return [tuple(data[i:i + 4]) for i in range(0, len(data), 4)]
-
-
-def _dominant(image: Any) -> tuple[int, ...]:
-    """The commonest opaque colour."""
-    return Counter(p[:3] for p in _pixels(image) if p[3] == 255).most_common(1)[0][0]
-
-
-def _shows(image: Any, state: str) -> bool:
-    """Whether ``image`` (a screenshot of the icon, scaled and anti-aliased) is mostly the state's colour:
-    more of its pixels are near that colour than near any other state's."""
-    def near(colour: tuple[int, int, int]) -> int:
-        return sum(1 for p in _pixels(image) if sum(abs(a - b) for a, b in zip(p[:3], colour, strict=False)) < 45)
-
-    shares = {s: near(c) for s, c in COLOURS.items()}
-    return max(shares, key=lambda s: shares[s]) == state and shares[state] > image.width * image.height // 4
-
-
 def test_icons_differ_per_state_and_follow_progress() -> None:
     images = {state: draw_icon(state, 0.5) for state in STATES}
     assert all(i.size == (64, 64) and i.mode == "RGBA" for i in images.values())
     assert len({i.tobytes() for i in images.values()}) == len(STATES)
     for state, image in images.items():
-        assert _dominant(image) == COLOURS[state], state
+        assert dominant(image) == COLOURS[state], state
         assert image.getpixel((0, 0))[3] == 0  # transparent corners
     assert draw_icon("indexing", 0.25).tobytes() != draw_icon("indexing", 0.75).tobytes()
     assert draw_icon("idle", size=22).size == (22, 22)
@@ -270,7 +247,7 @@ def test_ask_without_a_daemon_starts_it_and_opens_the_page_once_it_answers() -> 
 
     late = World(client=None)
     late.model.act("ask")
-    late.clock.now += tray_mod.START_WAIT_S + 1
+    late.clock.now += START_WAIT_S + 1
     assert "the daemon did not start" in late.model.refresh().title
     assert late.opened == []
 
@@ -295,7 +272,7 @@ def test_a_failed_action_is_a_notice_not_an_exception() -> None:
     w.model.act("pause")  # no exception
     client.down = False
     assert "pause failed: cannot reach the daemon" in w.model.refresh().title
-    w.clock.now += tray_mod.NOTICE_S + 1
+    w.clock.now += NOTICE_S + 1
     assert w.model.refresh().title == "ragd: up to date, 3 files indexed"
 
 
@@ -396,11 +373,6 @@ def test_load_pystray_needs_a_display() -> None:
         tray_mod.load_pystray({}, platform="linux")
 
 
-def tray_cli() -> list[str]:
-    """`ragd tray`, from this checkout."""
-    return [sys.executable, "-m", "ragd.daemon", "tray"]
-
-
 def test_tray_without_a_display_is_one_line_and_exit_1(tmp_path: Path) -> None:
     env = {k: v for k, v in ragd_env(tmp_path / "home").items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     cases = [({}, "DISPLAY and WAYLAND_DISPLAY are not set"),  # a server, ssh, a service
@@ -414,321 +386,3 @@ def test_tray_without_a_display_is_one_line_and_exit_1(tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stdout == ""
     assert not (tmp_path / "home" / "state" / "tray.lock").exists()  # it gave up before taking the lock
-
-
-# --- the real thing: Xvfb + trayer + a real daemon ------------------------------------------------------
-
-NEEDED = ("Xvfb", "trayer", "xdotool")
-
-
-def _artifacts(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("RAGD_TEST_ARTIFACTS", tmp_path)) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-class Desktop:
-    """A virtual X screen (Xvfb, on a display number it picks itself) and, once started, a system tray."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.log = open(tmp_path / "x.log", "ab")  # noqa: SIM115 - closed by close()
-        read, write = os.pipe()
-        self.procs.append(subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "800x600x24",
-                                            "-nolisten", "tcp"], pass_fds=(write,), stdout=self.log, stderr=self.log))
-        os.close(write)
-        with os.fdopen(read) as numbers:
-            number = numbers.readline().strip()
-        assert number, "Xvfb did not start"
-        self.display = f":{number}"
-
-    def start_tray(self) -> None:
-        import Xlib.display
-
-        env = {**os.environ, "DISPLAY": self.display}
-        self.procs.append(subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
-                                            "--height", "24", "--transparent", "false"], env=env,
-                                           stdout=self.log, stderr=self.log))
-        x = Xlib.display.Display(self.display)
-        try:
-            selection = x.intern_atom("_NET_SYSTEM_TRAY_S0")
-            wait_until(lambda: x.get_selection_owner(selection) != 0, 30, "trayer to own the tray selection")
-        finally:
-            x.close()
-
-    def close(self) -> None:
-        for proc in reversed(self.procs):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.log.close()
-
-
-@pytest.fixture
-def screen(tmp_path: Path) -> Iterator[Desktop]:
-    """An X screen without a system tray yet."""
-    missing = [tool for tool in NEEDED if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (apt-get install -y xvfb trayer xdotool)")
-    desk = Desktop(tmp_path)
-    try:
-        yield desk
-    finally:
-        desk.close()
-
-
-@pytest.fixture
-def desktop(screen: Desktop) -> str:
-    """A virtual X screen with a system tray (trayer) on it: its DISPLAY."""
-    screen.start_tray()
-    return screen.display
-
-
-def _xdotool(display: str, *args: str) -> str:
-    return subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True,
-                          text=True, timeout=30, check=False).stdout.strip()
-
-
-def tray_windows(display: str) -> list[int]:
-    return [int(w) for w in _xdotool(display, "search", "--class", "ragd").split()]
-
-
-def _window_chain(display: str, window: int) -> list[tuple[int, Any, Any]]:
-    """(id, WM_NAME, WM_CLASS) from the window up to the root's child."""
-    import Xlib.display
-
-    x = Xlib.display.Display(display)
-    try:
-        chain, w = [], x.create_resource_object("window", window)
-        root = x.screen().root.id
-        while w.id != root:
-            chain.append((w.id, w.get_wm_name(), w.get_wm_class()))
-            w = w.query_tree().parent
-        return chain
-    finally:
-        x.close()
-
-
-def screenshot(display: str, path: Path, window: int | None = None) -> Any:
-    """The whole screen as a Pillow image (saved to ``path``), and the box of ``window`` on it."""
-    import Xlib.display
-    import Xlib.X
-    from PIL import Image
-
-    x = Xlib.display.Display(display)
-    try:
-        root = x.screen().root
-        geometry = root.get_geometry()
-        raw = root.get_image(0, 0, geometry.width, geometry.height, Xlib.X.ZPixmap, 0xFFFFFFFF)
-        image = Image.frombytes("RGB", (geometry.width, geometry.height), raw.data, "raw", "BGRX")
-        image.save(path)
-        box = None
-        if window is not None:
-            w = x.create_resource_object("window", window)
-            g = w.get_geometry()
-            at = w.translate_coords(root, 0, 0)
-            box = (-at.x, -at.y, -at.x + g.width, -at.y + g.height)
-        return image, box
-    finally:
-        x.close()
-
-
-def _menu_item(tray: tray_mod.Tray, text: str) -> Any:
-    return next(item for item in tray.icon.menu.items if item.text == text)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_real_tray_in_trayer_against_a_real_daemon(desktop: str, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "garden.md").write_text("# Garden\n\nThe tomatoes were planted in April.\n", encoding="utf-8")
-    home = tmp_path / "home"
-    daemon = Daemon(home, [folder], RAGD_HISTORY="off").start()
-    shots = _artifacts(tmp_path)
-    tray: tray_mod.Tray | None = None
-    thread: threading.Thread | None = None
-    try:
-        daemon.settled()
-        # a browser that writes down what it was asked to open
-        opened = tmp_path / "opened.txt"
-        browser = tmp_path / "browser.sh"
-        browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{opened}"\n')
-        browser.chmod(0o755)
-        monkeypatch.setenv("BROWSER", str(browser))
-        monkeypatch.setattr(webbrowser, "_tryorder", None)  # read BROWSER again
-        monkeypatch.setattr(webbrowser, "_browsers", {})
-        monkeypatch.setenv("DISPLAY", desktop)
-        monkeypatch.setenv("RAGD_HOME", str(home))
-
-        cfg = load({"RAGD_HOME": str(home)})
-        pystray = tray_mod.load_pystray(os.environ)
-        model = TrayModel(tray_mod.connector(cfg), DaemonLauncher(cfg, tmp_path / "fake-home"))
-        tray = tray_mod.Tray(model, pystray, poll_s=0.5)
-        assert tray.backend == "xorg"  # no PyGObject here: the plain XEmbed icon, without a native menu
-        thread = threading.Thread(target=tray.run, daemon=True)
-        thread.start()
-        assert tray.ready.wait(30)
-
-        # (1) trayer embeds the icon: its window's parents lead to trayer's panel
-        window = wait_until(lambda: tray_windows(desktop), 30, "the tray icon window")[0]
-        chain = wait_until(lambda: (c := _window_chain(desktop, window)) and len(c) > 1 and c, 30,
-                           "trayer to embed the icon")
-        assert chain[0][2] == ("ragdSystemTrayIcon", "ragd")
-        assert chain[-1][2] == ("panel", "trayer"), chain
-        sockets = [w for w, _name, _cls in chain]  # trayer's socket for the icon, and its panel
-        wait_until(lambda: model.view.state == "idle", 60, "the tray to see an idle daemon")
-        wait_until(lambda: _window_chain(desktop, window)[0][1] == "ragd: up to date, 1 file indexed", 30,
-                   "the icon's title to follow the daemon")
-        _image, box = wait_until(lambda: (s := screenshot(desktop, shots / "tray.png", window)) and
-                                 _shows(s[0].crop(s[1]), "idle") and s, 30, "the green (idle) icon on screen")
-        assert box[2] - box[0] >= 16 and box[1] < 24  # a real icon, in the panel at the top
-
-        # (2) the menu as pystray holds it: pause, then resume, through the daemon's API
-        assert [i.text for i in tray.icon.menu.items][:3] == ["Ask…", "Pause indexing", "Sources…"]
-        _menu_item(tray, "Pause indexing")(tray.icon)
-        wait_until(lambda: daemon.status()["paused"] is True, 30, "the daemon to pause")
-        wait_until(lambda: model.view.state == "paused", 30, "the tray to show paused")
-        wait_until(lambda: (s := screenshot(desktop, shots / "tray-paused.png", window)) and
-                   _shows(s[0].crop(s[1]), "paused"), 30, "the grey (paused) icon on screen")
-        wait_until(lambda: _window_chain(desktop, window)[0][1].startswith("ragd: indexing paused"), 30,
-                   "the icon's title to say paused")  # the title follows the image
-        # a new image is drawn in place: pystray alone would ask to dock again, and trayer would re-embed
-        # the icon in a new socket each time (a click in between is lost)
-        assert [w for w, _name, _cls in _window_chain(desktop, window)] == sockets
-        _menu_item(tray, "Resume indexing")(tray.icon)
-        wait_until(lambda: daemon.status()["paused"] is False, 30, "the daemon to resume")
-        wait_until(lambda: "Pause indexing" in [i.text for i in tray.icon.menu.items], 30, "the menu to follow")
-
-        # the xorg backend has no menu of its own: a right click pops the same menu up with Tk
-        if tray.popup is not None:
-            _xdotool(desktop, "mousemove", "--window", str(window), "5", "5")
-            _xdotool(desktop, "click", "3")
-            wait_until(lambda: _xdotool(desktop, "search", "--onlyvisible", "--class", "^Menu$"), 30,
-                       "the popup menu (a Tk menu)")
-            time.sleep(0.3)  # let Tk draw it
-            screenshot(desktop, shots / "tray-menu.png")
-            _xdotool(desktop, "key", "Down", "Down", "Return")  # Ask…, Pause indexing: choose it
-            wait_until(lambda: daemon.status()["paused"] is True, 30, "the popup menu to pause the daemon")
-            wait_until(lambda: model.view.paused, 30, "the tray to show paused")
-            _menu_item(tray, "Resume indexing")(tray.icon)
-            wait_until(lambda: daemon.status()["paused"] is False, 30, "the daemon to resume")
-
-        wait_until(lambda: (s := screenshot(desktop, shots / "tray-resumed.png", window)) and
-                   _shows(s[0].crop(s[1]), "idle"), 30, "the green icon again")
-        assert [w for w, _name, _cls in _window_chain(desktop, window)] == sockets  # still docked where it was
-        # a real click (X input through XTEST) runs the default item, Ask…: a one-time link to /#ask
-        _xdotool(desktop, "mousemove", "--window", str(window), "5", "5")
-        _xdotool(desktop, "click", "1")
-        url = wait_until(lambda: opened.exists() and opened.read_text().strip(), 30, "the browser to be asked")
-        parts = urlsplit(url)
-        assert parts.path == "/session" and f"{parts.scheme}://{parts.netloc}" == daemon.url
-        query = parse_qs(parts.query)
-        assert query["next"] == ["/#ask"] and len(query["code"][0]) >= 16
-
-        _menu_item(tray, "Quit")(tray.icon)
-        thread.join(30)
-        assert not thread.is_alive()
-        wait_until(lambda: not tray_windows(desktop), 30, "the icon to go away")
-        assert daemon.status()["paused"] is False  # Quit leaves the daemon running
-        tray = None
-
-        # the command itself: `ragd tray` docks, shows the daemon's state, and SIGTERM ends it cleanly
-        env = {**ragd_env(home), "DISPLAY": desktop}
-        proc = subprocess.Popen(tray_cli(), env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-        try:
-            window = wait_until(lambda: tray_windows(desktop), 60, "`ragd tray`'s icon")[0]
-            wait_until(lambda: _window_chain(desktop, window)[0][1] == "ragd: up to date, 1 file indexed", 60,
-                       "`ragd tray` to show the daemon's state")
-            screenshot(desktop, shots / "tray-cli.png")
-            again = subprocess.run(tray_cli(), env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
-            assert again.returncode == 1 and again.stderr.startswith("ragd: the tray is already running (pid ")
-            proc.send_signal(signal.SIGTERM)
-            _out, err = proc.communicate(timeout=30)
-            assert proc.returncode == 0, err
-            assert "Traceback" not in err, err
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-        assert daemon.status()["pid"] == daemon.proc.pid  # the daemon outlived both trays
-    finally:
-        if tray is not None:
-            tray.quit()
-        if thread is not None:
-            thread.join(10)
-        daemon.stop_quietly()
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_real_tray_starts_and_stops_a_daemon(desktop: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """"Start the daemon" spawns `ragd serve` (no service installed), "Stop the daemon" ends it with SIGTERM."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "a.txt").write_text("Basalt columns form when lava cools slowly.\n", encoding="utf-8")
-    home = tmp_path / "home"
-    for key, value in ragd_env(home, RAGD_HISTORY="off", RAGD_PORT="0").items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("DISPLAY", desktop)
-    cfg = load(os.environ)
-    # the daemon knows the folder from an earlier `ragd index`-like start: give it as a configured source
-    cfg.config_file.parent.mkdir(parents=True, exist_ok=True)
-    cfg.config_file.write_text(f"sources = [{json.dumps(str(folder))}]\n")
-    cfg = load(os.environ)
-    model = TrayModel(tray_mod.connector(cfg), DaemonLauncher(cfg, tmp_path / "fake-home"))
-    tray = tray_mod.Tray(model, tray_mod.load_pystray(os.environ), poll_s=0.5)
-    thread = threading.Thread(target=tray.run, daemon=True)
-    thread.start()
-    launcher = model.launcher
-    assert isinstance(launcher, DaemonLauncher)
-    try:
-        assert tray.ready.wait(30)
-        wait_until(lambda: not model.view.running, 10, "the tray to see no daemon")
-        _menu_item(tray, "Start the daemon")(tray.icon)
-        wait_until(lambda: model.view.running, 300, "the daemon the tray started to answer", every=0.5)
-        assert "Stop the daemon" in [i.text for i in tray.icon.menu.items]
-        assert [c.pid for c in launcher.children] == [json.loads(cfg.daemon_path.read_text())["pid"]]
-        _menu_item(tray, "Stop the daemon")(tray.icon)
-        wait_until(lambda: not model.view.running, 120, "the daemon to stop")
-        wait_until(lambda: launcher.children[0].returncode is not None, 120, "the daemon process to exit (reaped)")
-        assert launcher.children[0].returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
-        assert "ragd is serving" in (cfg.state_dir / "serve.log").read_text()
-    finally:
-        tray.quit()
-        thread.join(10)
-        for child in launcher.children:
-            if child.returncode is None:
-                child.kill()
-
-
-@pytest.mark.timeout(300)
-def test_real_tray_docks_when_a_system_tray_appears_later(screen: Desktop, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """At login the panel may start after the tray: the icon docks once a system tray is there."""
-    monkeypatch.setenv("DISPLAY", screen.display)
-    cfg = load({"RAGD_HOME": str(tmp_path / "home")})
-    model = TrayModel(tray_mod.connector(cfg), DaemonLauncher(cfg, tmp_path / "fake-home"))
-    tray = tray_mod.Tray(model, tray_mod.load_pystray(os.environ), poll_s=0.2)
-    thread = threading.Thread(target=tray.run, daemon=True)
-    thread.start()
-    try:
-        assert tray.ready.wait(30)
-        window = wait_until(lambda: tray_windows(screen.display), 30, "the icon window")[0]
-        time.sleep(1)
-        assert len(_window_chain(screen.display, window)) == 1  # not embedded: there is no tray yet
-        screen.start_tray()
-        chain = wait_until(lambda: (c := _window_chain(screen.display, window)) and len(c) > 1 and c, 30,
-                           "the icon to dock in the tray that came later")
-        assert chain[-1][2] == ("panel", "trayer") and chain[0][1] == "ragd: the daemon is not running"
-        wait_until(lambda: (s := screenshot(screen.display, _artifacts(tmp_path) / "tray-late.png", window)) and
-                   _shows(s[0].crop(s[1]), "error"), 30, "the red (no daemon) icon on screen")
-    finally:
-        tray.quit()
-        thread.join(10)
-    assert not thread.is_alive()
