@@ -96,8 +96,11 @@ class Indexer:
 
     @property
     def signature(self) -> str:
-        """What the chunks depend on besides the files: a change means re-chunking everything."""
-        return f"{self.embedder.model_id}|tokens={self.settings.max_tokens}|units=sentences|v2"
+        """What the chunks depend on besides the files: a change means re-chunking everything. An embedder
+        whose token count changed says so with ``token_count_revision``."""
+        revision = getattr(self.embedder, "token_count_revision", None)
+        counted = f"|count={revision}" if revision else ""
+        return f"{self.embedder.model_id}|tokens={self.settings.max_tokens}|units=sentences|v2{counted}"
 
     # -- the run ------------------------------------------------------------------------------
     def run(self, connectors: Sequence[Connector], *, prune_outside: bool = True,

@@ -27,6 +27,8 @@ def test_shapes_and_paraphrase_ranking(embedder):
     assert scores[0] > scores[1]
     assert embed.embed_one(embedder, "Where is the cat napping?").shape == (embedder.dim,)
     assert embedder.count_tokens("The cat sleeps.") >= 3
+    # chunks are sized by this count: Japanese, without spaces, counts its subwords, not its spaces
+    assert embedder.count_tokens(DOCS[2] * 8) >= 40
     assert embedder.embed_batch([], "passage").shape[0] == 0
 
 

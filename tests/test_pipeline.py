@@ -148,3 +148,15 @@ def test_model_change_reindexes_in_place(world):
     stats = world.run()
     assert stats.files_indexed == 3 and stats.chunks_embedded > 0
     assert world.catalog.get_meta("model_id") == "test/another-model"
+
+
+def test_a_new_token_count_re_chunks_and_an_absent_revision_keeps_the_old_signature(world):
+    world.run()
+    before = world.indexer.signature
+    assert "count=" not in before  # embedders without a revision keep the signature their indexes have
+    world.indexer.embedder.token_count_revision = 2  # the embedder now sizes chunks differently
+    assert world.indexer.signature == before + "|count=2"
+    stats = world.run()
+    assert stats.files_indexed == 3  # every file re-chunked, in place
+    assert world.catalog.get_meta("signature") == world.indexer.signature
+    assert world.run().files_indexed == 0

