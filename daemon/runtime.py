@@ -64,6 +64,8 @@ class SharedEmbedder:
         self.model_id = inner.model_id
         self.dim = inner.dim
         self.max_tokens = inner.max_tokens
+        # part of the index signature (Indexer.signature): the daemon must sign its index as `ragd index` does
+        self.token_count_revision: int | None = getattr(inner, "token_count_revision", None)
         self.slice_size = slice_size
         self._lock = threading.Lock()
 

@@ -160,3 +160,12 @@ def test_a_new_token_count_re_chunks_and_an_absent_revision_keeps_the_old_signat
     assert stats.files_indexed == 3  # every file re-chunked, in place
     assert world.catalog.get_meta("signature") == world.indexer.signature
     assert world.run().files_indexed == 0
+
+
+def test_the_daemons_shared_embedder_signs_the_index_as_the_bare_one_does(world):
+    from ragd.daemon.runtime import SharedEmbedder
+
+    world.indexer.embedder.token_count_revision = 2
+    bare = world.indexer.signature
+    world.indexer.embedder = SharedEmbedder(world.indexer.embedder)
+    assert world.indexer.signature == bare  # else the daemon and `ragd index` would re-chunk each other's index
