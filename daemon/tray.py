@@ -270,7 +270,7 @@ class Tray:
         manager when the tray's window is destroyed)."""
         icon = self.icon
         try:
-            dock = icon._dock_window
+            dock, _manager = icon._dock_window, icon._systray_manager  # both, or pystray changed inside
 
             def assert_docked() -> None:
                 if icon._systray_manager is None:
