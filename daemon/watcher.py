@@ -12,14 +12,34 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 log = logging.getLogger(__name__)
 
-# Events that say nothing about content. Directory "modified" events only mean that a file
-# inside changed, and that file has its own event; rescanning the folder would be waste.
+# The events that can mean content changed. Passed to the observer, they become the inotify mask, so
+# the kernel does not queue an event for every file or folder anyone opens or reads, the daemon itself
+# included. Without it, indexing a 50,000-file tree floods the 16,384-event queue: each overflow makes
+# watchdog re-walk the whole tree to rebuild its watches, the walk opens every folder, which queues
+# thousands more events, and the queue overflows again, with real changes lost each time.
+CONTENT_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
+                  DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
+
+# Events that say nothing about content (backends that cannot filter in the kernel still send them).
+# Directory "modified" events only mean that a file inside changed, and that file has its own event;
+# rescanning the folder would be waste.
 _NOISE = frozenset({"opened", "closed_no_write", "accessed"})
 
 
@@ -76,7 +96,8 @@ class Watcher:
                 try:
                     if not os.path.exists(root):
                         raise FileNotFoundError(2, "no such file or folder")
-                    self._watches[root] = self.observer.schedule(self._handler, target, recursive=recursive)
+                    self._watches[root] = self.observer.schedule(
+                        self._handler, target, recursive=recursive, event_filter=CONTENT_EVENTS)
                     self._failed.pop(root, None)
                 except OSError as exc:  # missing folder, or the inotify watch limit reached
                     reason = exc.strerror or str(exc)

@@ -261,6 +261,40 @@ def test_watcher_reports_saves_atomic_renames_deletes_and_folder_moves(tmp_path)
         watcher.stop()
 
 
+def test_watcher_is_not_told_about_reads(tmp_path):
+    """Opening and reading files (as the indexer does) must not queue events: at 50,000 files they flooded the
+    kernel's inotify queue, and each overflow made watchdog re-walk the whole tree."""
+    root = tmp_path / "watched"
+    (root / "sub").mkdir(parents=True)
+    for i in range(20):
+        (root / "sub" / f"n{i}.txt").write_text(f"note {i}\n", encoding="utf-8")
+    seen: list[str] = []
+    raw: list[str] = []
+    watcher = Watcher(seen.extend)
+    original = watcher._handler.on_any_event
+
+    def record(event):
+        raw.append(event.event_type)
+        original(event)
+
+    watcher._handler.on_any_event = record  # type: ignore[method-assign]
+    watcher.watch([str(root)])
+    watcher.start()
+    try:
+        for _ in range(3):
+            for path in sorted((root / "sub").iterdir()):
+                path.read_text(encoding="utf-8")
+            list(os.walk(root))
+        (root / "last.txt").write_text("written\n", encoding="utf-8")
+        end = time.monotonic() + 10
+        while str(root / "last.txt") not in seen and time.monotonic() < end:
+            time.sleep(0.02)
+        assert str(root / "last.txt") in seen
+        assert not {"opened", "closed_no_write"} & set(raw), raw
+    finally:
+        watcher.stop()
+
+
 def test_watcher_records_a_folder_it_cannot_watch(tmp_path):
     watcher = Watcher(lambda paths: None)
     watcher.watch([str(tmp_path / "missing")])
