@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -84,22 +85,67 @@ def get(data: Any, *keys: Any, default: Any = None) -> Any:
     return data
 
 
+NOT_MEASURED = "Not measured in this report"
+CARRIED = "Carried forward from the report"
+
+
+def section_number(heading: str) -> str:
+    """"## 3. Query latency" → "3"; "" for a heading without a number."""
+    m = re.match(r"## (\d+)\.", heading)
+    return m.group(1) if m else ""
+
+
+class Previous:
+    """The report this one replaces: its sections by heading, its losses by section number, and its date.
+
+    The JSON in ``bench/out/`` is committed with the report, but a benchmark may have run where its JSON was
+    not kept (it was not, before 2026-11-29); a section without its JSON comes from here rather than vanishing,
+    marked with the date and CPU it was measured on.
+    """
+
+    def __init__(self, text: str = "") -> None:
+        m = re.search(r"bench\.report` on (\d{4}-\d{2}-\d{2})", text)
+        self.date = m.group(1) if m else "an earlier run"
+        cpu = re.search(r"^\| CPU \| (.+?) \|$", text, flags=re.M)
+        self.cpu = cpu.group(1) if cpu else "an unrecorded CPU"
+        self.sections: dict[str, str] = {}
+        for block in re.split(r"^(?=## )", text, flags=re.M):
+            if block.startswith("## "):
+                heading, _, body = block.partition("\n")
+                self.sections[heading.rstrip()] = body.strip("\n")
+        self.losses: dict[str, list[str]] = {}
+        for line in self.sections.get("## Where ragd loses", "").splitlines():
+            tag = re.search(r" \(§(\d+)\)$", line)
+            if line.startswith("- ") and tag:
+                self.losses.setdefault(tag.group(1), []).append(line[2:])
+
+    @classmethod
+    def read(cls, path: Path) -> Previous:
+        return cls(path.read_text(encoding="utf-8") if path.exists() else "")
+
+
 class Report:
     """Collects the markdown, the plots and the losses while the sections run."""
 
-    def __init__(self, out: Path, results: Path) -> None:
+    def __init__(self, out: Path, results: Path, previous: Previous | None = None) -> None:
         self.out = out
         self.results = results
         self.plots = results.parent / PLOTS
+        self.previous = previous or Previous()
         self.parts: list[str] = []
         self.losses: list[str] = []
         self.missing: list[str] = []
+        self.carried: list[str] = []
+        self._section: tuple[int, int, int] = (0, 0, 0)  # where the running section's parts, missing, losses begin
+        self._measured = False
+        self._commands: list[str] = []
 
     def load(self, name: str) -> Json | None:
         path = self.out / name
         if not path.exists():
             return None
         data: Json = json.loads(path.read_text(encoding="utf-8"))
+        self._measured = True
         return data
 
     def add(self, text: str) -> None:
@@ -108,9 +154,33 @@ class Report:
     def absent(self, what: str, command: str) -> None:
         self.add(f"*Not measured in this report: run `{command}`.*")
         self.missing.append(f"{what}: `{command}`")
+        self._commands.append(command)
+
+    def run(self, section: Callable[[Report], None]) -> None:
+        """One section; one that found none of its JSON takes the earlier report's text of it, marked as such."""
+        self._section = (len(self.parts), len(self.missing), len(self.losses))
+        self._measured, self._commands = False, []
+        section(self)
+        start, missing, losses = self._section
+        heading = self.parts[start].splitlines()[0] if start < len(self.parts) else ""
+        earlier = self.previous.sections.get(heading)
+        if self._measured or not self._commands or earlier is None or NOT_MEASURED in earlier:
+            return
+        commands = " and ".join(f"`{c}`" for c in self._commands)
+        if CARRIED not in earlier:
+            earlier += (f"\n\n*{CARRIED} of {self.previous.date}, measured on {self.previous.cpu}: its JSON is "
+                        f"not in `bench/out/` now; run {commands} to measure it again.*")
+        self.parts[start:] = [heading + "\n\n" + earlier.strip("\n") + "\n"]
+        del self.missing[missing:]
+        del self.losses[losses:]
+        self.losses += self.previous.losses.get(section_number(heading), [])
+        self.carried.append(f"{heading.removeprefix('## ')}: {commands}")
 
     def lose(self, text: str) -> None:
-        self.losses.append(text)
+        """A place where ragd loses, tagged with the running section's number (so a carried section keeps it)."""
+        heading = self.parts[self._section[0]].splitlines()[0] if self._section[0] < len(self.parts) else ""
+        number = section_number(heading)
+        self.losses.append(f"{text} (§{number})" if number else text)
 
     def plot(self, name: str, draw: Callable[[Any], None], size: tuple[float, float] = (6.4, 3.6)) -> str:
         """Draw one figure to ``plots/NAME.png``; returns the markdown that shows it."""
@@ -543,9 +613,9 @@ SECTIONS = (machine_section, throughput_section, scale_section, query_section, a
 
 
 def build(out: Path, results: Path, commentary: Path | None) -> str:
-    r = Report(out, results)
+    r = Report(out, results, Previous.read(results))
     for section in SECTIONS:
-        section(r)
+        r.run(section)
     head = ("# ragd benchmarks and quality report\n\n"
             f"Written by `python -m bench.report` on {dt.date.today().isoformat()} from the JSON in `bench/out/` "
             "(`make bench` runs every benchmark, then this). Medians of several runs where a benchmark repeats; "
@@ -554,6 +624,10 @@ def build(out: Path, results: Path, commentary: Path | None) -> str:
     text = head + "\n" + "\n".join(r.parts) + "\n" + losses + "\n"
     if commentary is not None and commentary.exists():
         text += "\n" + commentary.read_text(encoding="utf-8").strip() + "\n"
+    if r.carried:
+        text += ("\n## Carried forward\n\nThese sections are an earlier report's, each marked with the CPU it was "
+                 "measured on (the ratios within a section hold across machines better than its seconds); their JSON "
+                 "was not in `bench/out/` for this one:\n\n" + "\n".join(f"- {c}" for c in r.carried) + "\n")
     if r.missing:
         text += "\n## Not in this report\n\n" + "\n".join(f"- {m}" for m in r.missing) + "\n"
     return text

@@ -1,0 +1,56 @@
+"""bench.report: a section whose JSON is missing keeps the earlier report's text (marked), never made up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.report import CARRIED, NOT_MEASURED, build
+
+EARLIER = """# ragd benchmarks and quality report
+
+Written by `python -m bench.report` on 2026-01-02 from the JSON in `bench/out/`.
+
+## The machine
+
+|  |  |
+|---|---|
+| CPU | Test CPU 9000 |
+
+## 5. Memory
+
+Resident memory of a real `ragd serve`.
+
+| phase | RSS |
+|---|---|
+| idle after start | 141 MB |
+
+## 6. Retrieval quality
+
+*Not measured in this report: run `python -m bench.retrieval_quality --embedder use+minilm`.*
+
+## Where ragd loses
+
+- Idle memory stays at 1,146 MB after the LLM is unloaded (§5)
+- Something from a section that is measured again (§2)
+"""
+
+
+def test_a_section_without_json_is_carried_forward_with_its_date_cpu_and_losses(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text(EARLIER, encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    text = build(out, results, commentary=None)
+    memory = text.split("## 5. Memory", 1)[1].split("\n## ", 1)[0]
+    assert "| idle after start | 141 MB |" in memory
+    assert f"{CARRIED} of 2026-01-02, measured on Test CPU 9000" in memory
+    assert "`python -m bench.memory`" in memory
+    assert "- Idle memory stays at 1,146 MB after the LLM is unloaded (§5)" in text
+    assert "(§2)" not in text  # only the carried sections' losses come along
+    retrieval = text.split("## 6. Retrieval quality", 1)[1].split("\n## ", 1)[0]
+    assert NOT_MEASURED in retrieval and CARRIED not in retrieval  # nothing measured before: nothing to carry
+    assert "5. Memory: `python -m bench.memory`" in text.split("## Carried forward", 1)[1]
+
+    results.write_text(text, encoding="utf-8")  # carried again: the original date and CPU stay
+    again = build(out, results, commentary=None)
+    assert again.count(f"{CARRIED} of 2026-01-02, measured on Test CPU 9000") == 1
