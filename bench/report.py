@@ -119,6 +119,14 @@ class Previous:
             if line.startswith("- ") and tag:
                 self.losses.setdefault(tag.group(1), []).append(line[2:])
 
+    def section(self, heading: str) -> str | None:
+        """The earlier text under ``heading``, or under the same section number if the title was reworded."""
+        number = section_number(heading)
+        for earlier, body in self.sections.items():
+            if earlier == heading or (number and section_number(earlier) == number):
+                return body
+        return None
+
     @classmethod
     def read(cls, path: Path) -> Previous:
         return cls(path.read_text(encoding="utf-8") if path.exists() else "")
@@ -137,7 +145,6 @@ class Report:
         self.missing: list[str] = []
         self.carried: list[str] = []
         self._section: tuple[int, int, int] = (0, 0, 0)  # where the running section's parts, missing, losses begin
-        self._measured = False
         self._commands: list[str] = []
 
     def load(self, name: str) -> Json | None:
@@ -145,7 +152,6 @@ class Report:
         if not path.exists():
             return None
         data: Json = json.loads(path.read_text(encoding="utf-8"))
-        self._measured = True
         return data
 
     def add(self, text: str) -> None:
@@ -157,14 +163,18 @@ class Report:
         self._commands.append(command)
 
     def run(self, section: Callable[[Report], None]) -> None:
-        """One section; one that found none of its JSON takes the earlier report's text of it, marked as such."""
+        """One section; one that found none of its JSON takes the earlier report's text of it, marked as such.
+
+        A section that found part of its JSON (one of two datasets, say) is written from that part alone.
+        """
         self._section = (len(self.parts), len(self.missing), len(self.losses))
-        self._measured, self._commands = False, []
+        self._commands = []
         section(self)
         start, missing, losses = self._section
         heading = self.parts[start].splitlines()[0] if start < len(self.parts) else ""
-        earlier = self.previous.sections.get(heading)
-        if self._measured or not self._commands or earlier is None or NOT_MEASURED in earlier:
+        measured = any(not p.startswith(f"*{NOT_MEASURED}") for p in self.parts[start + 1:])
+        earlier = self.previous.section(heading)
+        if measured or not self._commands or earlier is None or "|---" not in earlier:
             return
         commands = " and ".join(f"`{c}`" for c in self._commands)
         if CARRIED not in earlier:

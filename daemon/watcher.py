@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 
+import watchdog.events
 from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
@@ -34,8 +35,13 @@ log = logging.getLogger(__name__)
 # included. Without it, indexing a 50,000-file tree floods the 16,384-event queue: each overflow makes
 # watchdog re-walk the whole tree to rebuild its watches, the walk opens every folder, which queues
 # thousands more events, and the queue overflows again, with real changes lost each time.
-CONTENT_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
-                  DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
+# watchdog 7 reports chmod and touch (and, on Windows, a copy that keeps its mtime) as "attrib" events of
+# their own classes; older versions report them as "modified".
+CONTENT_EVENTS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
+    DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
+    *(getattr(watchdog.events, name) for name in ("FileAttribEvent", "DirAttribEvent") if hasattr(watchdog.events, name)),
+]
 
 # Events that say nothing about content (backends that cannot filter in the kernel still send them).
 # Directory "modified" events only mean that a file inside changed, and that file has its own event;

@@ -249,6 +249,10 @@ def test_watcher_reports_saves_atomic_renames_deletes_and_folder_moves(tmp_path)
         assert wait_for(root / "sub" / "c.txt")
         os.rename(root / "sub", root / "moved")
         assert wait_for(root / "moved")
+        with lock:
+            seen.clear()
+        os.chmod(root / "b.txt", 0o600)  # e.g. a file made readable again
+        assert wait_for(root / "b.txt")
         (root / "a.txt").unlink()
         own.mkdir()
         (own / "catalog.sqlite").write_text("ours\n", encoding="utf-8")
