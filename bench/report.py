@@ -279,6 +279,12 @@ def throughput_section(r: Report) -> None:
     if data is None:
         r.absent("indexing throughput", "python -m bench.index_throughput")
         return
+    limit = get(data, "corpus", "limit_files_per_folder")
+    if limit:
+        r.add(f"**A subset:** at most {limit} files per folder, evenly spaced in sorted order (`--limit-files "
+              f"{limit}`); `python -m bench.index_throughput` without it takes the whole corpus.")
+        r.missing.append("indexing throughput on the whole corpus: `python -m bench.index_throughput --runs 3` "
+                         "(about 50 min a run here)")
     contenders = get(data, "median", default={})
     rows = []
     for name, m in contenders.items():
