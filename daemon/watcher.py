@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 CONTENT_EVENTS: list[type[FileSystemEvent]] = [
     FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
     DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
-    *(getattr(watchdog.events, name) for name in ("FileAttribEvent", "DirAttribEvent") if hasattr(watchdog.events, name)),
+    *(getattr(watchdog.events, name) for name in ("FileAttribEvent", "DirAttribEvent")
+      if hasattr(watchdog.events, name)),
 ]
 
 # Events that say nothing about content (backends that cannot filter in the kernel still send them).
