@@ -362,11 +362,29 @@ def scale_section(r: Report) -> None:
             ax.set_title("Peak daemon memory while indexing")
 
         r.add(r.plot("scale-time", grow) + " " + r.plot("scale-memory", memory))
+        scale_losses(r, sizes)
         notes = get(data, "notes")
         if notes:
             r.add("\n".join(f"- {n}" for n in notes))
     if latency is not None:
         latency_subsection(r, latency)
+
+
+def scale_losses(r: Report, sizes: Sequence[Json]) -> None:
+    """Costs that grow faster than the tree, and changes that waited for a scan."""
+    small, big = sizes[0], sizes[-1]
+    files = big["files"] / small["files"]
+    for key, what in (("rescan_s", "A re-scan of the unchanged tree"), ("index_s", "The initial index")):
+        a, b = small.get(key), big.get(key)
+        if a and b and files > 1 and b / a > 1.5 * files:
+            r.lose(f"{what} grows {b / a:.0f}× from {small['files']:,} to {big['files']:,} files ({files:.0f}× "
+                   f"the files): {sec(a)} → {sec(b)}.")
+    for s in sizes:
+        p95 = get(s, "delete_to_gone_s", "p95")
+        if p95 is not None and p95 > 2:
+            p50 = ms(get(s, "delete_to_gone_s", "p50"))
+            r.lose(f"At {s['files']:,} files, delete→gone p95 is {sec(p95)} (p50 {p50}): a change that lands "
+                   "during a reconcile scan waits for the whole scan.")
 
 
 def latency_subsection(r: Report, d: Json) -> None:
