@@ -336,7 +336,8 @@ def scale_section(r: Report) -> None:
     if sizes:
         rows = []
         for s in sizes:
-            rows.append((f"{s.get('files'):,}", s.get("chunks"), sec(s.get("index_s")), num(s.get("files_per_s"), 1),
+            rows.append((f"{s.get('files'):,}", f"{s.get('chunks') or 0:,}", sec(s.get("index_s")),
+                         num(s.get("files_per_s"), 1),
                          mb(s.get("peak_rss_mb")), sec(s.get("rescan_s")), ms(get(s, "save_to_searchable_s", "p50")),
                          ms(get(s, "save_to_searchable_s", "p95")), ms(get(s, "delete_to_gone_s", "p50")),
                          ms(get(s, "delete_to_gone_s", "p95"))))
