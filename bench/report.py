@@ -162,6 +162,11 @@ class Report:
         self.missing.append(f"{what}: `{command}`")
         self._commands.append(command)
 
+    def _heading(self) -> str:
+        """The running section's heading line ("" before it added one)."""
+        start = self._section[0]
+        return self.parts[start].splitlines()[0] if start < len(self.parts) else ""
+
     def run(self, section: Callable[[Report], None]) -> None:
         """One section; one that found none of its JSON takes the earlier report's text of it, marked as such.
 
@@ -171,7 +176,7 @@ class Report:
         self._commands = []
         section(self)
         start, missing, losses = self._section
-        heading = self.parts[start].splitlines()[0] if start < len(self.parts) else ""
+        heading = self._heading()
         measured = any(not p.startswith(f"*{NOT_MEASURED}") for p in self.parts[start + 1:])
         earlier = self.previous.section(heading)
         if measured or not self._commands or earlier is None or "|---" not in earlier:
@@ -188,8 +193,7 @@ class Report:
 
     def lose(self, text: str) -> None:
         """A place where ragd loses, tagged with the running section's number (so a carried section keeps it)."""
-        heading = self.parts[self._section[0]].splitlines()[0] if self._section[0] < len(self.parts) else ""
-        number = section_number(heading)
+        number = section_number(self._heading())
         self.losses.append(f"{text} (§{number})" if number else text)
 
     def plot(self, name: str, draw: Callable[[Any], None], size: tuple[float, float] = (6.4, 3.6)) -> str:

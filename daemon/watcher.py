@@ -36,18 +36,15 @@ log = logging.getLogger(__name__)
 # watchdog re-walk the whole tree to rebuild its watches, the walk opens every folder, which queues
 # thousands more events, and the queue overflows again, with real changes lost each time.
 # watchdog 7 reports chmod and touch (and, on Windows, a copy that keeps its mtime) as "attrib" events of
-# their own classes; older versions report them as "modified".
+# their own classes; older versions report them as "modified". Every backend drops the events outside
+# this list before they reach the handler: open and read events, and folder "modified" events (they only
+# say that a file inside changed, and that file has its own event).
 CONTENT_EVENTS: list[type[FileSystemEvent]] = [
     FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
     DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
     *(getattr(watchdog.events, name) for name in ("FileAttribEvent", "DirAttribEvent")
       if hasattr(watchdog.events, name)),
 ]
-
-# Events that say nothing about content (backends that cannot filter in the kernel still send them).
-# Directory "modified" events only mean that a file inside changed, and that file has its own event;
-# rescanning the folder would be waste.
-_NOISE = frozenset({"opened", "closed_no_write", "accessed"})
 
 
 class _Handler(FileSystemEventHandler):
@@ -56,8 +53,6 @@ class _Handler(FileSystemEventHandler):
         self.ignore = ignore
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in _NOISE or (event.is_directory and event.event_type == "modified"):
-            return
         paths = [os.fsdecode(event.src_path)]
         if event.dest_path:
             paths.append(os.fsdecode(event.dest_path))
