@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.report import CARRIED, NOT_MEASURED, build
+from bench.report import build
+from bench.report_kit import CARRIED, NOT_MEASURED
 
 EARLIER = """# ragd benchmarks and quality report
 
