@@ -43,7 +43,8 @@ from typing import Any
 
 import psutil
 
-from bench.daemon_latency import load_avg, load_passages, machine, paragraph, percentile
+from bench.daemon_latency import load_avg, machine, percentile
+from bench.note_tree import load_passages, paragraph
 from ragd.daemon.config import load
 from ragd.index import embed
 from ragd.index.chunk import ChunkSettings, chunk_document, embed_text, embedding_units

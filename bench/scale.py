@@ -1,6 +1,6 @@
 """How the daemon's costs grow with the tree: index time, peak memory, re-scan time, latency per size.
 
-For each size, builds a tree of that many small notes from the real texts (bench/daemon_latency's
+For each size, builds a tree of that many small notes from the real texts (bench/note_tree's
 builder: SQuAD paragraphs and Cranfield abstracts, 1–3 short paragraphs per file, ~100-file folders
 with sub-folders), starts a real ``ragd serve`` over it (private RAGD_HOME, the default embedder) and
 records:
@@ -33,12 +33,10 @@ from typing import Any
 
 from bench.daemon_latency import (
     Probe,
-    build_tree,
     delete_samples,
     idle,
     latencies,
     load_avg,
-    load_passages,
     machine,
     reconcile_scans,
     save_samples,
@@ -47,6 +45,7 @@ from bench.daemon_latency import (
     wait_initial_index,
 )
 from bench.memory import RssSampler, high_water_mb
+from bench.note_tree import build_tree, load_passages
 from tests.daemon_proc import Daemon
 
 REPO = Path(__file__).resolve().parents[1]
