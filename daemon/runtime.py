@@ -105,7 +105,7 @@ class Runtime:
         self.queue = ChangeQueue(self.settings.debounce_s, self.settings.max_wait_s)
         self._pool: ParsePool | None = None
         self.writer = IndexWriter(self._indexer(), self.connectors, self.queue, on_batch)
-        self.watcher = Watcher(self.queue.add, ignore=self._ignored)
+        self.watcher = Watcher(self.queue.add, ignore=self._ignored, on_overflow=self._events_lost)
         self.scheduler = BackgroundScheduler(daemon=True)
         self.reads: Container | None = None
         self._local = threading.local()
@@ -177,6 +177,11 @@ class Runtime:
     def reconcile(self) -> None:
         """A full scan through the writer, and a retry of folders that could not be watched."""
         self.watcher.watch(self.roots())
+        self.queue.request_full_scan()
+
+    def _events_lost(self) -> None:
+        """The kernel dropped file events: scan now rather than at the next period (repeats coalesce)."""
+        log.warning("file events were lost (the kernel's event queue overflowed); scanning the sources")
         self.queue.request_full_scan()
 
     def _idle_housekeeping(self) -> None:

@@ -2,7 +2,8 @@
 
 Events are only hints: the writer looks at the disk again (stat, hash) before it changes
 anything, and the periodic reconcile scan catches whatever the events missed (a full inotify
-watch table, a network drive, a folder that appeared later).
+watch table, a network drive, a folder that appeared later). When the kernel's event queue
+overflows, the watcher says so at once (``on_overflow``), so that a scan need not wait for the period.
 """
 
 from __future__ import annotations
@@ -47,6 +48,22 @@ CONTENT_EVENTS: list[type[FileSystemEvent]] = [
 ]
 
 
+# watchdog has no event for a kernel queue overflow: watchdog 7 logs a warning on these loggers (and rebuilds
+# its watches), older versions drop it silently. Listening to that warning is the only hook there is; where
+# it never comes, the periodic reconcile scan still catches what was lost.
+WATCHDOG_LOGGER = "watchdog.observers"
+
+
+class _OverflowListener(logging.Handler):
+    def __init__(self, on_overflow: Callable[[], object]) -> None:
+        super().__init__(logging.WARNING)
+        self.on_overflow = on_overflow
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.on_overflow()
+
+
 class _Handler(FileSystemEventHandler):
     def __init__(self, sink: Callable[[list[str]], object], ignore: Callable[[str], bool]) -> None:
         self.sink = sink
@@ -65,17 +82,23 @@ class Watcher:
     """Keeps one recursive watch per source folder (a source that is a file: its folder, filtered)."""
 
     def __init__(self, sink: Callable[[list[str]], object], ignore: Callable[[str], bool] = lambda _: False,
-                 observer_factory: Callable[[], BaseObserver] = Observer) -> None:
+                 observer_factory: Callable[[], BaseObserver] = Observer,
+                 on_overflow: Callable[[], object] | None = None) -> None:
         self.observer = observer_factory()
         self._handler = _Handler(sink, ignore)
+        self._overflow = _OverflowListener(on_overflow) if on_overflow else None
         self._watches: dict[str, ObservedWatch] = {}
         self._failed: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def start(self) -> None:
+        if self._overflow:
+            logging.getLogger(WATCHDOG_LOGGER).addHandler(self._overflow)
         self.observer.start()
 
     def stop(self) -> None:
+        if self._overflow:
+            logging.getLogger(WATCHDOG_LOGGER).removeHandler(self._overflow)
         self.observer.stop()
         if self.observer.is_alive():
             self.observer.join(timeout=5)

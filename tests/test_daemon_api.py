@@ -4,6 +4,7 @@ parser pool, SQLite catalog) with a fake embedder, vector store and LLM through 
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import pytest
@@ -254,3 +255,16 @@ def test_idle_housekeeping_returns_memory_once_per_activity(env, monkeypatch):
     settle(client)
     runtime._idle_housekeeping()
     assert len(trims) == 3, "a change written since the last trim"
+
+
+def test_lost_events_start_a_scan_at_once(env):
+    """When watchdog reports a kernel queue overflow, the changes it lost are found by a scan right away, not at
+    the next reconcile period (off in this fixture)."""
+    client, runtime, docs, _ = env
+    settle(client)
+    runtime.watcher.watch([])  # events for this change never arrive, as in an overflow
+    (docs / "lost.txt").write_text("A note about the otter sanctuary.\n", encoding="utf-8")
+    time.sleep(0.3)
+    assert paths(client, "otter sanctuary") == []
+    logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; filesystem events were lost")
+    wait_until(lambda: paths(client, "otter sanctuary"), what="the scan after the overflow")

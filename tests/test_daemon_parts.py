@@ -3,10 +3,15 @@ and the real watchdog observer on a real folder."""
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import os
 import stat
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -297,6 +302,51 @@ def test_watcher_is_not_told_about_reads(tmp_path):
         assert not {"opened", "closed_no_write"} & set(raw), raw
     finally:
         watcher.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's inotify queue")
+def test_watcher_reports_a_real_kernel_queue_overflow(tmp_path):
+    """Events lost to an overflow of the kernel's queue reach on_overflow, so the daemon scans at once instead
+    of at the next period. The overflow is real: a child process touches more files than the queue holds
+    while this process holds the GIL, so the observer's threads cannot drain the queue."""
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    if limit > 100_000:
+        pytest.skip(f"the inotify queue holds {limit} events here: too many files to overflow it in a test")
+    root = tmp_path / "watched"
+    root.mkdir()
+    for i in range(limit + 2_000):
+        (root / f"f{i}").touch()
+    overflowed = threading.Event()
+    watcher = Watcher(lambda paths: None, on_overflow=overflowed.set)
+    watcher.watch([str(root)])
+    watcher.start()
+    try:
+        time.sleep(0.2)
+        assert not overflowed.is_set()
+        touch_all = "import os, sys\nfor n in os.listdir(sys.argv[1]): os.utime(os.path.join(sys.argv[1], n))"
+        child = subprocess.Popen([sys.executable, "-c", touch_all, str(root)])
+        status = ctypes.c_int()
+        # PyDLL keeps the GIL through the call: the wait holds every Python thread here until the child is done
+        assert ctypes.PyDLL(None).waitpid(child.pid, ctypes.byref(status), 0) == child.pid
+        child.returncode = os.waitstatus_to_exitcode(status.value)
+        assert child.returncode == 0
+        assert overflowed.wait(30)
+    finally:
+        watcher.stop()
+
+
+def test_watcher_stops_listening_for_overflows_when_stopped():
+    logger = logging.getLogger("watchdog.observers")
+    before = list(logger.handlers)
+    calls: list[int] = []
+    watcher = Watcher(lambda paths: None, on_overflow=lambda: calls.append(1))
+    watcher.start()
+    logger.warning("Inotify queue overflowed; filesystem events were lost")
+    logger.warning("something else")
+    watcher.stop()
+    logger.warning("Inotify queue overflowed; filesystem events were lost")
+    assert calls == [1]
+    assert logger.handlers == before
 
 
 def test_watcher_records_a_folder_it_cannot_watch(tmp_path):
