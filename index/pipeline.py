@@ -6,6 +6,9 @@ source of truth. New vectors are written before the catalog transaction and stal
 deleted after it, so at any instant the vector store holds at most some extra ids (deleted
 on the next run) and, if it was damaged, some missing ones (re-added from the embedding
 cache). A file whose transaction did not commit still looks changed and is redone.
+Listing every vector id costs time in proportion to the index, so a process does it on its
+first run and whenever the two stores' counts disagree (every half-done write leaves extra ids);
+its later runs (the daemon's periodic scans) compare the counts alone.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class Indexer:
         self.embedder = embedder
         self.pool_factory = pool
         self.settings = ChunkSettings(max_tokens=chunk_tokens)
+        self._vectors_checked = False  # this process has compared the two stores id by id
 
     @property
     def signature(self) -> str:
@@ -113,7 +117,8 @@ class Indexer:
         forced = self.catalog.get_meta("signature") != self.signature
         if forced:
             log.info("model or chunking changed: re-indexing every file in place")
-        stats.vectors_repaired = self.reconcile_vectors()
+        if not self._vectors_checked or self.vectors.count() != self.catalog.vector_count():
+            stats.vectors_repaired = self.reconcile_vectors()
 
         seen: dict[str, Entry] = {}
         for connector in connectors:
@@ -324,6 +329,7 @@ class Indexer:
                 self.vectors.upsert(ids, vecs)
         if extra or missing:
             log.info("vector store repaired: %d extra removed, %d missing restored", len(extra), len(missing))
+        self._vectors_checked = True
         return len(extra) + len(missing)
 
 

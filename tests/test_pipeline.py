@@ -140,6 +140,30 @@ def test_reconcile_repairs_a_damaged_vector_store(world):
     assert verify(world.catalog, world.vectors) == []
 
 
+def test_later_runs_in_one_process_list_vector_ids_only_when_the_counts_disagree(world, monkeypatch):
+    world.run()
+    listed: list[int] = []
+    all_ids = world.vectors.ids
+    monkeypatch.setattr(world.vectors, "ids", lambda: listed.append(1) or all_ids())
+    world.write("delta.txt", "Delta notes on tidal pools.\n")
+    assert world.run().files_indexed == 1
+    assert listed == []  # a periodic scan: the counts agree, and listing every id would cost O(index)
+    world.vectors.upsert(["orphan-id"], [world.embedder.embed_batch(["x"])[0]])
+    assert world.run().vectors_repaired == 1 and listed == [1]
+    assert verify(world.catalog, world.vectors) == []
+
+
+def test_a_new_process_compares_the_stores_id_by_id(world):
+    world.run()
+    swapped = sorted(world.vectors.ids())[0]
+    world.vectors.data["orphan-id"] = world.vectors.data.pop(swapped)  # damaged, with the count unchanged
+    assert world.run().vectors_repaired == 0  # the same process only compares counts: not seen yet
+    fresh = Indexer(world.catalog, world.cache, world.vectors, world.embedder,
+                    lambda: ParsePool(workers=1, timeout_s=30), chunk_tokens=64)
+    assert fresh.run([FilesConnector(world.root)]).vectors_repaired == 2  # as after a restart
+    assert verify(world.catalog, world.vectors) == []
+
+
 def test_model_change_reindexes_in_place(world):
     world.run()
     other = HashingEmbedder()

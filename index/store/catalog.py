@@ -204,6 +204,13 @@ class Catalog:
             return set()
         return {u for cid, n in rows for u in unit_ids(cid, n)}
 
+    def vector_count(self) -> int:
+        """How many vectors the catalog's chunks should have in the vector store."""
+        try:
+            return int(self.conn.execute("SELECT COALESCE(SUM(units), 0) FROM chunks").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
     def chunks_by_id(self, ids: Iterable[str]) -> dict[str, StoredChunk]:
         wanted = list(ids)
         out: dict[str, StoredChunk] = {}

@@ -45,8 +45,9 @@ def _settings() -> Any:
 class ChromaVectors:
     """A chromadb collection for one embedding model."""
 
-    def __init__(self, client: Any, model_id: str) -> None:
+    def __init__(self, client: Any, model_id: str, *, paged_listing: bool = True) -> None:
         self.client = client
+        self.paged_listing = paged_listing
         self.name = collection_name(model_id)
         self.collection = client.get_or_create_collection(
             self.name, configuration={"hnsw": {"space": "ip"}}, embedding_function=None,
@@ -58,7 +59,8 @@ class ChromaVectors:
         import chromadb
 
         path.mkdir(parents=True, exist_ok=True)
-        return cls(chromadb.PersistentClient(path=str(path), settings=_settings()), model_id)
+        # embedded, the whole id list comes back in one call: pages cost more, since each one re-reads its offset
+        return cls(chromadb.PersistentClient(path=str(path), settings=_settings()), model_id, paged_listing=False)
 
     @classmethod
     def http(cls, url: str, model_id: str) -> ChromaVectors:
@@ -95,7 +97,9 @@ class ChromaVectors:
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def ids(self) -> set[str]:
-        out: set[str] = set()
+        if not self.paged_listing:
+            return set(self.collection.get(include=[])["ids"])
+        out: set[str] = set()  # a server's responses stay bounded, at the cost of re-reading each page's offset
         offset = 0
         while True:
             res = self.collection.get(include=[], limit=self.batch, offset=offset)
