@@ -13,6 +13,9 @@ Two departures from ``reader.load_data()``, both only so that the benchmark can 
 files are loaded one by one, as ``load_data`` itself does, but with ``raise_on_error=True`` so that each
 failure is recorded (``load_data`` would print it and skip the file; an ImportError would stop the run), and
 each file gets ``--file-timeout`` seconds (SIGALRM; a parser stuck inside C code is not interrupted).
+A third, for the same reason: the process's heap is capped (``--memory-limit-gb``, RLIMIT_DATA), so that a
+decompression bomb ends in that file's MemoryError, recorded as its failure, instead of the kernel's OOM
+killer ending the whole run (unbounded, LlamaIndex's reader took all 24 GB of this machine on docs_corpus).
 Nothing else is changed. ``index`` prints seconds, files, documents, nodes, failures and peak RSS as one
 JSON object; ``quality`` indexes squad_en + jsquad_ja + cranfield_en docs and prints hit@1, hit@5, MRR@5
 (and ans@5) on the QA sets and nDCG@10 on cranfield_en, computed as bench/retrieval_quality.py does.
@@ -231,7 +234,11 @@ def main() -> None:
     ap.add_argument("--embed-batch-size", type=int, default=0, help="0 = LlamaIndex's default")
     ap.add_argument("--file-timeout", type=float, default=60.0, help="seconds per file (ragd's parse timeout)")
     ap.add_argument("--top-k", type=int, default=30, help="quality: nodes retrieved per question")
+    ap.add_argument("--memory-limit-gb", type=float, default=8.0, help="heap cap (RLIMIT_DATA); 0 = none")
     args = ap.parse_intermixed_args()
+    if args.memory_limit_gb:
+        cap = int(args.memory_limit_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, resource.getrlimit(resource.RLIMIT_DATA)[1]))
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     warnings.simplefilter("ignore")
     if args.store.exists() and any(args.store.iterdir()):
@@ -258,7 +265,7 @@ def main() -> None:
                      "splitter": "SentenceSplitter()", "embed_model": f"HuggingFaceEmbedding({args.model.name})",
                      "embed_batch_size": embed.embed_batch_size, "max_length": embed.max_length,
                      "vector_store": "ChromaVectorStore(chromadb.PersistentClient)",
-                     "file_timeout_s": args.file_timeout},
+                     "file_timeout_s": args.file_timeout, "memory_limit_gb": args.memory_limit_gb},
         "versions": versions(),
         "setup_seconds": ready - started,  # imports, scanning the folders, loading the model (not timed below)
         "index": stats,

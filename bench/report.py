@@ -130,9 +130,32 @@ def throughput_section(r: Report) -> None:
     if li is not None and li < 1:
         r.lose(f"LlamaIndex indexes the corpus faster: ragd runs at {li:.2f}× its speed (ragd embeds every "
                "sentence, many more vectors than LlamaIndex's one per node).")
+    _throughput_failures(r, get(data, "per_run", default=[]))
     notes = get(data, "notes")
     if notes:
         r.add("\n".join(f"- {n}" for n in notes))
+
+
+def _throughput_failures(r: Report, runs: list[Json]) -> None:
+    """What each contender could not read in the first run, and the files that exhausted LlamaIndex's memory."""
+    if not runs:
+        return
+    first = runs[0].get("contenders", {})
+    said = []
+    for name in ("ragd", "llamaindex"):
+        c = first.get(name)
+        if c and c.get("files_failed") is not None:
+            skipped = f", {c['files_skipped']} skipped as unsupported" if c.get("files_skipped") else ""
+            said.append(f"{name} {c['files_failed']} failed{skipped}")
+    if said:
+        r.add("Files each contender could not index (each recorded with its reason): " + "; ".join(said) + ".")
+    li = first.get("llamaindex") or {}
+    cap = get(li, "pipeline", "memory_limit_gb")
+    exhausted = [Path(f["path"]).name for f in li.get("failures", []) if f.get("error", "").startswith("MemoryError")]
+    if exhausted and cap:
+        r.add(f"**LlamaIndex's reader ran out of memory** on {', '.join(exhausted)}. Its heap was capped at "
+               f"{cap:g} GB for this benchmark; uncapped, the kernel's OOM killer ended its whole run at 24 GB. "
+               "ragd parses each file in a worker with its own limits and records such a file as failed.")
 
 
 # -- 2. how cost grows -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bench.report import build
@@ -65,3 +66,25 @@ def test_a_section_without_json_is_carried_forward_with_its_date_cpu_and_losses(
     again = build(out, results, commentary=None)
     memory_again = again.split("## 5. Memory", 1)[1].split("\n## ", 1)[0]
     assert memory_again.count(CARRIED) == 1 and "2026-01-02, measured on Test CPU 9000" in memory_again
+
+
+def test_throughput_names_a_stopped_series_and_the_file_that_exhausted_llamaindex(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    contender = {"seconds": 10.0, "files": 3, "chunks": 30, "files_per_s": 0.3, "chunks_per_s": 3.0}
+    run = {"contenders": {
+        "ragd": {**contender, "files_failed": 1, "files_skipped": 2},
+        "raw_embed": contender,
+        "llamaindex": {**contender, "files_failed": 2, "pipeline": {"memory_limit_gb": 8.0}, "failures": [
+            {"path": "/data/x/poc-shared-strings.xlsx", "error": "MemoryError: "},
+            {"path": "/data/x/bad.pdf", "error": "PdfReadError: no xref"}]}}}
+    data = {"corpus": {"limit_files_per_folder": 0}, "runs": 2, "runs_asked": 3, "per_run": [run, run],
+            "median": {name: contender for name in ("ragd", "raw_embed", "llamaindex")},
+            "ratios_median": {"ragd_over_raw_embed": 1.0, "ragd_over_llamaindex_files_per_s": 1.0}}
+    (out / "throughput.json").write_text(json.dumps(data), encoding="utf-8")
+    text = build(out, tmp_path / "RESULTS.md", commentary=None)
+    section = text.split("## 1. Indexing throughput", 1)[1].split("\n## ", 1)[0]
+    assert "**2 of the 3 runs asked for** finished" in section
+    assert "ragd 1 failed, 2 skipped as unsupported; llamaindex 2 failed" in section
+    assert "ran out of memory** on poc-shared-strings.xlsx. Its heap was capped at 8 GB" in section
+    assert "bad.pdf" not in section
