@@ -149,6 +149,10 @@ def _throughput_failures(r: Report, runs: list[Json]) -> None:
             said.append(f"{name} {c['files_failed']} failed{skipped}")
     if said:
         r.add("Files each contender could not index (each recorded with its reason): " + "; ".join(said) + ".")
+    peaks = [(name, get(first, name, "peak_rss_mb", "self")) for name in ("ragd", "raw_embed", "llamaindex")]
+    shown = [f"{name} {mb:,.0f} MB" for name, mb in peaks if isinstance(mb, (int, float))]
+    if shown:
+        r.add("Peak resident memory of each contender's process (run 1): " + ", ".join(shown) + ".")
     li = first.get("llamaindex") or {}
     cap = get(li, "pipeline", "memory_limit_gb")
     exhausted = [Path(f["path"]).name for f in li.get("failures", []) if f.get("error", "").startswith("MemoryError")]
