@@ -412,6 +412,8 @@ def retrieval_section(r: Report) -> None:
             en, ja, cr = res[f"squad_en/{mode}"], res[f"jsquad_ja/{mode}"], res[f"cranfield_en/{mode}"]
             rows.append((e, mode, num(en["hit@1"]), num(en["hit@5"]), num(en["mrr@5"]), num(ja["hit@1"]),
                          num(ja["hit@5"]), num(ja["mrr@5"]), num(cr["ndcg@10"])))
+    kept, kept_note = r.earlier_rows("## 6. Retrieval quality", [e for e in EMBEDDERS if e not in found])
+    rows += kept
     li_res = get(li, "results", default={}) or {}
     if li_res:
         en, ja, cr = li_res.get("squad_en", {}), li_res.get("jsquad_ja", {}), li_res.get("cranfield_en", {})
@@ -421,6 +423,8 @@ def retrieval_section(r: Report) -> None:
         r.missing.append("LlamaIndex retrieval quality: `python -m bench.index_throughput` (writes it)")
     r.add(table(("embedder", "mode", "EN hit@1", "EN hit@5", "EN MRR", "JA hit@1", "JA hit@5", "JA MRR",
                  "Cranfield nDCG@10"), rows))
+    if kept_note:
+        r.add(kept_note)
     groups = ["EN hit@5", "JA hit@5", "Cranfield nDCG@10"]
     series: dict[str, list[float | None]] = {}
     for e, d in found.items():

@@ -178,6 +178,23 @@ class Report:
         self.losses += self.previous.losses.get(section_number(heading), [])
         self.carried.append(f"{heading.removeprefix('## ')}: {commands}")
 
+    def earlier_rows(self, heading: str, names: Sequence[str]) -> tuple[list[tuple[str, ...]], str]:
+        """The earlier report's table rows under ``heading`` whose first cell is one of ``names``, marked †, and
+        the note that says when and where they were measured ("" when there are none): a benchmark that ran for
+        some rows of a table (three embedders of four, say) keeps the others' earlier figures, marked."""
+        earlier = self.previous.section(heading) or ""
+        rows = []
+        for line in earlier.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("| ") else []
+            if cells and cells[0].removesuffix(" †") in names:
+                rows.append((cells[0].removesuffix(" †") + " †", *cells[1:]))
+        if not rows:
+            return [], ""
+        m = re.search(r"carried forward from the report of (\S+), measured on ([^:]+):", earlier, flags=re.I)
+        date, cpu = (m.group(1), m.group(2)) if m else (self.previous.date, self.previous.cpu)
+        return rows, (f"† These rows were carried forward from the report of {date}, measured on {cpu}: their "
+                      "JSON is not in `bench/out/` now.")
+
     def lose(self, text: str) -> None:
         """A place where ragd loses, tagged with the running section's number (so a carried section keeps it)."""
         number = section_number(self._heading())

@@ -88,3 +88,30 @@ def test_throughput_names_a_stopped_series_and_the_file_that_exhausted_llamainde
     assert "ragd 1 failed, 2 skipped as unsupported; llamaindex 2 failed" in section
     assert "ran out of memory** on poc-shared-strings.xlsx. Its heap was capped at 8 GB" in section
     assert "bad.pdf" not in section
+
+
+def test_retrieval_rows_without_json_keep_their_earlier_figures_marked(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text(EARLIER.replace(
+        "| use+minilm | hybrid | 0.995 |\n",
+        "| use+minilm | hybrid | 0.995 |\n| e5-small | dense | 0.983 |\n\n*Carried forward from the report of "
+        "2025-12-31, measured on Old CPU 1: its JSON is not in `bench/out/` now; run ... to measure it again.*\n"),
+        encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    scores = {"hit@1": 0.5, "hit@5": 0.75, "mrr@5": 0.6, "ndcg@10": 0.25}
+    fresh = {"results": {f"{ds}/{mode}": scores for ds in ("squad_en", "jsquad_ja", "cranfield_en")
+                         for mode in ("hybrid", "dense", "lexical")}}
+    (out / "retrieval-use+minilm.json").write_text(json.dumps(fresh), encoding="utf-8")
+    text = build(out, results, commentary=None)
+    retrieval = text.split("## 6. Retrieval quality", 1)[1].split("\n## ", 1)[0]
+    assert "| use+minilm | hybrid | 0.500 | 0.750 |" in retrieval and "0.995" not in retrieval
+    assert "| e5-small † | dense | 0.983 |" in retrieval
+    assert "† These rows were carried forward from the report of 2025-12-31, measured on Old CPU 1" in retrieval
+    assert "| minilm †" not in retrieval  # no earlier row, nothing made up
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "retrieval-use+minilm.json").write_text(json.dumps(fresh), encoding="utf-8")
+    results.write_text(text, encoding="utf-8")
+    twice = build(again, results, commentary=None)
+    assert "| e5-small † | dense | 0.983 |" in twice and "measured on Old CPU 1" in twice  # carried twice, same origin
