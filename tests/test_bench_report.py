@@ -115,3 +115,24 @@ def test_retrieval_rows_without_json_keep_their_earlier_figures_marked(tmp_path:
     results.write_text(text, encoding="utf-8")
     twice = build(again, results, commentary=None)
     assert "| e5-small † | dense | 0.983 |" in twice and "measured on Old CPU 1" in twice  # carried twice, same origin
+
+
+def test_an_answer_set_without_json_keeps_its_earlier_row_and_losses(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text(EARLIER.replace("## Where ragd loses\n", (
+        "## 7. Answers\n\n| set | questions |\n|---|---|\n| squad_en | 150 |\n| jsquad_ja | 30 |\n\n"
+        "## Where ragd loses\n\n- On jsquad_ja, the answers are short (§7)\n"
+        "- On squad_en, the answers are long (§7)\n")),
+        encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    indexed = {"questions": 20, "citations_verified": 1.0, "gold_cited": 0.9, "gold_answer": 0.6, "grounded": 0.95,
+               "median_first_token_s": 4.0}
+    report = {"indexed": indexed, "held_out_articles": {"not_grounded": 0.95}, "other_dataset": {"not_grounded": 1}}
+    (out / "answers-squad_en.json").write_text(json.dumps({"report": report}), encoding="utf-8")
+    text = build(out, results, commentary=None)
+    answers = text.split("## 7. Answers", 1)[1].split("\n## ", 1)[0]
+    assert "| squad_en | 20 |" in answers and "| jsquad_ja † | 30 |" in answers
+    assert "carried forward from the report of 2026-01-02, measured on Test CPU 9000" in answers
+    assert "- On jsquad_ja, the answers are short (§7)" in text
+    assert "the answers are long" not in text  # squad_en was measured again: its old loss goes
