@@ -3,6 +3,7 @@ through its pystray menu, a Tk popup menu and real clicks (xdotool)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -87,6 +88,12 @@ def screen(tmp_path: Path) -> Iterator[Desktop]:
     try:
         yield desk
     finally:
+        # pystray's Icon.__del__ talks to the X display: let the tray's threads end and the icon go while the
+        # display is still up (on a loaded machine a poll thread can outlive the test and keep the icon alive)
+        for thread in threading.enumerate():
+            if thread.name in ("ragd-tray-poll", "ragd-tray-heartbeat"):  # both end with the icon's loop
+                thread.join(10)
+        gc.collect()
         desk.close()
 
 
