@@ -123,6 +123,11 @@ def throughput_section(r: Report) -> None:
         r.add(r.plot("throughput", lambda ax: (bars(ax, names, values, colours, "chunks / s"),
                                                ax.set_title("Indexing throughput (higher is better)"))))
     embed_share = ratios.get("ragd_over_raw_embed")
+    if embed_share is not None and embed_share > 1.05:
+        r.add(f"ragd comes out {embed_share:.2f}× as fast as the raw encode of its own sentences, so the raw encode is "
+              "no ceiling here: it encodes every distinct sentence in one `encode` call, ragd one call per batch of "
+              "up to 256 chunks, and on this machine the smaller calls run faster (the cause is not isolated). "
+              "Read the met target as \"no slower than the plain model call\", not as a share of a ceiling.")
     if embed_share is not None and embed_share < 0.9:
         r.lose(f"Indexing reaches {embed_share:.0%} of the raw embedding speed, short of the 90 % target "
                "(parsing and both stores' writes are not hidden behind the embedding).")
