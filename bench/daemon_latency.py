@@ -163,14 +163,15 @@ def write_sample(kind: str, target: Path, text: str) -> None:
 def wait_initial_index(daemon: Daemon, tree: Path, t_ready: float, timeout: float,
                        every: float = 30) -> dict[str, Any] | None:
     """Wait until the start-up scan (and whatever was queued with it) is written; prints progress every
-    ``every`` seconds. Returns the first ``last_scan`` the daemon reported (the start-up scan's stats)."""
+    ``every`` seconds. Returns the start-up scan's stats: the first ``last_scan`` that indexed files, or None
+    if a later scan (a reconcile queued meanwhile, which can take well under a poll) replaced it unseen."""
     first_scan: dict[str, Any] | None = None
     last_print = t_ready
     ticket = int(daemon.api().post("/v1/reindex", json={"paths": [str(tree / ".settle")]}).json()["request"])
     while True:
         s = daemon.status()
         ix = s["indexing"]
-        if first_scan is None and ix["last_scan"]:
+        if first_scan is None and ix["last_scan"] and ix["last_scan"].get("files_indexed"):
             first_scan = ix["last_scan"]
         if ix["done_through"] >= ticket:
             return first_scan
@@ -324,7 +325,7 @@ def main() -> None:
         t_settled = time.perf_counter()
         report["load_avg_1m"]["initial_index"] = load_avg()
         status = daemon.status()
-        scan = first_scan or status["indexing"]["last_scan"] or {}
+        scan = first_scan or {}  # None: the start-up scan's stats were replaced unseen; its wall time stands in
         index_s = float(scan.get("seconds") or (t_settled - t_ready))
         report["initial_index"] = {
             "spawn_to_ready_s": round(t_ready - t_spawn, 2), "ready_to_settled_s": round(t_settled - t_ready, 2),
