@@ -145,7 +145,7 @@ class Report:
         self.parts.append(text.strip("\n") + "\n")
 
     def absent(self, what: str, command: str) -> None:
-        self.add(f"*Not measured in this report: run `{command}`.*")
+        self.add(f"*{NOT_MEASURED}: run `{command}`.*")
         self.missing.append(f"{what}: `{command}`")
         self._commands.append(command)
 
@@ -190,9 +190,9 @@ class Report:
                 rows.append((cells[0].removesuffix(" †") + " †", *cells[1:]))
         if not rows:
             return [], ""
-        m = re.search(r"carried forward from the report of (\S+), measured on ([^:]+):", earlier, flags=re.I)
+        m = re.search(re.escape(CARRIED) + r" of (\S+), measured on ([^:]+):", earlier, flags=re.I)
         date, cpu = (m.group(1), m.group(2)) if m else (self.previous.date, self.previous.cpu)
-        return rows, (f"† These rows were carried forward from the report of {date}, measured on {cpu}: their "
+        return rows, (f"† These rows were {CARRIED.lower()} of {date}, measured on {cpu}: their "
                       "JSON is not in `bench/out/` now.")
 
     def lose(self, text: str) -> None:
