@@ -1,0 +1,132 @@
+"""The quality sections of bench/RESULTS.md: 6, retrieval (every built-in embedder and LlamaIndex), and 7,
+answers (citations, gold answers, refusals)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.report_kit import Report, get, grouped, num, pct, sec, table
+
+# -- 6. retrieval quality --------------------------------------------------------------------------------
+
+EMBEDDERS = ("use+minilm", "use-multilingual", "minilm", "e5-small")
+MODES = ("hybrid", "dense", "lexical")
+
+
+def retrieval_section(r: Report) -> None:
+    r.add("## 6. Retrieval quality\n\n`squad_en` and `jsquad_ja` (each question's gold file: hit@1, hit@5, MRR "
+          "over the top 5) with the 1,400 `cranfield_en` abstracts indexed beside them as distractors, and "
+          "`cranfield_en` nDCG@10 with its graded relevance. Every built-in embedder, three modes; LlamaIndex's "
+          "default pipeline (`SentenceSplitter`, all-MiniLM-L6-v2, dense top-k) on the same files. Each QA set "
+          "has only 10 articles, of another domain than the distractors, so finding the gold *file* is the easy "
+          "part; the JSON also holds ans@5 (a top-5 hit from the gold file whose first 1,200 characters contain a "
+          "gold answer), the stricter measure the README quotes. It is left out of this table because it "
+          "favours small chunks: a LlamaIndex node runs to 1,024 tokens, so its answer often lies past the "
+          "first 1,200 characters.")
+    found = {e: d for e in EMBEDDERS if (d := r.load(f"retrieval-{e}.json")) is not None}
+    li = r.load("llamaindex-quality.json")
+    if not found:
+        r.absent("retrieval quality", "python -m bench.retrieval_quality --embedder use+minilm")
+        return
+    for e in EMBEDDERS:
+        if e not in found:
+            r.missing.append(f"retrieval quality with {e}: `python -m bench.retrieval_quality --embedder {e}`")
+    rows = []
+    for e, d in found.items():
+        res = d["results"]
+        for mode in MODES:
+            if f"squad_en/{mode}" not in res:
+                continue
+            en, ja, cr = res[f"squad_en/{mode}"], res[f"jsquad_ja/{mode}"], res[f"cranfield_en/{mode}"]
+            rows.append((e, mode, num(en["hit@1"]), num(en["hit@5"]), num(en["mrr@5"]), num(ja["hit@1"]),
+                         num(ja["hit@5"]), num(ja["mrr@5"]), num(cr["ndcg@10"])))
+    kept, kept_note = r.earlier_rows("## 6. Retrieval quality", [e for e in EMBEDDERS if e not in found])
+    rows += kept
+    li_res = get(li, "results", default={}) or {}
+    if li_res:
+        en, ja, cr = li_res.get("squad_en", {}), li_res.get("jsquad_ja", {}), li_res.get("cranfield_en", {})
+        rows.append(("**LlamaIndex**", "dense", num(en.get("hit@1")), num(en.get("hit@5")), num(en.get("mrr@5")),
+                     num(ja.get("hit@1")), num(ja.get("hit@5")), num(ja.get("mrr@5")), num(cr.get("ndcg@10"))))
+    elif li is None:
+        r.missing.append("LlamaIndex retrieval quality: `python -m bench.index_throughput` (writes it)")
+    r.add(table(("embedder", "mode", "EN hit@1", "EN hit@5", "EN MRR", "JA hit@1", "JA hit@5", "JA MRR",
+                 "Cranfield nDCG@10"), rows))
+    if kept_note:
+        r.add(kept_note)
+    groups = ["EN hit@5", "JA hit@5", "Cranfield nDCG@10"]
+    series: dict[str, list[float | None]] = {}
+    for e, d in found.items():
+        res = d["results"]
+        if "squad_en/hybrid" in res:
+            series[f"ragd {e} hybrid"] = [res["squad_en/hybrid"]["hit@5"], res["jsquad_ja/hybrid"]["hit@5"],
+                                          res["cranfield_en/hybrid"]["ndcg@10"]]
+    if li_res:
+        series["LlamaIndex default"] = [get(li_res, "squad_en", "hit@5"), get(li_res, "jsquad_ja", "hit@5"),
+                                        get(li_res, "cranfield_en", "ndcg@10")]
+    if series:
+        r.add(r.plot("retrieval", lambda ax: (grouped(ax, groups, series, "score"), ax.set_ylim(0, 1),
+                                              ax.set_title("Retrieval quality (higher is better)")),
+                     size=(7.4, 3.8)))
+    default = found.get("use+minilm")
+    if default and li_res:
+        for ds, key in (("squad_en", "hit@5"), ("jsquad_ja", "hit@5"), ("cranfield_en", "ndcg@10")):
+            ours = get(default, "results", f"{ds}/hybrid", key)
+            theirs = get(li_res, ds, key)
+            if ours is not None and theirs is not None and ours < theirs:
+                r.lose(f"On {ds}, LlamaIndex's default pipeline beats ragd's default ({key} {theirs:.3f} "
+                       f"against {ours:.3f}).")
+    for e, d in found.items():
+        res = d["results"]
+        for ds, key in (("squad_en", "hit@5"), ("jsquad_ja", "hit@5"), ("cranfield_en", "ndcg@10")):
+            hybrid, best = get(res, f"{ds}/hybrid", key), max(
+                (get(res, f"{ds}/{m}", key) or 0.0 for m in ("dense", "lexical")), default=0.0)
+            if hybrid is not None and best > hybrid + 0.005:
+                r.lose(f"With {e} on {ds}, hybrid ({hybrid:.3f}) is below a single mode ({best:.3f}); "
+                       "the fusion costs quality there.")
+
+
+# -- 7. answer quality -------------------------------------------------------------------------------------
+
+
+def answers_section(r: Report) -> None:
+    r.add("## 7. Answers\n\nA sample of questions asked with the default model (SmolLM2-135M-Instruct, a tiny "
+          "demo model: users point ragd at bigger GGUF files). Citations are re-checked independently of ragd's "
+          "parser (the quote, whitespace-normalised, is in the raw file at the cited lines). `grounded: false` "
+          "is measured on questions about articles that are not indexed, and on the other language's set.")
+    rows: list[tuple[Any, ...]] = []
+    unmeasured = []
+    for ds in ("squad_en", "jsquad_ja"):
+        d = r.load(f"answers-{ds}.json")
+        if d is None:
+            unmeasured.append(ds)
+            continue
+        rep = d["report"]
+        ix = rep["indexed"]
+        rows.append((ds, ix["questions"], pct(ix["citations_verified"]), pct(ix["gold_cited"]),
+                     pct(ix["gold_answer"]), pct(ix["grounded"]), pct(get(rep, "held_out_articles", "not_grounded")),
+                     pct(get(rep, "other_dataset", "not_grounded")), sec(ix.get("median_first_token_s"))))
+        if ix["citations_verified"] < 0.99:
+            r.lose(f"On {ds}, {1 - ix['citations_verified']:.1%} of citations do not hold under the independent "
+                   "check.")
+        held = get(rep, "held_out_articles", "not_grounded")
+        if held is not None and held < 0.9:
+            r.lose(f"On {ds}, only {held:.0%} of questions about files that are not indexed get `grounded: false`; "
+                   "the rest are answered from a wrong passage.")
+        if ix["gold_answer"] < 0.5:
+            r.lose(f"On {ds}, the default 135M model's answers contain a gold answer string for only "
+                   f"{ix['gold_answer']:.0%} of questions (retrieval finds the file far more often: see 6).")
+    kept, kept_note = r.earlier_rows("## 7. Answers", unmeasured) if rows else ([], "")
+    for ds in unmeasured:
+        command = f"python -m bench.answer_quality --dataset {ds}"
+        if any(row[0] == f"{ds} †" for row in kept):  # its earlier figures stay, and so do its losses
+            r.missing.append(f"answers on {ds}: `{command}`")
+            r.losses += [loss for loss in r.previous.losses.get("7", []) if f"On {ds}," in loss]
+        else:
+            r.absent(f"answers on {ds}", command)
+    rows += kept
+    if rows:
+        r.add(table(("set", "questions", "citations verified", "gold file cited", "gold answer in text",
+                     "grounded", "not grounded: held-out articles", "not grounded: other language",
+                     "first token (median)"), rows))
+    if kept_note:
+        r.add(kept_note)
