@@ -25,6 +25,7 @@ from typing import Any
 
 from ragd.daemon.sessions import COOKIE, Sessions
 from ragd.index.errors import RagdError
+from ragd.index.private import PrivacyError, open_private, read_private, write_private
 
 log = logging.getLogger(__name__)
 
@@ -47,39 +48,41 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 # -- files only the user can read ----------------------------------------------------------------
+# They live in the state folder and are opened through ragd.index.private: never through a link, and only
+# when they are regular files of this user (someone who could write there may have planted one).
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically with mode 0600 (the temp file is private from the start)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_private(path, text)
 
 
 def ensure_token(path: Path) -> str:
-    """The API token: read it, or create it on first start. A token file others can read is made private."""
+    """The API token: read it, or create it on first start. A token file others can read is made private;
+    a link or someone else's file is refused (``PrivacyError``), never followed nor changed."""
     try:
-        mode = path.stat().st_mode
+        fd = open_private(path, os.O_RDONLY)
     except FileNotFoundError:
         token = secrets.token_urlsafe(32)
         _write_private(path, token + "\n")
         return token
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("%s was readable by others; its mode is now 0600", path)
-        os.chmod(path, 0o600)
-    token = path.read_text(encoding="utf-8").strip()
+    try:
+        if os.fstat(fd).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("%s was readable by others; its mode is now 0600", path)
+            os.fchmod(fd, 0o600)  # the file just opened and checked, not whatever the name points to now
+        token = os.read(fd, 4096).decode("utf-8", errors="replace").strip()
+    finally:
+        os.close(fd)
     if len(token) < 32:
         raise RagdError(f"the API token in {path} is too short; delete the file to make a new one")
     return token
 
 
 def read_token(path: Path) -> str | None:
+    """The token for a client; None when there is none, or when the file is a link or not the user's."""
     try:
-        return path.read_text(encoding="utf-8").strip() or None
+        return (read_private(path) or "").strip() or None
+    except PrivacyError as exc:
+        log.warning("ignoring the API token: %s", exc)
+        return None
     except OSError:
         return None
 
@@ -90,8 +93,14 @@ def write_daemon_file(path: Path, url: str, pid: int) -> None:
 
 
 def read_daemon_file(path: Path) -> dict[str, Any] | None:
+    """The running daemon's address; None when missing or unreadable, and when the file is a link or
+    someone else's: a planted file must not send the user's token to another server."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = read_private(path)
+        data = json.loads(text) if text is not None else None
+    except PrivacyError as exc:
+        log.warning("ignoring the daemon file: %s", exc)
+        return None
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("url"), str) else None

@@ -403,20 +403,10 @@ def _main_thread_caller(backend: str) -> Callable[[Callable[[], None]], None]:
 def _single_instance(config: Config) -> Any:
     """Hold ``<state>/tray.lock`` while the tray runs: a second ``ragd tray`` says so and exits."""
     try:
-        import fcntl
+        from ragd.index.lock import hold_lock  # fcntl; the lock file is never opened through a link
     except ImportError:  # Windows: no lock, a second tray is merely a second icon
         return None
-    config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(config.state_dir / "tray.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise RagdError(f"the tray is already running (pid {holder})") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
+    return hold_lock(config.state_dir / "tray.lock", "the tray is already running (pid {holder})")
 
 
 def connector(config: Config, timeout: float = 10.0) -> Callable[[], Client | None]:

@@ -19,6 +19,7 @@ from ragd.daemon.config import Config
 from ragd.daemon.security import read_daemon_file
 from ragd.daemon.tray_view import NOT_RUNNING
 from ragd.index.errors import RagdError
+from ragd.index.private import open_private
 
 Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
 Spawner = Callable[..., subprocess.Popen[bytes]]
@@ -71,7 +72,7 @@ class DaemonLauncher:
             return "started the ragd agent (launchctl bootstrap)"
         self.config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         argv = self.argv("serve")
-        with open(self.log_path, "ab") as out:
+        with open(self.log_path, "ab", opener=lambda path, flags: open_private(Path(path), flags)) as out:
             child = self.spawn(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                start_new_session=True, close_fds=True)
         self.children = [c for c in self.children if c.returncode is None] + [child]
