@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 
+def resolve_path(path: str | Path) -> str:
+    """Absolute and resolved. ``~user`` for an unknown user stays as written (``Path.expanduser`` would raise)."""
+    return str(Path(os.path.expanduser(path)).resolve())
+
+
 def resolve_paths(paths: Iterable[str]) -> list[str]:
     """Absolute, resolved, sorted and distinct."""
-    return sorted({str(Path(p).expanduser().resolve()) for p in paths})
+    return sorted({resolve_path(p) for p in paths})

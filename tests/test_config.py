@@ -33,3 +33,16 @@ def test_bad_config_is_a_clear_error(tmp_path, text, message):
     (tmp_path / "config.toml").write_text(text)
     with pytest.raises(ConfigError, match=message):
         load({"RAGD_HOME": str(tmp_path)})
+
+
+def test_follow_symlinks_defaults_to_inside_and_is_set_by_file_or_environment(tmp_path):
+    assert load({"RAGD_HOME": str(tmp_path)}).follow_symlinks == "inside"
+    (tmp_path / "config.toml").write_text('follow_symlinks = "never"\n')
+    assert load({"RAGD_HOME": str(tmp_path)}).follow_symlinks == "never"
+    assert load({"RAGD_HOME": str(tmp_path), "RAGD_FOLLOW_SYMLINKS": "always"}).follow_symlinks == "always"
+    for bad in ({"RAGD_FOLLOW_SYMLINKS": "sometimes"}, {"RAGD_FOLLOW_SYMLINKS": "Inside"}):
+        with pytest.raises(ConfigError, match="follow_symlinks must be one of 'inside', 'never', 'always'"):
+            load({"RAGD_HOME": str(tmp_path), **bad})
+    (tmp_path / "config.toml").write_text("follow_symlinks = true\n")
+    with pytest.raises(ConfigError, match="follow_symlinks"):
+        load({"RAGD_HOME": str(tmp_path)})
