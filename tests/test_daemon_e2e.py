@@ -147,7 +147,7 @@ def test_the_api_refuses_strangers_and_bad_requests(world):
         (api.post("/v1/search", json={"query": "x" * 400_000}), 413),
         (api.post("/v1/sources", json={"path": "/no/such/folder"}), 400),
         (api.delete("/v1/sources", params={"path": "/not/a/source"}), 404),
-        (api.post("/v1/chat/completions", json={"model": "ragd", "messages": []}), 400),
+        (api.post("/v1/chat/completions", json={"model": "ragd", "messages": []}), 422),
     ]
     for response, expected in cases:
         assert response.status_code == expected, response.text

@@ -13,13 +13,15 @@ import openai
 import pytest
 from fastapi import FastAPI
 
-from ragd.daemon.api import OnToken
-from ragd.daemon.api.openai_compat import closing_text, footer, router
+from ragd.daemon.api import OnToken, mcp_server, rest
+from ragd.daemon.api.contract import MAX_QUERY
+from ragd.daemon.api.openai_compat import NO_QUESTION, closing_text, footer, router
 from ragd.daemon.api.streaming import INTERNAL_ERROR, StreamEvent, stream_answer
 from ragd.index.answer.models import Answer, Citation
-from ragd.index.errors import RagdError
+from ragd.index.errors import RagdError, SourceError
 from ragd.index.llm.base import LLMError
 from ragd.index.models import Hit
+from ragd.index.store.health import IndexDamaged
 from tests.servers import serve_in_thread
 
 HIT = Hit(chunk_id="c1", path="/notes/garden.md", text="Tomatoes were planted on 12 May.", score=0.9,
@@ -45,8 +47,10 @@ class FakeBackend:
         self.questions.append(question)
         if question == "model missing":
             raise LLMError("the model file is missing: run `ragd models pull`")
+        if question == "damaged":
+            raise IndexDamaged("the index is damaged; ragd is rebuilding it")
         if question == "nothing indexed":
-            raise RagdError("nothing is indexed yet: add a folder with `ragd add`")
+            raise SourceError("nothing is indexed yet: add a folder with `ragd add`")
         if question == "slow":  # a long answer, for clients that go away
             try:
                 for _ in range(2000):
@@ -192,29 +196,70 @@ def test_openapi_documents_the_route() -> None:
 
 @pytest.mark.parametrize("messages", [
     [{"role": "system", "content": "hello"}],
-    [],
     [{"role": "user", "content": "   "}],
     [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}],
+    [{"role": "user", "content": "an earlier question"}, {"role": "user", "content": None}],
 ])
-def test_no_question(client: openai.OpenAI, messages: list[Any]) -> None:
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(model="ragd", messages=messages)
-    assert err.value.status_code == 400
-    assert "No question" in err.value.message
-    body: Any = err.value.body
-    assert body == {"message": body["message"], "type": "invalid_request_error", "param": "messages", "code": None}
+def test_no_question_is_answered_as_such(client: openai.OpenAI, served: tuple[str, FakeBackend],
+                                         messages: list[Any]) -> None:
+    """Valid by the schema, so not refused: the reply says there is no question, and no model runs."""
+    asked = len(served[1].questions)
+    response = client.chat.completions.create(model="ragd", messages=messages)
+    assert response.choices[0].message.content == NO_QUESTION
+    assert (response.model_extra or {})["grounded"] is False
+    chunks = list(client.chat.completions.create(model="ragd", messages=messages, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == NO_QUESTION
+    assert len(served[1].questions) == asked
 
 
-def test_question_too_long(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.BadRequestError, match="too long"):
-        client.chat.completions.create(model="ragd", messages=[{"role": "user", "content": "x" * 40_000}])
+def test_no_messages_is_refused_by_the_schema(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.chat.completions.create(model="ragd", messages=[])
+    app = FastAPI()
+    app.include_router(router(FakeBackend()))
+    assert app.openapi()["components"]["schemas"]["ChatRequest"]["properties"]["messages"]["minItems"] == 1
+
+
+def test_question_too_long(client: openai.OpenAI, served: tuple[str, FakeBackend]) -> None:
+    """The REST cap (``MAX_QUERY``, shared): a longer text is refused by the schema, parts that add up to more
+    are a 400, and in neither case does the model run."""
+    assert rest.MAX_QUERY is MAX_QUERY is mcp_server.MAX_QUERY
+    asked = len(served[1].questions)
+    with pytest.raises(openai.UnprocessableEntityError) as refused:
+        client.chat.completions.create(model="ragd", messages=[{"role": "user", "content": "x" * 31_900}])
+    assert "at most 4000 characters" in refused.value.response.text
+    parts = [{"type": "text", "text": "x" * 3000}, {"type": "text", "text": "y" * 3000}]
+    with pytest.raises(openai.BadRequestError, match="too long") as err:
+        client.chat.completions.create(model="ragd", messages=[{"role": "user", "content": parts}])  # type: ignore
+    assert err.value.body == {"message": "The question is too long (6000 characters; at most 4000).",
+                              "type": "invalid_request_error", "param": "messages", "code": None}
+    assert len(served[1].questions) == asked
+    exactly = "x" * MAX_QUERY
+    client.chat.completions.create(model="ragd", messages=[
+        {"role": "system", "content": "s" * 20_000}, {"role": "user", "content": exactly}])  # other roles: no cap
+    assert served[1].questions[-1] == exactly
+
+
+@pytest.mark.parametrize("body", [
+    {"messages": [{"role": "user", "content": "q"}], "stream": 0},
+    {"messages": [{"role": "user", "content": "q"}], "stream": "true"},
+    {"messages": [{"role": "user", "content": "q"}], "stream": True, "stream_options": {"include_usage": 1}},
+    {"messages": [{"role": 1, "content": "q"}]},
+    {"messages": [{"role": "user", "content": 5}]},
+])
+def test_wrong_types_are_refused(served: tuple[str, FakeBackend], body: dict[str, Any]) -> None:
+    """No lax coercion: what the schema calls a boolean must be one."""
+    assert httpx.post(f"{served[0]}/v1/chat/completions", json=body, timeout=20).status_code == 422
 
 
 def test_user_errors(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.BadRequestError, match="nothing is indexed"):
+    with pytest.raises(openai.ConflictError, match="nothing is indexed"):  # 409, as in REST
         client.chat.completions.create(model="ragd", messages=[{"role": "user", "content": "nothing indexed"}])
     with pytest.raises(openai.InternalServerError, match="model file is missing") as err:
         client.chat.completions.create(model="ragd", messages=[{"role": "user", "content": "model missing"}])
+    assert err.value.status_code == 503
+    with pytest.raises(openai.InternalServerError, match="rebuilding") as err:  # as REST answers it
+        client.chat.completions.create(model="ragd", messages=[{"role": "user", "content": "damaged"}])
     assert err.value.status_code == 503
 
 

@@ -54,7 +54,12 @@ class Service(Backend, Protocol):
         ...
 
     def verify(self) -> list[str]:
-        """Differences between the manifest, the lexical index, the vector store and the disk."""
+        """Damage, and differences between the manifest, the lexical index, the vector store and the disk."""
+        ...
+
+    def repair(self) -> dict[str, Any]:
+        """Check the stores and rebuild a damaged one: ``{"repairs": [...], "request": n}`` (the re-index is
+        written when ``status``'s ``indexing.done_through`` reaches ``request``)."""
         ...
 
     def pause(self) -> None: ...

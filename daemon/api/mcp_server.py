@@ -34,13 +34,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from ragd.daemon.api import Backend
+from ragd.daemon.api.contract import MAX_QUERY
 from ragd.daemon.api.openai_compat import footer, where
 from ragd.index.answer.models import Answer
 from ragd.index.errors import RagdError
 from ragd.index.models import Hit
 
 MCP_PATH = "/mcp"
-MAX_QUERY = 4000  # characters, as in the REST API
 
 INSTRUCTIONS = (
     "ragd searches and answers questions from the user's own files (documents, notes, mail) on this machine. "

@@ -3,6 +3,10 @@
 Any OpenAI client or chat UI can point its base URL at ``http://127.0.0.1:PORT/v1`` and pick the one
 model ragd offers. Only the last user message is the question: each question is answered from the
 files alone, so earlier turns, system prompts and sampling options are accepted and ignored.
+
+The question is capped as in REST (``MAX_QUERY``): a user message's text longer than that is refused
+by the schema (422), and one made of several text parts that add up to more is a 400. Everything else
+is bounded by the guard's body limit (256 KiB, a 413).
 """
 
 from __future__ import annotations
@@ -10,40 +14,48 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Body, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from ragd.daemon.api import Backend
+from ragd.daemon.api import Backend, OnToken
+from ragd.daemon.api.contract import LLM_503, MAX_QUERY, error_status, errors
 from ragd.daemon.api.streaming import INTERNAL_ERROR, stream_answer
 from ragd.index.answer.models import Answer, Citation
 from ragd.index.errors import RagdError
-from ragd.index.llm.base import LLMError
 from ragd.index.models import Hit
 
-MAX_QUESTION = 32_000  # characters of the question (the last user message)
 MAX_MESSAGES = 1_000
+NO_QUESTION = ("There is no question to answer: the last user message has no text. Ask something about your "
+               "files.")
 
 # --- request -------------------------------------------------------------------------------------
+# Extra fields are ignored, as OpenAI clients send many; the fields ragd reads are strict (no coercion:
+# `"stream": 0` is not a boolean). A user message's text is capped: every user message was the question once.
 
 
-class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
 
+
+class ContentPart(_Lenient):
     type: str = Field(description="Only `text` parts are read; images and other parts are ignored.")
     text: str | None = None
 
 
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class QuestionPart(ContentPart):
+    text: str | None = Field(None, max_length=MAX_QUERY)
 
-    role: str = Field(description="`user`, `assistant`, `system`, `developer` or `tool`.")
-    content: str | list[ContentPart] | None = None
+
+class UserMessage(_Lenient):
+    role: Literal["user"]
+    content: Annotated[str, Field(max_length=MAX_QUERY)] | list[QuestionPart] | None = Field(
+        None, description=f"The question: at most {MAX_QUERY} characters of text in all.")
 
     def text(self) -> str:
         if self.content is None or isinstance(self.content, str):
@@ -51,19 +63,30 @@ class ChatMessage(BaseModel):
         return "".join(p.text or "" for p in self.content if p.type == "text")
 
 
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class OtherMessage(_Lenient):
+    role: str = Field(description="`assistant`, `system`, `developer`, `tool`, ...: read by nobody.",
+                      json_schema_extra={"not": {"const": "user"}})
+    content: str | list[ContentPart] | None = None
 
+
+def _role(message: Any) -> str:
+    role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
+    return "user" if role == "user" else "other"
+
+
+ChatMessage = Annotated[Annotated[UserMessage, Tag("user")] | Annotated[OtherMessage, Tag("other")],
+                        Discriminator(_role)]
+
+
+class StreamOptions(_Lenient):
     include_usage: bool = False
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(_Lenient):
     """OpenAI's chat request; fields ragd has no use for (temperature, max_tokens, tools, ...) are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
-
     model: str | None = Field(None, description="Ignored: ragd offers one model (see `GET /v1/models`).")
-    messages: list[ChatMessage] = Field(max_length=MAX_MESSAGES)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = Field(False, description="Server-sent `chat.completion.chunk` events, then `data: [DONE]`.")
     stream_options: StreamOptions | None = None
 
@@ -140,6 +163,10 @@ the answer against the files only once the model is done: if it had to replace t
 last chunk first says so and gives ragd's answer. `stream_options.include_usage` adds a usage chunk
 (no choices). `data: [DONE]` ends the stream; an error midway is a `data: {"error": {...}}` event.
 
+The question is the last user message; when it has no text, the reply says so (no model runs). Its
+text is at most 4,000 characters, as in `POST /v1/ask`; other messages are not read, and the whole
+request is bounded by the daemon's body limit (256 KiB by default, a 413).
+
 Errors have OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 """
 
@@ -155,7 +182,8 @@ def router(backend: Backend) -> APIRouter:
     def list_models() -> dict[str, Any]:
         return {"object": "list", "data": [model_card()]}
 
-    @api.get("/models/{model_id:path}", summary="The model, by id (OpenAI-compatible)", response_model=None)
+    @api.get("/models/{model_id:path}", summary="The model, by id (OpenAI-compatible)", response_model=None,
+             responses=errors(404, 422, why={404: "No model with that id (`model_not_found`)."}))
     def get_model(model_id: str) -> dict[str, Any] | JSONResponse:
         if model_id != backend.model_name():
             return error_response(status.HTTP_404_NOT_FOUND, f"The model '{model_id}' does not exist",
@@ -166,19 +194,21 @@ def router(backend: Backend) -> APIRouter:
               description=DESCRIPTION, response_model=ChatCompletion,
               responses={200: {"content": {"text/event-stream": {}},
                                "description": "A `chat.completion`, or with `stream` an event stream."},
-                         400: {"description": "No question, a question too long, or a user error."},
-                         503: {"description": "The model cannot be loaded or failed."}})
+                         **errors(400, 409, 422, 503, why={
+                             400: "A question whose text parts add up to more than 4,000 characters, or "
+                                  "another request ragd cannot answer (the message says why).",
+                             422: "The request does not match this schema (a user message's text longer than "
+                                  "4,000 characters, `messages` empty, a field of the wrong type, ...).",
+                             503: LLM_503})})
     async def chat_completions(req: Annotated[ChatRequest, Body(openapi_examples=EXAMPLES)]) -> Response:
         question = last_user_text(req.messages)
-        if not question.strip():
-            return error_response(status.HTTP_400_BAD_REQUEST, "No question: the request needs a user message "
-                                  "with text (the last one is the question).", param="messages")
-        if len(question) > MAX_QUESTION:
+        if len(question) > MAX_QUERY:  # several text parts: each within the schema's cap, not all together
             return error_response(status.HTTP_400_BAD_REQUEST, f"The question is too long ({len(question)} "
-                                  f"characters; at most {MAX_QUESTION}).", param="messages")
+                                  f"characters; at most {MAX_QUERY}).", param="messages")
+        ask = answerer(backend, question)
         if req.stream:
             include_usage = req.stream_options is not None and req.stream_options.include_usage
-            return StreamingResponse(chunks(backend, question, include_usage), media_type="text/event-stream",
+            return StreamingResponse(chunks(backend, ask, include_usage), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
         pieces = 0
@@ -188,10 +218,9 @@ def router(backend: Backend) -> APIRouter:
             pieces += 1
 
         try:
-            answer = await anyio.to_thread.run_sync(lambda: backend.ask(question, count))
+            answer = await anyio.to_thread.run_sync(lambda: ask(count))
         except RagdError as exc:
-            code = status.HTTP_503_SERVICE_UNAVAILABLE if isinstance(exc, LLMError) else status.HTTP_400_BAD_REQUEST
-            return error_response(code, str(exc))
+            return error_response(error_status(exc), str(exc))
         body = {
             "id": completion_id(), "object": "chat.completion", "created": int(time.time()),
             "model": backend.model_name(),
@@ -205,7 +234,14 @@ def router(backend: Backend) -> APIRouter:
     return api
 
 
-async def chunks(backend: Backend, question: str, include_usage: bool) -> AsyncIterator[str]:
+def answerer(backend: Backend, question: str) -> Callable[[OnToken], Answer]:
+    """How to answer ``question``: the backend, or, when there is no question, a reply that says so."""
+    if not question.strip():
+        return lambda _: Answer(question, NO_QUESTION, grounded=False, model=backend.model_name())
+    return lambda on_token: backend.ask(question, on_token)
+
+
+async def chunks(backend: Backend, ask: Callable[[OnToken], Answer], include_usage: bool) -> AsyncIterator[str]:
     """The SSE body of a streamed completion (see ``DESCRIPTION``)."""
     cid, created, model = completion_id(), int(time.time()), backend.model_name()
 
@@ -216,7 +252,7 @@ async def chunks(backend: Backend, question: str, include_usage: bool) -> AsyncI
 
     yield chunk({"role": "assistant", "content": ""})
     streamed: list[str] = []
-    async with aclosing(stream_answer(lambda on_token: backend.ask(question, on_token))) as events:
+    async with aclosing(stream_answer(ask)) as events:
         async for event in events:
             if event[0] == "token":
                 streamed.append(event[1])
@@ -266,9 +302,9 @@ def where(at: Citation | Hit) -> str:
     return f"{at.path} ({', '.join(parts)})" if parts else at.path
 
 
-def last_user_text(messages: list[ChatMessage]) -> str:
+def last_user_text(messages: list[UserMessage | OtherMessage]) -> str:
     for message in reversed(messages):
-        if message.role == "user":
+        if isinstance(message, UserMessage):
             return message.text()
     return ""
 

@@ -8,29 +8,45 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import Path as FastPath
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import JSONResponse, Response
 
 from ragd.daemon.api import NotIndexed, Service
+from ragd.daemon.api.contract import (
+    LLM_503,
+    MAX_INT,
+    MAX_PATH,
+    MAX_QUERY,
+    NO_NUL,
+    WholeNumber,
+    error_status,
+    errors,
+)
 from ragd.daemon.api.streaming import stream_answer
 from ragd.daemon.desktop import NoOpener
-from ragd.index.errors import RagdError, SourceError
-from ragd.index.llm.base import LLMError
+from ragd.index.errors import RagdError
+from ragd.index.store.health import IndexDamaged
 
-MAX_QUERY = 4000  # characters; a question is a sentence or two, not a document
+PathStr = Annotated[str, Field(min_length=1, max_length=MAX_PATH, pattern=NO_NUL)]
+PathQuery = Annotated[str, Query(min_length=1, max_length=MAX_PATH, pattern=NO_NUL)]
+SSE = "text/event-stream"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown fields are refused and nothing is coerced (``"stream": 0`` is not a boolean): the body is
+    exactly what the schema says."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SearchRequest(_Strict):
     query: str = Field(min_length=1, max_length=MAX_QUERY, description="What to look for.")
-    k: int = Field(5, ge=1, le=100, description="How many hits.")
+    k: WholeNumber = Field(5, ge=1, le=100, description="How many hits.")
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
         "examples": [{"query": "When were the tomatoes planted?", "k": 5, "mode": "hybrid"}]})
 
 
@@ -38,28 +54,29 @@ class AskRequest(_Strict):
     question: str = Field(min_length=1, max_length=MAX_QUERY)
     stream: bool = Field(False, description="Server-sent events: `token` events, then one `answer` event.")
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
         "examples": [{"question": "When were the tomatoes planted?", "stream": False}]})
 
 
 class SourceRequest(_Strict):
-    path: str = Field(min_length=1, max_length=4096, description="A folder (or file) on this machine.")
+    path: PathStr = Field(description="A folder (or file) on this machine.")
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"path": "~/Documents/notes"}]})
+    model_config = ConfigDict(extra="forbid", strict=True,
+                              json_schema_extra={"examples": [{"path": "~/Documents/notes"}]})
+
+
+class OpenRequest(_Strict):
+    path: PathStr = Field(description="An indexed file (as in search hits and citations).")
 
 
 class ReindexRequest(_Strict):
-    paths: list[Annotated[str, Field(max_length=4096)]] = Field(
-        default_factory=list, max_length=1000, description="Files or folders to look at again; empty = everything.")
+    paths: list[PathStr] = Field(default_factory=list, max_length=1000,
+                              description="Files or folders to look at again; empty = everything.")
 
 
 def user_error(exc: RagdError) -> HTTPException:
-    """A user error as HTTP: the model unavailable is a 503, anything else the caller can fix a 4xx."""
-    if isinstance(exc, LLMError):
-        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
-    if isinstance(exc, SourceError) and "nothing is indexed" in str(exc):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    return HTTPException(status.HTTP_400_BAD_REQUEST, str(exc))
+    """A user error as HTTP: the model unavailable is a 503, nothing indexed a 409, anything else a 400."""
+    return HTTPException(error_status(exc), str(exc))
 
 
 def router(service: Service) -> APIRouter:
@@ -69,7 +86,7 @@ def router(service: Service) -> APIRouter:
     def get_status() -> dict[str, Any]:
         return service.status()
 
-    @api.post("/search", summary="Hybrid search over the index")
+    @api.post("/search", summary="Hybrid search over the index", responses=errors(422, 503))
     def search(req: SearchRequest) -> dict[str, Any]:
         hits = service.search(req.query, req.k, req.mode)
         return {"hits": [h.to_json() for h in hits]}
@@ -78,11 +95,15 @@ def router(service: Service) -> APIRouter:
               response_description="The answer as JSON, or with `stream: true` an event stream: `token` events "
                                    "(`{\"text\": ...}`) while the model writes, then one `answer` event with the "
                                    "final answer and its citations (ragd may replace text it cannot match to "
-                                   "the files), or an `error` event.")
+                                   "the files), or an `error` event.",
+              responses={200: {"content": {"application/json": {"schema": {"type": "object"}}, SSE: {}}},
+                         **errors(400, 409, 422, 503, why={503: LLM_503})})
     async def ask(req: AskRequest) -> Response:
         if not req.stream:
             try:
                 answer = await anyio.to_thread.run_sync(service.ask, req.question)
+            except IndexDamaged:
+                raise  # the app's handler: a 503 with Retry-After
             except RagdError as exc:
                 raise user_error(exc) from None
             return JSONResponse(answer.to_json())
@@ -102,7 +123,9 @@ def router(service: Service) -> APIRouter:
     def list_sources() -> list[dict[str, Any]]:
         return service.sources()
 
-    @api.post("/sources", status_code=status.HTTP_201_CREATED, summary="Watch and index a folder")
+    @api.post("/sources", status_code=status.HTTP_201_CREATED, summary="Watch and index a folder",
+              responses=errors(400, 422, why={400: "No such file or folder on this machine, or one that cannot "
+                                                   "be a source (the message says why)."}))
     def add_source(req: SourceRequest) -> dict[str, Any]:
         try:
             added, request = service.add_source(req.path)
@@ -110,8 +133,10 @@ def router(service: Service) -> APIRouter:
             raise user_error(exc) from None
         return {"path": req.path, "added": added, "request": request}
 
-    @api.delete("/sources", summary="Stop watching a folder and drop its files from the index")
-    def remove_source(path: Annotated[str, Query(min_length=1, max_length=4096)]) -> dict[str, Any]:
+    @api.delete("/sources", summary="Stop watching a folder and drop its files from the index",
+                responses=errors(404, 422, why={404: "Not a source that can be removed here (one from the config "
+                                                     "file is removed there)."}))
+    def remove_source(path: PathQuery) -> dict[str, Any]:
         try:
             dropped = service.remove_source(path)
         except RagdError as exc:
@@ -119,7 +144,8 @@ def router(service: Service) -> APIRouter:
         return {"path": path, "files_dropped": dropped}
 
     @api.post("/reindex", status_code=status.HTTP_202_ACCEPTED,
-              summary="Look at files again (all of them with an empty body); progress is in /v1/status")
+              summary="Look at files again (all of them with an empty body); progress is in /v1/status",
+              responses=errors(422))
     def reindex(req: Annotated[ReindexRequest | None, Body()] = None) -> dict[str, Any]:
         paths = req.paths if req is not None else []
         return {"queued": paths or "everything", "request": service.reindex(paths)}
@@ -128,6 +154,10 @@ def router(service: Service) -> APIRouter:
     def verify() -> dict[str, Any]:
         problems = service.verify()
         return {"ok": not problems, "problems": problems}
+
+    @api.post("/repair", summary="Check the stores; move a damaged one aside and rebuild it (progress in /v1/status)")
+    def repair() -> dict[str, Any]:
+        return service.repair()
 
     @api.post("/pause", summary="Pause indexing (changes are still collected)")
     def pause() -> dict[str, Any]:
@@ -139,27 +169,31 @@ def router(service: Service) -> APIRouter:
         service.resume()
         return {"paused": False}
 
-    @api.get("/files", summary="The index's files, one page at a time (filter by folder, status, path text)")
-    def files(under: Annotated[str | None, Query(max_length=4096)] = None,
+    @api.get("/files", summary="The index's files, one page at a time (filter by folder, status, path text)",
+             responses=errors(422, 503))
+    def files(under: Annotated[str | None, Query(max_length=MAX_PATH)] = None,
               status: Annotated[Literal["indexed", "failed", "skipped"] | None, Query()] = None,
               q: Annotated[str | None, Query(max_length=200)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-              offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+              offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0) -> dict[str, Any]:
         return service.files(under, status, q, limit, offset)
 
-    @api.get("/history", summary="Past questions and answers, newest first (search: in question or answer)")
+    @api.get("/history", summary="Past questions and answers, newest first (search: in question or answer)",
+             responses=errors(422))
     def history(search: Annotated[str | None, Query(max_length=200)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
         return {"entries": service.history(search, limit)}
 
-    @api.delete("/history/{entry_id}", summary="Delete one history entry")
-    def forget(entry_id: int) -> dict[str, Any]:
+    @api.delete("/history/{entry_id}", summary="Delete one history entry",
+                responses=errors(404, 422, why={404: "No history entry with that id."}))
+    def forget(entry_id: Annotated[int, FastPath(ge=1, le=MAX_INT)]) -> dict[str, Any]:
         if not service.forget(entry_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no history entry {entry_id}")
         return {"deleted": entry_id}
 
-    @api.post("/open", summary="Open an indexed file with the desktop's own application")
-    def open_file(req: SourceRequest) -> dict[str, Any]:
+    @api.post("/open", summary="Open an indexed file with the desktop's own application",
+              responses=errors(404, 422, 501, 503, why={404: "Not an indexed file."}))
+    def open_file(req: OpenRequest) -> dict[str, Any]:
         try:
             service.open_file(req.path)
         except NotIndexed:
@@ -168,23 +202,28 @@ def router(service: Service) -> APIRouter:
             raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, str(exc)) from None
         return {"opened": True}
 
-    @api.get("/documents", summary="The index's record of one file (only files that are indexed)")
-    def document(path: Annotated[str, Query(min_length=1, max_length=4096)]) -> dict[str, Any]:
+    @api.get("/documents", summary="The index's record of one file (only files that are indexed)",
+             responses=errors(404, 422, 503, why={404: "Not a file of the index."}))
+    def document(path: PathQuery) -> dict[str, Any]:
         try:
             return service.document(path)
         except NotIndexed:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not an indexed file") from None
 
-    @api.get("/documents/context", summary="The text around a cited passage, its lines marked")
-    def context(path: Annotated[str, Query(min_length=1, max_length=4096)],
-                line_start: Annotated[int | None, Query(ge=1)] = None,
-                line_end: Annotated[int | None, Query(ge=1)] = None,
-                page: Annotated[int | None, Query(ge=1)] = None,
+    @api.get("/documents/context", summary="The text around a cited passage, its lines marked",
+             responses=errors(404, 422, 503, why={404: "Not an indexed file.",
+                                             422: "The request does not match this schema, or `line_end` is "
+                                                  "before `line_start`."}))
+    def context(path: PathQuery,
+                line_start: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+                line_end: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+                page: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
                 doc_key: Annotated[str, Query(max_length=200)] = "",
                 around: Annotated[int, Query(ge=0, le=200)] = 10) -> dict[str, Any]:
-        if line_start is not None and line_end is not None and line_end < line_start:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "line_end is before line_start")
         try:
+            if line_start is not None and line_end is not None and line_end < line_start:
+                service.document(path)  # an unknown file is a 404 whatever the lines asked for
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "line_end is before line_start")
             lines = service.context(path, doc_key, page, line_start, line_end, around)
         except NotIndexed:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not an indexed file") from None

@@ -1,0 +1,91 @@
+"""What the HTTP API promises in its schema: limits shared by every face, the error body, and the
+statuses each route documents (``responses=``), so that ``/openapi.json`` lists every status a route
+can answer with, and its body.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import status
+from pydantic import BaseModel, BeforeValidator, Field
+
+from ragd.index.errors import RagdError, SourceError
+from ragd.index.llm.base import LLMError
+from ragd.index.store.health import IndexDamaged
+
+MAX_QUERY = 4000  # characters of a question or a search (REST, chat, MCP): a sentence or two, not a document
+MAX_PATH = 4096  # characters of a path (Linux's PATH_MAX)
+MAX_INT = 2**63 - 1  # SQLite's largest integer: an offset or an id past it would fail in the catalog (500)
+NO_NUL = r"^[^\x00]*$"  # a path with a NUL byte cannot name a file: a 422, not an error deep in os.path
+
+
+def _whole(value: object) -> object:
+    """JSON Schema's ``integer`` includes ``77.0``: take it as 77 (strict models refuse every float)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]  # for strict request models: never a bool or a string
+
+
+class Problem(BaseModel):
+    where: str = Field(description="The request field, e.g. `body.query`.")
+    problem: str
+
+
+class ErrorDetail(BaseModel):
+    message: str = Field(description="What went wrong, for a person.")
+    type: str | None = Field(None, description="`invalid_request_error` or `server_error` (OpenAI's kinds).")
+    code: int | str | None = Field(None, description="The HTTP status, or a short name (`unauthorized`, ...).")
+    param: str | None = Field(None, description="The request field at fault (422s, OpenAI-compatible routes).")
+    details: list[Problem] | None = Field(None, description="422: each invalid field.")
+
+
+class ErrorBody(BaseModel):
+    """Every error, from any route or from the guard in front of them: ``{"error": {"message", ...}}``."""
+
+    error: ErrorDetail
+
+
+WHY: dict[int, str] = {
+    status.HTTP_400_BAD_REQUEST: "The request is well formed but cannot be done (the message says why).",
+    status.HTTP_401_UNAUTHORIZED: "No token, or a wrong one: send `Authorization: Bearer <token>`.",
+    status.HTTP_403_FORBIDDEN: "Refused: a `Host` that is not this machine, or a foreign `Origin` (another web page).",
+    status.HTTP_404_NOT_FOUND: "Not found.",
+    status.HTTP_409_CONFLICT: "Not possible yet: nothing is indexed.",
+    status.HTTP_413_CONTENT_TOO_LARGE: "The request body is larger than the daemon accepts (256 KiB by default).",
+    status.HTTP_422_UNPROCESSABLE_CONTENT: "The request does not match this schema (`details` lists each field).",
+    status.HTTP_501_NOT_IMPLEMENTED: "This machine has no desktop opener.",
+    status.HTTP_503_SERVICE_UNAVAILABLE: "The index is damaged and being rebuilt: try again after `Retry-After` "
+                                         "seconds.",
+}
+LLM_503 = "The language model cannot be loaded or failed, or the index is being rebuilt (`Retry-After`)."
+
+# What the guard in front of every route may answer (``ragd.daemon.security.Guard``), and FastAPI's 422.
+GUARD = (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN, status.HTTP_413_CONTENT_TOO_LARGE)
+PUBLIC_GUARD = (status.HTTP_403_FORBIDDEN, status.HTTP_413_CONTENT_TOO_LARGE)  # /healthz: no token needed
+HEADERS: dict[int, dict[str, Any]] = {
+    status.HTTP_401_UNAUTHORIZED: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    status.HTTP_503_SERVICE_UNAVAILABLE: {"Retry-After": {"description": "Seconds, when the index is being rebuilt.",
+                                                          "schema": {"type": "string"}}},
+}
+
+
+def errors(*codes: int, why: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status with the error body; ``why`` overrides descriptions."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        out[code] = {"model": ErrorBody, "description": (why or {}).get(code, WHY[code])}
+        if code in HEADERS:
+            out[code]["headers"] = HEADERS[code]
+    return out
+
+
+def error_status(exc: RagdError) -> int:
+    """The status of a user error: the model unavailable or the index being rebuilt is a 503, nothing indexed
+    a 409, anything else a 400."""
+    if isinstance(exc, LLMError | IndexDamaged):
+        return status.HTTP_503_SERVICE_UNAVAILABLE
+    if isinstance(exc, SourceError) and "nothing is indexed" in str(exc):
+        return status.HTTP_409_CONFLICT
+    return status.HTTP_400_BAD_REQUEST
