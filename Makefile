@@ -67,6 +67,7 @@ bench: $(VENV)/.installed
 	$(BENCH) bench.daemon_latency
 	$(BENCH) bench.scale --sizes $(BENCH_SIZES)
 	$(BENCH) bench.query_latency
+	$(BENCH) bench.search_under_load
 	$(BENCH) bench.memory
 	$(BENCH) bench.ask_overhead
 	for e in use+minilm use-multilingual minilm e5-small; do $(BENCH) bench.retrieval_quality --embedder $$e; done

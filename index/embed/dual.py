@@ -24,10 +24,15 @@ class UseMiniLM:
     model_id = "use-multilingual+all-MiniLM-L6-v2/v1"
     dim = UseMultilingual.dim + MiniLM.dim
     max_tokens = MiniLM.max_tokens
+    count_tokens_concurrent = UseMultilingual.count_tokens_concurrent  # tokens are counted by USE's tokenizer
 
     def __init__(self) -> None:
         self.use = UseMultilingual()
         self.minilm = MiniLM()
+
+    def set_threads(self, threads: int) -> None:
+        self.use.set_threads(threads)
+        self.minilm.set_threads(threads)
 
     def embed_batch(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
         items = list(texts)

