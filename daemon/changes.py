@@ -68,6 +68,18 @@ class ChangeQueue:
             self._cond.notify_all()
             return self._seq
 
+    def retry(self, batch: Batch) -> None:
+        """Queue what ``batch`` asked for again, under its own request number (it was not written)."""
+        with self._cond:
+            now = self.clock()
+            if batch.full_scan:
+                self._full_scan = min(self._full_scan or batch.first_seq, batch.first_seq)
+            for path in batch.paths:
+                self._first.setdefault(path, now)
+                self._seq_of[path] = min(self._seq_of.get(path, batch.first_seq), batch.first_seq)
+                self._due.setdefault(path, now)
+            self._cond.notify_all()
+
     def done(self) -> None:
         """The writer finished the batch it took."""
         with self._cond:

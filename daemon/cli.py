@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,9 +22,11 @@ from ragd.daemon.cli_serve import serve
 from ragd.daemon.cli_service import service_cmd
 from ragd.daemon.cli_tray import tray_cmd
 from ragd.daemon.client import DaemonClient
+from ragd.index import private
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.lock import WriterLock
 from ragd.index.paths import resolve_paths
+from ragd.index.store.health import CHECKED_NAME, IndexDamaged, is_corruption
 
 if TYPE_CHECKING:
     from ragd.daemon.container import Container
@@ -43,6 +46,11 @@ class _Group(click.Group):
         except RagdError as exc:
             click.echo(f"ragd: {exc}", err=True)
             ctx.exit(1)
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            click.echo(f"ragd: the index is damaged ({exc}); `ragd repair` rebuilds it from your files", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("ragd: interrupted", err=True)
             ctx.exit(130)
@@ -58,6 +66,7 @@ def main(ctx: click.Context, verbose: int) -> None:
     for noisy in ("chromadb", "httpx", "sentence_transformers", "urllib3"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     ctx.obj = config_mod.load(os.environ)
+    private.start(ctx.obj, os.environ)  # umask 077; refuse folders others can write to; tighten old files
 
 
 def _daemon(ctx: click.Context) -> DaemonClient | None:
@@ -136,16 +145,7 @@ def _index_through(client: DaemonClient, roots: list[str], as_json: bool) -> Non
         if not client.get("/v1/sources"):
             raise SourceError("nothing to index yet: give a folder, e.g. `ragd index ~/Documents`")
         request = int(client.post("/v1/reindex", {"paths": []})["request"])
-    show_bar = not as_json and sys.stderr.isatty()
-    with _progress(show_bar) as progress:
-        while True:
-            state = client.get("/v1/status")
-            run = state["indexing"]
-            if run["done_through"] >= request:
-                break
-            if progress is not None and run["batch"]["total"]:
-                progress(run["batch"]["done"], run["batch"]["total"], run["current"] or "")
-            time.sleep(0.2)
+    state = _wait_for(client, request, show_bar=not as_json and sys.stderr.isatty())
     if as_json:
         _emit({key: state[key] for key in ("files", "indexed", "failed", "skipped", "chunks")}
               | {"problems": state["problems"]})
@@ -155,6 +155,21 @@ def _index_through(client: DaemonClient, roots: list[str], as_json: bool) -> Non
     for p in state["problems"][:20]:
         if p["status"] == "failed":
             click.echo(f"  failed: {p['path']}: {p['reason']}")
+
+
+def _wait_for(client: DaemonClient, request: int, show_bar: bool) -> dict[str, Any]:
+    """Wait until the daemon has written request number ``request``; returns its last status."""
+    with _progress(show_bar) as progress:
+        while True:
+            state: dict[str, Any] = client.get("/v1/status")
+            run = state["indexing"]
+            if run["done_through"] >= request:
+                return state
+            if run.get("out_of_space"):  # it waits for free space: say so rather than wait with it
+                raise RagdError(run["out_of_space"]["message"])
+            if progress is not None and run["batch"]["total"]:
+                progress(run["batch"]["done"], run["batch"]["total"], run["current"] or "")
+            time.sleep(0.2)
 
 
 def _print_stats(stats: IndexStats) -> None:
@@ -392,13 +407,46 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
         from ragd.index.pipeline import verify
 
         with _container(ctx, readonly=True) as c:
-            problems = verify(c.catalog, c.vectors)
+            try:
+                problems = verify(c.catalog, c.vectors)
+            except IndexDamaged as exc:
+                problems = [str(exc)]
     if as_json:
         _emit({"ok": not problems, "problems": problems})
     else:
         click.echo("ok: manifest and stores agree" if not problems else "\n".join(problems))
     if problems:
         ctx.exit(1)
+
+
+@main.command("repair")
+@click.option("--json", "as_json", is_flag=True, help="Print {repairs, indexed, failed, chunks} as JSON.")
+@click.pass_context
+def repair_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Check the index's stores; move a damaged one aside and rebuild it from your files and the embedding
+    cache (the question history is kept)."""
+    client = _daemon(ctx)
+    if client is not None:
+        reply = client.post("/v1/repair", {})
+        repairs = list(reply["repairs"])
+        state = _wait_for(client, int(reply["request"]), show_bar=not as_json and sys.stderr.isatty())
+        counts = {key: state[key] for key in ("indexed", "failed", "chunks")}
+    else:
+        with _container(ctx) as c, WriterLock(c.config.lock_path):
+            (c.config.data_dir / CHECKED_NAME).unlink(missing_ok=True)  # probe the vector store afresh
+            with _progress(not as_json and sys.stderr.isatty()) as progress:
+                c.indexer.run([c.connector(r) for r in c.source_paths()], prune_outside=True, progress=progress)
+            repairs = [r.to_json() for r in c.repairs]
+            counts = {key: c.catalog.counts()[key] for key in ("indexed", "failed", "chunks")}
+    if as_json:
+        _emit({"repairs": repairs, **counts})
+        return
+    for r in repairs:
+        moved = f" (the damaged copy is {r['moved_to']})" if r.get("moved_to") else ""
+        click.echo(f"{r['store']}: damaged ({r['problem']}); {r['action']}{moved}")
+    if not repairs:
+        click.echo("the catalog and the vector store are sound; nothing to repair")
+    click.echo(f"index: {counts['indexed']} files indexed, {counts['failed']} failed; {counts['chunks']} chunks")
 
 
 @main.command("open")

@@ -12,6 +12,7 @@ import click
 
 from ragd.daemon.config import Config
 from ragd.daemon.server_settings import ServerSettings, is_loopback, load_server_settings
+from ragd.index import private
 from ragd.index.errors import RagdError
 from ragd.index.paths import resolve_paths
 
@@ -78,7 +79,8 @@ def serve(ctx: click.Context, folders: tuple[str, ...], host: str | None, port: 
     for root in roots:
         if not os.path.exists(root):
             raise RagdError(f"no such file or directory: {root}")
-    token = ensure_token(config.token_path)
+    private.start(config, os.environ, create=True)  # refuses a home, data or state folder others can write to
+    token = ensure_token(config.token_path)  # never through a planted link
     runtime = Runtime(config, os.environ, settings=settings)
     runtime.acquire()  # a second daemon stops here, with one clear line
     try:
@@ -105,6 +107,9 @@ def serve(ctx: click.Context, folders: tuple[str, ...], host: str | None, port: 
         server.run(sockets=[sock])
     finally:
         runtime.stop()
+    if runtime.writer.alive:  # blocked in a store call: exit without waiting for it (atexit hooks could)
+        logging.shutdown()
+        os._exit(1)
 
 
 def _remove_own_daemon_file(path: Path) -> None:

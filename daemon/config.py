@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ragd.connectors.files import FOLLOW_MODES
 from ragd.index.errors import ConfigError
 
 APP = "ragd"
@@ -34,6 +35,8 @@ class Config:
     parse_memory_mb: int = 1536
     parse_workers: int = 1
     chunk_tokens: int = 240
+    min_free_mb: float = 64.0  # free space kept on the data folder's disk: below it, indexing waits (status says so)
+    follow_symlinks: str = "inside"  # links in a source: "inside" (only to a place in a source), "never", "always"
     extra: dict[str, Any] = field(default_factory=dict)  # sections other issues own ([llm], [server] ...)
 
     @property
@@ -72,6 +75,8 @@ _ENV_FIELDS = {
     "RAGD_PARSE_MEMORY_MB": "parse_memory_mb",
     "RAGD_PARSE_WORKERS": "parse_workers",
     "RAGD_CHUNK_TOKENS": "chunk_tokens",
+    "RAGD_MIN_FREE_MB": "min_free_mb",
+    "RAGD_FOLLOW_SYMLINKS": "follow_symlinks",
 }
 _SCALARS = {f.name: f.type for f in dataclasses.fields(Config)}
 _LISTS = {"sources", "include", "exclude"}
@@ -148,5 +153,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("config: max_file_mb and parse_timeout_s must be positive, parse_memory_mb >= 256")
     if not 1 <= cfg.parse_workers <= 64:
         raise ConfigError("config: parse_workers must be between 1 and 64")
+    if cfg.min_free_mb < 0:
+        raise ConfigError("config: min_free_mb must be 0 or more")
     if not 16 <= cfg.chunk_tokens <= 8192:
         raise ConfigError("config: chunk_tokens must be between 16 and 8192")
+    if cfg.follow_symlinks not in FOLLOW_MODES:
+        choices = ", ".join(repr(m) for m in FOLLOW_MODES)
+        raise ConfigError(f"config: follow_symlinks must be one of {choices}, not {cfg.follow_symlinks!r}")

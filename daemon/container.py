@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ragd.connectors.files import FileFilter, FilesConnector
+from ragd.connectors.files import FileFilter, FilesConnector, Unreadable
 from ragd.daemon.config import Config
+from ragd.daemon.store_watchdog import WatchedVectors
 from ragd.index import embed, llm
 from ragd.index.answer.ask import Asker, AskSettings
 from ragd.index.answer.history import HistorySettings, load_history_settings, remember
@@ -19,11 +22,23 @@ from ragd.index.embed import Embedder
 from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
 from ragd.index.llm.settings import LLMSettings, load_llm_settings
+from ragd.index.paths import resolve_path
 from ragd.index.pipeline import Indexer
 from ragd.index.retrieve import Retriever
 from ragd.index.store.catalog import Catalog
 from ragd.index.store.embed_cache import EmbeddingCache
+from ragd.index.store.health import (
+    IndexDamaged,
+    Repair,
+    catalog_problem,
+    move_aside,
+    salvage_sources,
+    vector_store_problem,
+)
+from ragd.index.store.space import MB, SpaceGuard
 from ragd.index.store.vectors import ChromaVectors, VectorStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,9 +49,14 @@ class Container:
     vectors_override: VectorStore | None = field(default=None)
     llm_override: LLM | None = field(default=None)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    repairs: list[Repair] = field(default_factory=list)  # damaged stores this container moved aside
+    catalog_generation: int = 0  # which replacement of the catalog file ``catalog`` is connected to
+    store_call_limit_s: float | None = None  # the daemon bounds every vector store call (store_watchdog)
 
     @cached_property
     def catalog(self) -> Catalog:
+        if not self.readonly:  # the writer (under the writer lock) checks the file before trusting it
+            self.repair_catalog()
         return Catalog(self.config.catalog_path, readonly=self.readonly)
 
     @cached_property
@@ -49,12 +69,56 @@ class Container:
 
     @cached_property
     def vectors(self) -> VectorStore:
-        if self.vectors_override is not None:
-            return self.vectors_override
+        store = self.vectors_override or self._open_vectors()
+        return store if self.store_call_limit_s is None else WatchedVectors(store, self.store_call_limit_s)
+
+    def _open_vectors(self) -> VectorStore:
         model_id = self.embedder.model_id
         if self.config.vector_store == "chroma-http":
             return ChromaVectors.http(self.config.chroma_url, model_id)
-        return ChromaVectors.persistent(self.config.chroma_path, model_id)
+        path = self.config.chroma_path
+        problem = vector_store_problem(path)  # in a child process: a crash in native code stays there
+        if problem is not None:
+            if self.readonly:
+                raise IndexDamaged(f"the vector store in {path} is damaged ({problem}); `ragd repair` rebuilds it "
+                                   "(so does the daemon when it starts)")
+            self.record_repair(Repair("vector store", problem, "moved aside; rebuilt from the catalog and the "
+                                      "embedding cache", str(move_aside(path)), time.time()))
+        return ChromaVectors.persistent(path, model_id)
+
+    # -- damaged stores --------------------------------------------------------------------
+    def repair_catalog(self) -> Repair | None:
+        """Check the catalog (``PRAGMA quick_check``); a damaged one is moved aside and started anew with the
+        sources it still yields, for the next scan to fill. Writers only, under the writer lock."""
+        path = self.config.catalog_path
+        problem = catalog_problem(path)
+        if problem is None:
+            return None
+        opened = self.__dict__.get("catalog")
+        if opened is not None:
+            opened.close()
+        sources = salvage_sources(path)
+        repair = Repair("catalog", problem, f"moved aside; started anew with its {len(sources)} source(s), "
+                        "re-indexed from the files and the embedding cache",
+                        str(move_aside(path, "-wal", "-shm", "-journal")), time.time())
+        fresh = Catalog(path)
+        for source in sources:
+            fresh.add_source(source)
+        fresh.close()
+        if opened is not None:
+            opened.reopen()
+        self.record_repair(repair)
+        return repair
+
+    def reopen_catalog(self, generation: int) -> None:
+        """Connect again to a catalog file that was replaced (a reader, after the writer's repair)."""
+        if "catalog" in self.__dict__:
+            self.catalog.reopen()
+        self.catalog_generation = generation
+
+    def record_repair(self, repair: Repair) -> None:
+        log.warning("the %s was damaged (%s): %s to %s", repair.store, repair.problem, repair.action, repair.moved_to)
+        self.repairs.append(repair)
 
     def parse_pool(self) -> ParsePool:
         c = self.config
@@ -63,19 +127,29 @@ class Container:
     @cached_property
     def indexer(self) -> Indexer:
         return Indexer(self.catalog, self.cache, self.vectors, self.embedder, self.parse_pool,
-                       chunk_tokens=self.config.chunk_tokens)
+                       chunk_tokens=self.config.chunk_tokens, space=self.space)
+
+    @cached_property
+    def space(self) -> SpaceGuard:
+        """The free space the index keeps in reserve on the data folder's disk."""
+        return SpaceGuard(self.config.data_dir, int(self.config.min_free_mb * MB))
 
     @cached_property
     def retriever(self) -> Retriever:
         return Retriever(self.catalog, self.vectors, self.embedder)
 
-    def connector(self, root: str) -> FilesConnector:
+    def connector(self, root: str, *, sources: Sequence[str] | None = None,
+                  unreadable: Unreadable | None = None) -> FilesConnector:
+        """The connector of ``root``; ``sources`` (default: ``source_paths()``) decides which links lead
+        "inside" a source, ``unreadable`` collects the folders its scans cannot read."""
         c = self.config
         return FilesConnector(root, FileFilter(include=c.include, exclude=c.exclude,
-                                               max_bytes=int(c.max_file_mb * 1024 * 1024)))
+                                               max_bytes=int(c.max_file_mb * 1024 * 1024)),
+                              sources=self.source_paths() if sources is None else sources,
+                              follow_symlinks=c.follow_symlinks, unreadable=unreadable)
 
     def source_paths(self) -> list[str]:
-        configured = [str(Path(p).expanduser().resolve()) for p in self.config.sources]
+        configured = [resolve_path(p) for p in self.config.sources]
         return sorted(set(configured) | set(self.catalog.sources()))
 
     # -- the answer path -------------------------------------------------------------------

@@ -10,40 +10,45 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import nullcontext
-from pathlib import Path
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from ragd.connectors import Connector
+from ragd.connectors.files import Unreadable
 from ragd.daemon.api import Mode, NotIndexed, OnToken
 from ragd.daemon.changes import Batch, ChangeQueue
 from ragd.daemon.config import Config
 from ragd.daemon.container import Container
 from ragd.daemon.desktop import open_with_desktop
 from ragd.daemon.memory import release_freed_memory
+from ragd.daemon.repairs import StoreRepairs
 from ragd.daemon.server_settings import ServerSettings, load_server_settings
+from ragd.daemon.shared_embedder import SharedEmbedder
 from ragd.daemon.watcher import Watcher
 from ragd.daemon.writer import IndexWriter
 from ragd.index import embed
 from ragd.index.answer.context import passage_context
 from ragd.index.answer.history import History
 from ragd.index.answer.models import Answer
-from ragd.index.embed import Embedder, Kind, Vectors
+from ragd.index.embed import Embedder
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
 from ragd.index.lock import WriterLock
 from ragd.index.models import Hit
-from ragd.index.pipeline import Indexer, IndexStats, resolve_paths, verify
+from ragd.index.paths import resolve_path, resolve_paths
+from ragd.index.pipeline import Indexer, IndexStats, verify
 from ragd.index.retrieve import Retriever
 from ragd.index.store.catalog import Catalog
+from ragd.index.store.health import IndexDamaged, is_corruption
 from ragd.index.store.vectors import VectorStore
 
 log = logging.getLogger(__name__)
@@ -51,40 +56,6 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "ragd"
 HOUSEKEEPING_S = 30  # how often idle housekeeping runs (LLM unload, returning freed memory)
 STATUS_PROBLEMS = 200  # problems listed in /v1/status (problems_total counts them all)
-
-
-class SharedEmbedder:
-    """One embedding model for the writer and the request threads, one call at a time.
-
-    Passages are embedded in slices, so a query waits for at most one slice of a large batch.
-    """
-
-    def __init__(self, inner: Embedder, slice_size: int = 32) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
-        self.max_tokens = inner.max_tokens
-        # part of the index signature (Indexer.signature): the daemon must sign its index as `ragd index` does
-        self.token_count_revision: int | None = getattr(inner, "token_count_revision", None)
-        self.slice_size = slice_size
-        self._lock = threading.Lock()
-
-    def embed_batch(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
-        items = list(texts)
-        if len(items) <= self.slice_size:
-            with self._lock:
-                return self.inner.embed_batch(items, kind)
-        import numpy as np
-
-        parts = []
-        for i in range(0, len(items), self.slice_size):
-            with self._lock:
-                parts.append(self.inner.embed_batch(items[i : i + self.slice_size], kind))
-        return np.concatenate(parts)
-
-    def count_tokens(self, text: str) -> int:
-        with self._lock:
-            return self.inner.count_tokens(text)
 
 
 class Runtime:
@@ -99,12 +70,21 @@ class Runtime:
         self.settings = settings or load_server_settings(config.extra, env)
         self.started_at = time.time()
         self.lock = WriterLock(config.lock_path)
+        self._locked = False
+        self.acquire()  # before any store is opened: damaged ones are moved aside only under the writer lock
         self.embedder = SharedEmbedder(embedder or embed.create(config.embedder))
         self.writes = Container(config, embedder_override=self.embedder, vectors_override=vectors,
-                                llm_override=llm, env=env)
+                                llm_override=llm, env=env, store_call_limit_s=self.settings.store_call_limit_s)
         self.queue = ChangeQueue(self.settings.debounce_s, self.settings.max_wait_s)
         self._pool: ParsePool | None = None
-        self.writer = IndexWriter(self._indexer(), self.connectors, self.queue, on_batch)
+        self.repairs = StoreRepairs(self.writes, self.queue.submit, self.queue.request_full_scan)
+        try:
+            indexer = self._indexer()
+        except BaseException:
+            self._release()
+            raise
+        self.writer = IndexWriter(indexer, self.connectors, self.queue, on_batch, space=self.writes.space,
+                                  on_damage=self.repairs.noticed)
         self.watcher = Watcher(self.queue.add, ignore=self._ignored, on_overflow=self._events_lost)
         self.scheduler = BackgroundScheduler(daemon=True)
         self.reads: Container | None = None
@@ -114,9 +94,10 @@ class Runtime:
         self._trimmed_after: tuple[int, int] | None = None
         self._parse_lock = threading.Lock()  # the answer path's parser pool serves one call at a time
         self._connectors: list[Connector] = []
+        self.unreadable = Unreadable()  # folders the scans could not read: listed in status()["problems"]
         self._roots: list[str] = []
-        self._locked = False
         self._stopped = False
+        self.stop_timeout_s = 30.0  # how long stop() waits for the writer to finish the file in hand
 
     # -- lifetime ---------------------------------------------------------------------------
     def acquire(self) -> None:
@@ -150,7 +131,12 @@ class Runtime:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.watcher.stop()
-        self.writer.stop()
+        self.writer.stop(self.stop_timeout_s)
+        if self.writer.alive:  # stuck in a store call: leave its connections alone, the process ends anyway
+            log.error("the index writer did not stop within %.0f s; stopping without it (the next start "
+                      "reconciles the stores)", self.stop_timeout_s)
+            self._release()
+            return
         if self._pool is not None:
             self._pool.close()
         if self.reads is not None:
@@ -175,8 +161,10 @@ class Runtime:
         self.scheduler.start()
 
     def reconcile(self) -> None:
-        """A full scan through the writer, and a retry of folders that could not be watched."""
+        """A check of the catalog and a full scan through the writer, and a retry of folders that could not
+        be watched."""
         self.watcher.watch(self.roots())
+        self.queue.submit(self.repairs.check_catalog)
         self.queue.request_full_scan()
 
     def _events_lost(self) -> None:
@@ -227,7 +215,9 @@ class Runtime:
     def _refresh_sources(self) -> None:
         """Rebuild the connectors from the config and the catalog; watch exactly those folders."""
         self._roots = self.writes.source_paths()
-        self._connectors = [self.writes.connector(p) for p in self._roots]
+        self._connectors = [self.writes.connector(p, sources=self._roots, unreadable=self.unreadable)
+                            for p in self._roots]
+        self.unreadable.keep_under(self._roots)
         self.watcher.watch(self._roots)
 
     def _ignored(self, path: str) -> bool:
@@ -271,7 +261,7 @@ class Runtime:
 
         def job() -> int:
             if not self.writes.catalog.remove_source(root):
-                configured = {str(Path(p).expanduser().resolve()) for p in self.config.sources}
+                configured = {resolve_path(p) for p in self.config.sources}
                 if root in configured:
                     raise SourceError(f"{root} is listed in the config file; remove it there")
                 raise SourceError(f"not a source: {root}")
@@ -288,21 +278,44 @@ class Runtime:
 
     # -- the read side (Backend) ---------------------------------------------------------------
     def _catalog(self) -> Catalog:
+        """This thread's read-only connection (made anew after a repair replaced the file)."""
         catalog: Catalog | None = getattr(self._local, "catalog", None)
+        generation = self.repairs.generation
+        if catalog is not None and getattr(self._local, "generation", 0) != generation:
+            catalog.close()
+            catalog = None
         if catalog is None:
             catalog = Catalog(self.config.catalog_path, readonly=True)
-            self._local.catalog = catalog
+            self._local.catalog, self._local.generation = catalog, generation
+        if self.reads is not None and self.reads.catalog_generation != generation:
+            self.reads.reopen_catalog(generation)
         return catalog
 
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A damaged catalog met by a reader: reported (the writer repairs it) and answered as a 503."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            self.repairs.noticed("catalog", exc)
+            raise IndexDamaged(f"the index is damaged ({exc}); ragd is rebuilding it from your files, "
+                               "try again in a moment (`ragd status` shows the progress)") from None
+
     def search(self, query: str, k: int, mode: Mode) -> list[Hit]:
-        return Retriever(self._catalog(), self.writes.vectors, self.embedder).search(query, k, mode)
+        with self._reading():
+            retriever = Retriever(self._catalog(), self.writes.vectors, self.embedder,
+                                  on_vector_error=lambda exc: self.repairs.noticed("vector store", exc))
+            return retriever.search(query, k, mode)
 
     def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
         assert self.reads is not None, "the runtime is not started"
-        if not self._catalog().counts()["chunks"]:
-            raise SourceError("nothing is indexed yet: add a folder first")
+        with self._reading():
+            if not self._catalog().counts()["chunks"]:
+                raise SourceError("nothing is indexed yet: add a folder first")
         with self._ask_lock:
-            with self._parse_lock:
+            with self._parse_lock, self._reading():
                 answer = self.reads.asker.ask(question, on_token=on_token)
             self._answers += 1
             self.reads.remember(answer)
@@ -313,17 +326,30 @@ class Runtime:
 
     def status(self) -> dict[str, Any]:
         catalog = self._catalog()
-        records = catalog.problems()
-        problems = [{"path": r.path, "status": r.status, "reason": r.error} for r in records[:STATUS_PROBLEMS]]
+        try:
+            records, counts, model = catalog.problems(), catalog.counts(), catalog.get_meta("model_id")
+        except sqlite3.DatabaseError as exc:  # never claim files that the catalog cannot serve
+            if not is_corruption(exc):
+                raise
+            self.repairs.noticed("catalog", exc)
+            records, counts, model = [], Catalog.EMPTY_COUNTS, None
+        indexing = self.writer.snapshot()
+        full = indexing["out_of_space"]
+        first = [  # what stops or endangers the whole index first, then the folders that cannot be read
+            *([{"path": full["path"], "status": "out_of_space", "reason": full["message"]}] if full else []),
+            *self.repairs.problems(),
+            *({"path": p, "status": "unreadable", "reason": why} for p, why in self.unreadable.snapshot().items())]
+        problems = first[:STATUS_PROBLEMS] + [{"path": r.path, "status": r.status, "reason": r.error}
+                                              for r in records[: max(0, STATUS_PROBLEMS - len(first))]]
         return {
-            **catalog.counts(),
-            "model": catalog.get_meta("model_id"),
+            **counts,
+            "model": model,
             "sources": self.roots(),
             "unwatched": self.watcher.problems,
-            "indexing": self.writer.snapshot(),
+            "indexing": indexing,
             "paused": self.writer.paused,
             "problems": problems,
-            "problems_total": len(records),
+            "problems_total": len(first) + len(records),
             "data_dir": str(self.config.data_dir),
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started_at, 1),
@@ -331,8 +357,9 @@ class Runtime:
 
     def files(self, under: str | None, status: str | None, contains: str | None, limit: int,
               offset: int) -> dict[str, Any]:
-        total, records = self._catalog().list_files(under=under, status=status, contains=contains, limit=limit,
-                                                     offset=offset)
+        with self._reading():
+            total, records = self._catalog().list_files(under=under, status=status, contains=contains,
+                                                         limit=limit, offset=offset)
         return {"total": total, "files": [{"path": r.path, "status": r.status, "error": r.error, "size": r.size,
                                            "chunks": r.chunk_count, "indexed_at": r.indexed_at} for r in records]}
 
@@ -345,18 +372,32 @@ class Runtime:
             return history.delete(entry_id)
 
     def open_file(self, path: str) -> None:
-        record = self._catalog().file(path)
-        if record is None or record.status != "indexed" or not os.path.isfile(path):
+        with self._reading():
+            record = self._catalog().file(path)
+        if record is None or record.status != "indexed" or not self._still_a_source_file(path):
             raise NotIndexed(path)
         open_with_desktop(path, self.env)
 
+    def _still_a_source_file(self, path: str) -> bool:
+        """The path is still a file its source takes as it is: not one replaced by a link out of the sources
+        since it was indexed (the index learns of that at the next event; the API must not wait for it)."""
+        owner = next((c for c in self._connectors if c.covers(path)), None)
+        entry = owner.entry(path) if owner is not None else None
+        return entry is not None and entry.path == path and entry.skip_reason is None
+
     def sources(self) -> list[dict[str, Any]]:
         catalog = self._catalog()
-        configured = {str(Path(p).expanduser().resolve()) for p in self.config.sources}
+        configured = {resolve_path(p) for p in self.config.sources}
         unwatched = self.watcher.problems
         return [{"path": root, "exists": os.path.exists(root), "files": len(catalog.files_under(root)),
                  "from_config": root in configured, "watched": root not in unwatched,
                  "problem": unwatched.get(root)} for root in self.roots()]
+
+    def repair(self) -> dict[str, Any]:
+        """Check every store on the writer thread and rebuild what is damaged; then a scan re-indexes what the
+        rebuilt catalog lacks. Returns the repairs and the scan's request number (see ``status``)."""
+        repairs = self._on_writer(self.repairs.repair, timeout=600)
+        return {"repairs": [r.to_json() for r in repairs], "request": self.queue.request_full_scan()}
 
     def verify(self) -> list[str]:
         """Checked on the writer thread, so no batch is half written while it looks."""
@@ -369,7 +410,8 @@ class Runtime:
         self.writer.resume()
 
     def document(self, path: str) -> dict[str, Any]:
-        record = self._catalog().file(path)
+        with self._reading():
+            record = self._catalog().file(path)
         if record is None:
             raise NotIndexed(path)
         return {"path": record.path, "status": record.status, "error": record.error, "size": record.size,
@@ -377,8 +419,9 @@ class Runtime:
 
     def context(self, path: str, doc_key: str, page: int | None, line_start: int | None, line_end: int | None,
                 around: int) -> list[dict[str, Any]]:
-        record = self._catalog().file(path)
-        if record is None or record.status != "indexed":
+        with self._reading():
+            record = self._catalog().file(path)
+        if record is None or record.status != "indexed" or not self._still_a_source_file(path):
             raise NotIndexed(path)  # only what the user chose to index is ever read
         assert self.reads is not None, "the runtime is not started"
         with self._parse_lock:

@@ -7,6 +7,8 @@ port = 8765               # 0 = any free port (written to the daemon file for th
 debounce_s = 0.3          # quiet time after a file's last event before it is indexed
 reconcile_minutes = 10    # full rescan that catches events the watcher missed; 0 = off
 max_request_kb = 256      # request bodies above this get a 413
+store_call_limit_s = 600  # a vector store call still running after this ends the daemon (restarted by the
+                          # service manager; see store_watchdog): a hang in native code costs a restart
 ```
 ``RAGD_HOST``, ``RAGD_PORT`` and ``RAGD_DEBOUNCE_S`` override the file.
 """
@@ -31,6 +33,7 @@ class ServerSettings:
     max_wait_s: float = 5.0
     reconcile_minutes: float = 10.0
     max_request_kb: int = 256
+    store_call_limit_s: float = 600.0
 
     @property
     def loopback(self) -> bool:
@@ -70,6 +73,8 @@ def load_server_settings(extra: Mapping[str, Any], env: Mapping[str, str]) -> Se
     if settings.debounce_s < 0 or settings.max_wait_s < settings.debounce_s or settings.reconcile_minutes < 0:
         raise ConfigError("config: [server] debounce_s, max_wait_s and reconcile_minutes must be >= 0 "
                           "(and max_wait_s >= debounce_s)")
+    if settings.store_call_limit_s < 1:
+        raise ConfigError("config: [server] store_call_limit_s must be at least 1")
     if settings.max_request_kb < 1:
         raise ConfigError("config: [server] max_request_kb must be at least 1")
     return settings

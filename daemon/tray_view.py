@@ -73,6 +73,11 @@ def view_of(status: Mapping[str, Any] | None, reason: str | None = None) -> View
     if paused:
         waiting = f" ({queued} change{'s' * (queued != 1)} waiting)" if queued else ""
         return View("paused", f"ragd: indexing paused{waiting}", True, True, None, problems)
+    stores = [p for p in status.get("problems") or [] if p.get("status") in ("out_of_space", "damaged")]
+    if stores:  # indexing is stopped (the disk is full) or a store is being rebuilt: red, and say which
+        what = "the disk is full, indexing stopped" if stores[0]["status"] == "out_of_space" else \
+            "a damaged index is being rebuilt"
+        return View("error", f"ragd: {what} (see Recent problems)", True, False, None, problems)
     work = indexing.get("state")
     if work in ("indexing", "scanning", "starting") or queued:
         if total:

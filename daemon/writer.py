@@ -4,6 +4,11 @@ It runs full scans (start-up, periodic reconcile, ``/v1/reindex``), updates for 
 watcher reported, and jobs such as adding or removing a source. It reports progress for
 ``/v1/status``, can be paused, and on stop finishes the file in hand and exits: what was
 stored is consistent, and what was not is found again by the next start's scan.
+
+A full disk is a state, not a failure: before each file is stored the writer checks the free space
+(``SpaceGuard``); short of it, or when a store fails for lack of it, the batch goes back to the queue
+under its own request number, the writer holds everything but jobs, and it looks again every few
+seconds, resuming with a scan once there is room.
 """
 
 from __future__ import annotations
@@ -18,13 +23,17 @@ from typing import Any
 from ragd.connectors import Connector
 from ragd.daemon.changes import Batch, ChangeQueue
 from ragd.index.pipeline import Cancelled, Indexer, IndexStats
+from ragd.index.store.health import is_corruption
+from ragd.index.store.space import OutOfSpace, SpaceGuard
 
 log = logging.getLogger(__name__)
+
+SPACE_POLL_S = 2.0  # how often a writer stopped by a full disk looks at the free space again
 
 
 @dataclass
 class Progress:
-    state: str = "starting"  # starting | scanning | indexing | idle | stopped (and "paused" in snapshots)
+    state: str = "starting"  # starting | scanning | indexing | idle | out_of_space | stopped (or "paused")
     batch_total: int = 0
     batch_done: int = 0
     current: str | None = None
@@ -36,6 +45,7 @@ class Progress:
     last_scan: dict[str, Any] | None = None  # the last full scan's stats
     last_error: str | None = None
     recent_failures: list[dict[str, str]] = field(default_factory=list)
+    out_of_space: OutOfSpace | None = None  # set while indexing waits for free space
 
     def eta_s(self, now: float) -> float | None:
         if not self.batch_done or self.batch_started is None or self.batch_done >= self.batch_total:
@@ -46,8 +56,12 @@ class Progress:
 
 class IndexWriter:
     def __init__(self, indexer: Indexer, connectors: Callable[[], Sequence[Connector]], queue: ChangeQueue,
-                 on_batch: Callable[[Batch, IndexStats | None], None] | None = None) -> None:
+                 on_batch: Callable[[Batch, IndexStats | None], None] | None = None,
+                 space: SpaceGuard | None = None,
+                 on_damage: Callable[[str, BaseException], None] | None = None) -> None:
         self.indexer = indexer
+        self.space = space
+        self.on_damage = on_damage  # told when a store turns out damaged (the runtime schedules a repair)
         self.connectors = connectors
         self.queue = queue
         self.on_batch = on_batch  # called after each batch (tests and the benchmark wait on it)
@@ -76,8 +90,13 @@ class IndexWriter:
         self.queue.hold(True)
 
     def resume(self) -> None:
-        self.queue.hold(False)
         self._running.set()
+        self.queue.hold(self.progress.out_of_space is not None)
+
+    @property
+    def alive(self) -> bool:
+        """The writer thread is still running (after ``stop``: it did not finish in time)."""
+        return self._thread.is_alive()
 
     @property
     def paused(self) -> bool:
@@ -88,6 +107,7 @@ class IndexWriter:
         with self._lock:
             p = self.progress
             in_batch = max(0, p.batch_total - p.batch_done)
+            full = p.out_of_space
             return {
                 "state": "paused" if self.paused and p.state != "stopped" else p.state,
                 "queued": self.queue.pending() + in_batch,
@@ -102,38 +122,75 @@ class IndexWriter:
                 "last_scan": p.last_scan,
                 "last_error": p.last_error,
                 "recent_failures": list(p.recent_failures[-20:]),
+                "out_of_space": None if full is None else {
+                    "path": str(full.path), "free_bytes": full.free, "needed_bytes": full.needed,
+                    "message": f"{full}. Searches still answer from what is indexed; indexing resumes by itself "
+                               "once there is room"},
             }
 
     # -- the loop ---------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stopping:
-            batch = self.queue.take(timeout=1.0)
+            if self.progress.out_of_space is not None:
+                self._wait_for_space()
+            batch = self.queue.take(timeout=SPACE_POLL_S if self.progress.out_of_space else 1.0)
             if batch is None:
                 continue
             stats: IndexStats | None = None
+            full: OutOfSpace | None = None
             try:
                 stats = self._run(batch)
             except Cancelled:
                 break
             except Exception as exc:  # one bad batch must not stop the daemon; the next scan retries
-                log.exception("indexing failed")
-                self._set(last_error=f"{type(exc).__name__}: {exc}")
+                full = self.space.explains(exc) if self.space is not None else None
+                if is_corruption(exc) and self.on_damage is not None:
+                    self.queue.retry(batch)  # redone after the repair job, which runs first
+                    self.on_damage("catalog", exc)
+                elif full is None:
+                    log.exception("indexing failed")
+                    self._set(last_error=f"{type(exc).__name__}: {exc}")
+                else:
+                    self.queue.retry(batch)  # nothing of it is lost: it is written once there is room
+                    self._out_of_space(full, exc)
             finally:
                 self.queue.done()
                 with self._lock:
                     p = self.progress
                     p.batch_total = p.batch_done = 0
                     p.current, p.batch_started = None, None
-                    p.state = "stopped" if self._stopping else "idle"
+                    p.state = "stopped" if self._stopping else "out_of_space" if p.out_of_space else "idle"
             if self.on_batch is not None:
                 self.on_batch(batch, stats)
         self._set(state="stopped")
+
+    def _out_of_space(self, full: OutOfSpace, exc: BaseException) -> None:
+        """Hold the queue (jobs still run) until ``_wait_for_space`` sees room again."""
+        if self.progress.out_of_space is None:
+            cause = "" if exc is full else f" ({type(exc).__name__}: {exc})"
+            log.warning("indexing stopped: %s%s", full, cause)
+        self.queue.hold(True)
+        self._set(out_of_space=full, state="out_of_space")
+
+    def _wait_for_space(self) -> None:
+        """Clear the state once the reserve is free again; a scan then finds whatever is still to do."""
+        assert self.space is not None
+        try:
+            self.space.check()
+        except OutOfSpace as still:
+            self._set(out_of_space=still)
+            return
+        log.warning("there is free space again (%d MB); indexing resumes", self.space.free() // (1024 * 1024))
+        self._set(out_of_space=None, state="idle")
+        self.queue.hold(self.paused)
 
     def _run(self, batch: Batch) -> IndexStats | None:
         for job in batch.jobs:
             job()
         if not batch.full_scan and not batch.paths:
             return None
+        if self.space is not None:
+            self.space.check()
         self._set(state="scanning" if batch.full_scan else "indexing", batch_started=time.monotonic())
         connectors = self.connectors()
         if batch.full_scan:

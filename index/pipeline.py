@@ -13,9 +13,11 @@ its later runs (the daemon's periodic scans) compare the counts alone.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -31,6 +33,8 @@ from ragd.index.parse import is_supported
 from ragd.index.paths import resolve_paths
 from ragd.index.store.catalog import Catalog, FileRecord, chunk_of, unit_ids
 from ragd.index.store.embed_cache import EmbeddingCache, text_hash
+from ragd.index.store.health import catalog_problem
+from ragd.index.store.space import SpaceGuard
 from ragd.index.store.vectors import VectorStore
 
 __all__ = ["Cancelled", "IndexStats", "Indexer", "resolve_paths", "verify"]
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (files done, files to do, current path)
 EMBED_BATCH = 256  # chunk texts per embedding call (several small files share one call)
+BYTES_PER_TEXT = 16 * 1024  # room a stored text may take: its vector in the cache, Chroma's log and graph, the catalog
 
 
 class Cancelled(Exception):
@@ -65,7 +70,11 @@ class IndexStats:
 
 def file_hash(path: str) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    # Regular files only, opened without blocking: a FIFO swapped in since the scan would hang the writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -89,8 +98,10 @@ class _Parsed:
 
 class Indexer:
     def __init__(self, catalog: Catalog, cache: EmbeddingCache, vectors: VectorStore, embedder: Embedder,
-                 pool: Callable[[], AbstractContextManager[ParsePool]], chunk_tokens: int = 160) -> None:
+                 pool: Callable[[], AbstractContextManager[ParsePool]], chunk_tokens: int = 160,
+                 space: SpaceGuard | None = None) -> None:
         self.catalog = catalog
+        self.space = space  # checked before each write: a full disk stops a run between two files
         self.cache = cache
         self.vectors = vectors
         self.embedder = embedder
@@ -253,6 +264,8 @@ class Indexer:
         if not batch:
             return
         texts = [t for p in batch for t in p.texts]
+        if self.space is not None:
+            self.space.check(len(texts) * BYTES_PER_TEXT)
         vectors, fresh = self.cache.embed(self.embedder, texts)
         stats.vectors_embedded += sum(fresh)
         offset = 0
@@ -325,6 +338,8 @@ class Indexer:
                     units = embedding_units(s.chunk)
                     ids += unit_ids(s.id, len(units))
                     texts += units
+                if self.space is not None:
+                    self.space.check(len(texts) * BYTES_PER_TEXT)
                 vecs, _ = self.cache.embed(self.embedder, texts)
                 self.vectors.upsert(ids, vecs)
         if extra or missing:
@@ -334,7 +349,10 @@ class Indexer:
 
 
 def verify(catalog: Catalog, vectors: VectorStore, check_files: bool = True) -> list[str]:
-    """Differences between the manifest, the lexical index, the vector store and the disk."""
+    """Damage, and differences between the manifest, the lexical index, the vector store and the disk."""
+    damage = catalog_problem(catalog.path)
+    if damage is not None:  # nothing else in it can be trusted
+        return [f"the catalog {catalog.path} is damaged ({damage}); `ragd repair` rebuilds it"]
     problems = catalog.fts_consistency()
     have = vectors.ids()
     want = catalog.all_vector_ids()

@@ -3,13 +3,13 @@ reciprocal rank fusion (RRF), best chunks first."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from ragd.index.embed import Embedder
+from ragd.index.embed import Embedder, Vectors
 from ragd.index.models import Hit
 from ragd.index.store.catalog import Catalog, chunk_of
 from ragd.index.store.vectors import VectorStore
@@ -40,11 +40,24 @@ def rrf(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> 
 
 class Retriever:
     def __init__(self, catalog: Catalog, vectors: VectorStore, embedder: Embedder,
-                 settings: FusionSettings | None = None) -> None:
+                 settings: FusionSettings | None = None,
+                 on_vector_error: Callable[[Exception], None] | None = None) -> None:
+        """With ``on_vector_error``, a vector store that fails is reported there and the search goes on with
+        the lexical index alone (the daemon keeps answering while it rebuilds the store)."""
         self.catalog = catalog
         self.vectors = vectors
         self.embedder = embedder
         self.settings = settings or FusionSettings()
+        self.on_vector_error = on_vector_error
+
+    def _dense(self, vector: Vectors, n: int) -> list[tuple[str, float]]:
+        try:
+            return self.vectors.query(vector, n)
+        except Exception as exc:
+            if self.on_vector_error is None:
+                raise
+            self.on_vector_error(exc)
+            return []
 
     def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
         query = query.strip()
@@ -61,7 +74,7 @@ class Retriever:
             # Similarity over the query's squared norm: a cosine for single-model embedders, and for the
             # concatenated ones (halves normalised separately) the mean of the halves' cosines.
             scale = float(np.dot(vector, vector)) or 1.0
-            for uid, sim in self.vectors.query(vector, n * s.units_per_chunk):
+            for uid, sim in self._dense(vector, n * s.units_per_chunk):
                 dense.setdefault(chunk_of(uid), sim / scale)  # results come best first
             rankings.append(list(dense)[:n])
             weights.append(s.dense_weight)

@@ -61,6 +61,9 @@ class MemoryVectors:
     def count(self) -> int:
         return len(self.data)
 
+    def reset(self) -> None:
+        self.data.clear()
+
 
 class ScriptedLLM:
     """An LLM that replies with a fixed text (or a function of the prompt), token by token."""

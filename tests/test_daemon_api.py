@@ -11,24 +11,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from ragd.daemon import config as config_mod
+from ragd.daemon.api.contract import MAX_QUERY
+from ragd.daemon.api.openai_compat import NO_QUESTION
 from ragd.daemon.app import create_app
 from ragd.daemon.runtime import Runtime
 from ragd.daemon.server_settings import ServerSettings
 from tests.fakes import HashingEmbedder, MemoryVectors, ScriptedLLM
+from tests.inprocess import AUTH, TOKEN, serving, settle, wait_until
 
-TOKEN = "k" * 43
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GARDEN = "Garden log.\n\nThe tomatoes were planted on the ninth of April, beside the fence.\n"
-
-
-def wait_until(check, timeout=30.0, what="a condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -42,15 +33,8 @@ def env(tmp_path):
                       llm=ScriptedLLM("The tomatoes were planted on the ninth of April [1]."))
     runtime.acquire()
     runtime.writes.catalog.add_source(str(docs))
-    app = create_app(runtime, TOKEN, 8765, start=runtime.start, stop=runtime.stop)
-    with TestClient(app, base_url="http://127.0.0.1:8765", headers=AUTH) as client:
+    with serving(runtime) as client:
         yield client, runtime, docs, tmp_path
-
-
-def settle(client):
-    ticket = client.post("/v1/reindex", json={"paths": ["/nonexistent"]}).json()["request"]
-    return wait_until(lambda: (s := client.get("/v1/status").json())["indexing"]["done_through"] >= ticket and s,
-                      what="the writer")
 
 
 def paths(client, query, mode="lexical"):
@@ -268,3 +252,112 @@ def test_lost_events_start_a_scan_at_once(env):
     assert paths(client, "otter sanctuary") == []
     logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; filesystem events were lost")
     wait_until(lambda: paths(client, "otter sanctuary"), what="the scan after the overflow")
+
+
+# -- the schema is the contract (issue 15) --------------------------------------------------------------
+def test_an_offset_or_id_past_sqlite_is_a_422(env):
+    """``?offset=99999999999999999999`` was an OverflowError inside SQLite (500)."""
+    client, _, _, _ = env
+    settle(client)
+    for r in (client.get("/v1/files", params={"offset": "99999999999999999999"}),
+              client.delete("/v1/history/99999999999999999999"),
+              client.get("/v1/documents/context", params={"path": "/x", "line_start": 2**64})):
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["type"] == "invalid_request_error" and error["param"] and error["details"]
+    assert client.get("/v1/files", params={"offset": 2**63 - 1}).json()["files"] == []  # the largest allowed
+
+
+def answered(client):
+    """How many questions the model has answered (each one is in the history)."""
+    return len(client.get("/v1/history", params={"limit": 500}).json()["entries"])
+
+
+def test_chat_caps_the_question_as_rest_does(env):
+    """A 31,900-character chat message was answered (and held the model for minutes); REST refused it."""
+    client, _, _, _ = env
+    settle(client)
+    asked = answered(client)
+    long = "x" * (MAX_QUERY + 1)
+    assert client.post("/v1/ask", json={"question": long}).status_code == 422
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x" * 31_900}]})
+    assert r.status_code == 422 and f"at most {MAX_QUERY} characters" in r.json()["error"]["message"]
+    parts = [{"type": "text", "text": "x" * 3000}, {"type": "text", "text": "y" * 3000}]
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": parts}]})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages"
+    assert answered(client) == asked  # the model never ran
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x" * MAX_QUERY}]})
+    assert r.status_code == 200 and answered(client) == asked + 1
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schema["UserMessage"]["properties"]["content"]["anyOf"][0]["maxLength"] == MAX_QUERY
+    assert schema["AskRequest"]["properties"]["question"]["maxLength"] == MAX_QUERY
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/ask", {"question": "When were the tomatoes planted?", "stream": 0}),
+    ("/v1/search", {"query": "tomatoes", "k": True}),
+    ("/v1/search", {"query": "tomatoes", "k": "5"}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "q"}], "stream": 0}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "q"}], "stream": True,
+                              "stream_options": {"include_usage": "yes"}}),
+])
+def test_wrong_types_are_refused_not_coerced(env, path, body):
+    client, _, _, _ = env
+    r = client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert client.post("/v1/search", json={"query": "tomatoes", "k": 2.0}).status_code == 200  # JSON's integer
+
+
+def test_options_and_405_list_every_method_of_the_path(env):
+    """``Allow`` on /v1/sources listed only GET (the first of its three routes)."""
+    client, _, _, _ = env
+    r = client.options("/v1/sources")
+    assert r.status_code == 204 and r.headers["allow"] == "DELETE, GET, OPTIONS, POST"
+    r = client.put("/v1/sources")
+    assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET, OPTIONS, POST"
+    assert r.json()["error"]["message"]
+    assert client.options("/v1/history/7").headers["allow"] == "DELETE, OPTIONS"
+    assert client.options("/nowhere").status_code == 404
+    stranger = TestClient(client.app, base_url="http://127.0.0.1:8765")
+    assert stranger.options("/v1/sources").status_code == 401  # behind the guard, like everything else
+
+
+def test_empty_messages_match_the_schema(env):
+    """``messages: []`` was a 400 that the schema allowed: now the schema forbids it (422), and a request
+    the schema allows but that holds no question is answered, saying so."""
+    client, _, _, _ = env
+    settle(client)
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ChatRequest"]
+    assert schema["properties"]["messages"]["minItems"] == 1
+    assert client.post("/v1/chat/completions", json={"messages": []}).status_code == 422
+    asked = answered(client)
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "Be brief."}]})
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == NO_QUESTION
+    assert answered(client) == asked
+
+
+def test_the_schema_documents_every_status(env):
+    """The guard's 401/403/413 on every route, the daemon's one error body (also for 422), the bearer token."""
+    client, _, _, _ = env
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            statuses = operation["responses"]
+            expected = {"403", "413"} if path == "/healthz" else {"401", "403", "413"}
+            assert expected <= set(statuses), (method, path)
+            for code, response in statuses.items():
+                if code.startswith(("4", "5")):
+                    assert response["content"]["application/json"]["schema"] == error, (method, path, code)
+    assert {"400", "404", "422", "501"} <= set(schema["paths"]["/v1/open"]["post"]["responses"])
+    assert {"400", "409", "422", "503"} <= set(schema["paths"]["/v1/ask"]["post"]["responses"])
+
+
+def test_a_path_naming_an_unknown_users_home_is_an_answer_not_a_500(env):
+    """Found by schemathesis: `~\\x07` made Path.expanduser raise (no such user)."""
+    client, _, _, _ = env
+    settle(client)
+    assert client.post("/v1/reindex", json={"paths": ["~\x07", "~nosuchuser-ragd/x"]}).status_code == 202
+    r = client.post("/v1/sources", json={"path": "~nosuchuser-ragd/notes"})
+    assert r.status_code == 400 and "no such file" in r.json()["error"]["message"]

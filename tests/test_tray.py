@@ -386,3 +386,15 @@ def test_tray_without_a_display_is_one_line_and_exit_1(tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stdout == ""
     assert not (tmp_path / "home" / "state" / "tray.lock").exists()  # it gave up before taking the lock
+
+
+def test_a_full_disk_or_a_damaged_store_turns_the_icon_red() -> None:
+    reason = "the disk holding /d is full (3 MB free; ragd needs at least 64 MB free to index)"
+    full = view_of(status(indexing={"state": "out_of_space", "queued": 12},
+                          problems=[{"path": "/d", "status": "out_of_space", "reason": reason}]))
+    assert (full.state, full.title) == ("error", "ragd: the disk is full, indexing stopped (see Recent problems)")
+    assert any("out_of_space" in line and "3 MB free" in line for line in full.problems)
+    damaged = view_of(status(problems=[{"path": "/d/catalog.sqlite", "status": "damaged", "reason": "malformed"}]))
+    assert (damaged.state, damaged.title) == ("error", "ragd: a damaged index is being rebuilt (see Recent problems)")
+    repaired = view_of(status(problems=[{"path": "/d/x.damaged-1", "status": "repaired", "reason": "rebuilt"}]))
+    assert repaired.state == "idle"  # a repair made earlier is listed, not an alarm

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ragd.index.models import Chunk
 from ragd.index.store.sqlite import connect
@@ -96,16 +97,27 @@ def _stored(row: tuple[object, ...]) -> StoredChunk:
 class Catalog:
     """Read and write access to the catalog database. Writers are serialised by the caller's lock."""
 
+    EMPTY_COUNTS: ClassVar[dict[str, int]] = {"files": 0, "indexed": 0, "failed": 0, "skipped": 0, "chunks": 0}
+
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
-        self.conn = connect(path, readonly=readonly)
-        if not readonly:
-            self.conn.executescript(SCHEMA)
-            self.conn.commit()
+        self.conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = connect(self.path, readonly=self.readonly)
+        if not self.readonly:
+            conn.executescript(SCHEMA)
+            conn.commit()
+        return conn
 
     def close(self) -> None:
         self.conn.close()
+
+    def reopen(self) -> None:
+        """Connect again (the file was replaced, e.g. a damaged catalog moved aside)."""
+        self.conn.close()
+        self.conn = self._open()
 
     # -- meta and sources ---------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -262,7 +274,7 @@ class Catalog:
 
     # -- status ---------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        out = {"files": 0, "indexed": 0, "failed": 0, "skipped": 0, "chunks": 0}
+        out = dict(self.EMPTY_COUNTS)
         try:
             for status, n in self.conn.execute("SELECT status, COUNT(*) FROM files GROUP BY status"):
                 out[str(status)] = int(n)

@@ -29,6 +29,9 @@ class VectorStore(Protocol):
         ...
     def ids(self) -> set[str]: ...
     def count(self) -> int: ...
+    def reset(self) -> None:
+        """Start the collection anew, empty (a damaged one is dropped; the writer then restores the vectors)."""
+        ...
 
 
 def collection_name(model_id: str) -> str:
@@ -110,6 +113,15 @@ class ChromaVectors:
 
     def count(self) -> int:
         return int(self.collection.count())
+
+    def reset(self) -> None:
+        try:
+            self.client.delete_collection(self.name)
+        except Exception as exc:  # a collection too damaged to drop: its name is taken again below regardless
+            log.warning("could not drop the damaged collection %s: %s", self.name, exc)
+        self.collection = self.client.get_or_create_collection(
+            self.name, configuration={"hnsw": {"space": "ip"}}, embedding_function=None,
+            metadata=self.collection.metadata)
 
     def drop_others(self) -> list[str]:
         """Delete this index's collections of other models (after a model change); returns their names."""

@@ -9,7 +9,7 @@ const POLL_MS = 1000;
 const PAGE = 200;
 const STATES = {
   starting: "Starting", scanning: "Scanning", indexing: "Indexing", idle: "Up to date",
-  paused: "Paused", stopped: "Stopped",
+  paused: "Paused", stopped: "Stopped", out_of_space: "Stopped: the disk is full",
 };
 
 /** Fired on `window` with each status polled (the header's summary listens). */
