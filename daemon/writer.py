@@ -70,6 +70,7 @@ class IndexWriter:
         self._running = threading.Event()
         self._running.set()
         self._stopping = False
+        self._full_since = 0.0  # when indexing last found the disk full
         self._thread = threading.Thread(target=self._loop, name="ragd-writer", daemon=True)
 
     # -- control --------------------------------------------------------------------------
@@ -140,6 +141,8 @@ class IndexWriter:
             full: OutOfSpace | None = None
             try:
                 stats = self._run(batch)
+                if stats is not None and self.progress.out_of_space is not None:
+                    self._room_again()  # the batch held back by a full disk is written: the state is over
             except Cancelled:
                 break
             except Exception as exc:  # one bad batch must not stop the daemon; the next scan retries
@@ -170,19 +173,28 @@ class IndexWriter:
             cause = "" if exc is full else f" ({type(exc).__name__}: {exc})"
             log.warning("indexing stopped: %s%s", full, cause)
         self.queue.hold(True)
+        self._full_since = time.monotonic()
         self._set(out_of_space=full, state="out_of_space")
 
     def _wait_for_space(self) -> None:
-        """Clear the state once the reserve is free again; a scan then finds whatever is still to do."""
+        """Every ``SPACE_POLL_S``: once the reserve is free again, let the held batch be tried again. The state
+        ends when a batch is written (``_room_again``): a store can be short of room that the free space does
+        not show (a quota, no inodes left), and then the retry fails and the wait starts over."""
         assert self.space is not None
+        if time.monotonic() - self._full_since < SPACE_POLL_S:
+            return
         try:
             self.space.check()
         except OutOfSpace as still:
             self._set(out_of_space=still)
+            self._full_since = time.monotonic()
             return
-        log.warning("there is free space again (%d MB); indexing resumes", self.space.free() // (1024 * 1024))
-        self._set(out_of_space=None, state="idle")
         self.queue.hold(self.paused)
+
+    def _room_again(self) -> None:
+        log.warning("there is room again (%d MB free); indexing resumed", self.space.free() // (1024 * 1024)
+                    if self.space is not None else 0)
+        self._set(out_of_space=None)
 
     def _run(self, batch: Batch) -> IndexStats | None:
         for job in batch.jobs:
