@@ -148,9 +148,12 @@ class Container:
                               sources=self.source_paths() if sources is None else sources,
                               follow_symlinks=c.follow_symlinks, unreadable=unreadable)
 
+    def configured_sources(self) -> set[str]:
+        """The sources named in the config file, resolved as the catalog stores paths."""
+        return {resolve_path(p) for p in self.config.sources}
+
     def source_paths(self) -> list[str]:
-        configured = [resolve_path(p) for p in self.config.sources]
-        return sorted(set(configured) | set(self.catalog.sources()))
+        return sorted(self.configured_sources() | set(self.catalog.sources()))
 
     # -- the answer path -------------------------------------------------------------------
     @cached_property

@@ -44,7 +44,7 @@ from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
 from ragd.index.lock import WriterLock
 from ragd.index.models import Hit
-from ragd.index.paths import resolve_path, resolve_paths
+from ragd.index.paths import resolve_paths
 from ragd.index.pipeline import Indexer, IndexStats, verify
 from ragd.index.retrieve import Retriever
 from ragd.index.store.catalog import Catalog
@@ -261,7 +261,7 @@ class Runtime:
 
         def job() -> int:
             if not self.writes.catalog.remove_source(root):
-                configured = {resolve_path(p) for p in self.config.sources}
+                configured = self.writes.configured_sources()
                 if root in configured:
                     raise SourceError(f"{root} is listed in the config file; remove it there")
                 raise SourceError(f"not a source: {root}")
@@ -387,7 +387,7 @@ class Runtime:
 
     def sources(self) -> list[dict[str, Any]]:
         catalog = self._catalog()
-        configured = {resolve_path(p) for p in self.config.sources}
+        configured = self.writes.configured_sources()
         unwatched = self.watcher.problems
         return [{"path": root, "exists": os.path.exists(root), "files": len(catalog.files_under(root)),
                  "from_config": root in configured, "watched": root not in unwatched,
