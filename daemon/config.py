@@ -37,6 +37,8 @@ class Config:
     chunk_tokens: int = 240
     min_free_mb: float = 64.0  # free space kept on the data folder's disk: below it, indexing waits (status says so)
     follow_symlinks: str = "inside"  # links in a source: "inside" (only to a place in a source), "never", "always"
+    embed_idle_s: float = 30.0  # the daemon's embedding worker exits this long after its last call (0: never)
+    model_cache: str = ""  # files derived from the model weights (the int8 export); empty: <data_dir>/models
     extra: dict[str, Any] = field(default_factory=dict)  # sections other issues own ([llm], [server] ...)
 
     @property
@@ -50,6 +52,10 @@ class Config:
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return Path(self.model_cache).expanduser() if self.model_cache else self.data_dir / "models"
 
     @property
     def lock_path(self) -> Path:
@@ -77,6 +83,8 @@ _ENV_FIELDS = {
     "RAGD_CHUNK_TOKENS": "chunk_tokens",
     "RAGD_MIN_FREE_MB": "min_free_mb",
     "RAGD_FOLLOW_SYMLINKS": "follow_symlinks",
+    "RAGD_EMBED_IDLE_S": "embed_idle_s",
+    "RAGD_MODEL_CACHE": "model_cache",
 }
 _SCALARS = {f.name: f.type for f in dataclasses.fields(Config)}
 _LISTS = {"sources", "include", "exclude"}
@@ -155,6 +163,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("config: parse_workers must be between 1 and 64")
     if cfg.min_free_mb < 0:
         raise ConfigError("config: min_free_mb must be 0 or more")
+    if cfg.embed_idle_s < 0:
+        raise ConfigError("config: embed_idle_s must be 0 (never) or more")
     if not 16 <= cfg.chunk_tokens <= 8192:
         raise ConfigError("config: chunk_tokens must be between 16 and 8192")
     if cfg.follow_symlinks not in FOLLOW_MODES:

@@ -65,7 +65,7 @@ class Container:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return self.embedder_override or embed.create(self.config.embedder)
+        return self.embedder_override or embed.create(self.config.embedder, self.config.model_cache_dir)
 
     @cached_property
     def vectors(self) -> VectorStore:

@@ -94,6 +94,8 @@ class SharedEmbedder:
         self.threads_searching = threads or searching_threads()
         self.threads_alone = threads or cores()
         self._count_concurrent = bool(getattr(inner, "count_tokens_concurrent", False))
+        # safe to call beside embed_batch from another thread: counts wait for the model where the inner needs it
+        self.count_tokens_concurrent = True
         setter = getattr(inner, "set_threads", None)
         self._set_threads: Callable[[int], None] | None = setter if callable(setter) else None
         self._cond = threading.Condition()

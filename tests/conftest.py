@@ -7,6 +7,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("RAGD_SHARED_DATA", REPO.parent / "shared" / "data"))
+# MiniLM's int8 export is made once for the whole run (about 10 s), not once per test's RAGD_HOME; the daemons
+# the tests start inherit it. test_embed_onnx.py exports into a folder of its own.
+MODEL_CACHE = REPO / "build" / "model-cache"
+os.environ.setdefault("RAGD_MODEL_CACHE", str(MODEL_CACHE))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ heavy import (torch, numpy weights) happens on first use, never at ``import ragd
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
@@ -34,10 +35,12 @@ def embed_one(embedder: Embedder, text: str, kind: Kind = "query") -> Vectors:
     return row
 
 
-_FACTORIES: dict[str, Callable[[], Embedder]] = {}
+Factory = Callable[[Path | None], Embedder]  # takes the folder where derived model files are cached
+_FACTORIES: dict[str, Factory] = {}
+DEFAULT = "use+minilm"
 
 
-def register(name: str, factory: Callable[[], Embedder]) -> None:
+def register(name: str, factory: Factory) -> None:
     _FACTORIES[name] = factory
 
 
@@ -46,28 +49,36 @@ def available() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def create(name: str) -> Embedder:
+def create(name: str, model_cache: Path | None = None) -> Embedder:
+    """The embedder registered as ``name``; ``model_cache`` holds files derived from its weights (the int8
+    ONNX export; None: the user's cache folder)."""
     from ragd.index.errors import ConfigError
 
     _register_builtins()
     try:
-        return _FACTORIES[name]()
+        factory = _FACTORIES[name]
     except KeyError:
         raise ConfigError(f"unknown embedding model {name!r}; choose one of {', '.join(available())}") from None
+    return factory(model_cache)
+
+
+_BUILTINS = {"minilm", "minilm-fp32", "use-multilingual", "e5-small", "use+minilm", "use+minilm-fp32"}
 
 
 def _register_builtins() -> None:
-    if _FACTORIES.keys() >= {"minilm", "use-multilingual", "e5-small", "use+minilm"}:
+    if _FACTORIES.keys() >= _BUILTINS:
         return
     from ragd.index.embed.dual import UseMiniLM
     from ragd.index.embed.e5 import E5Small
-    from ragd.index.embed.minilm import MiniLM
+    from ragd.index.embed.minilm import MiniLM, MiniLMOnnx
     from ragd.index.embed.use import UseMultilingual
 
-    _FACTORIES.setdefault("minilm", MiniLM)
-    _FACTORIES.setdefault("use-multilingual", UseMultilingual)
-    _FACTORIES.setdefault("e5-small", E5Small)
-    _FACTORIES.setdefault("use+minilm", UseMiniLM)
+    _FACTORIES.setdefault("minilm", lambda cache: MiniLMOnnx(cache))
+    _FACTORIES.setdefault("minilm-fp32", lambda cache: MiniLM())
+    _FACTORIES.setdefault("use-multilingual", lambda cache: UseMultilingual())
+    _FACTORIES.setdefault("e5-small", lambda cache: E5Small())
+    _FACTORIES.setdefault("use+minilm", lambda cache: UseMiniLM(MiniLMOnnx(cache)))
+    _FACTORIES.setdefault("use+minilm-fp32", lambda cache: UseMiniLM(MiniLM()))
 
 
 def normalise(vectors: npt.ArrayLike) -> Vectors:

@@ -16,19 +16,23 @@ import numpy as np
 
 from ragd.index.chunk import CJK_CHAR
 from ragd.index.embed import Kind, Vectors
-from ragd.index.embed.minilm import MiniLM
+from ragd.index.embed.minilm import MiniLM, MiniLMOnnx
 from ragd.index.embed.use import UseMultilingual
 
 
 class UseMiniLM:
-    model_id = "use-multilingual+all-MiniLM-L6-v2/v1"
+    """With MiniLM's int8 ONNX engine by default; ``minilm`` replaces it (the fp32 torch model, for one)."""
+
     dim = UseMultilingual.dim + MiniLM.dim
     max_tokens = MiniLM.max_tokens
     count_tokens_concurrent = UseMultilingual.count_tokens_concurrent  # tokens are counted by USE's tokenizer
 
-    def __init__(self) -> None:
+    def __init__(self, minilm: MiniLM | MiniLMOnnx | None = None) -> None:
         self.use = UseMultilingual()
-        self.minilm = MiniLM()
+        self.minilm = minilm or MiniLMOnnx()
+        # the fp32 pair keeps the id its indexes were built with
+        self.model_id = ("use-multilingual+all-MiniLM-L6-v2/v1" if isinstance(self.minilm, MiniLM)
+                         else "use-multilingual+all-MiniLM-L6-v2@onnx-int8/v1")
 
     def set_threads(self, threads: int) -> None:
         self.use.set_threads(threads)

