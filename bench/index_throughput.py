@@ -71,7 +71,8 @@ def child_ragd(args: argparse.Namespace) -> dict[str, Any]:
     from ragd.daemon.container import Container
     from ragd.index import pipeline
 
-    env = {"RAGD_HOME": str(args.home), "RAGD_EMBEDDER": "minilm"}
+    env = {"RAGD_HOME": str(args.home), "RAGD_EMBEDDER": args.embedder,
+           "RAGD_MODEL_CACHE": os.environ.get("RAGD_MODEL_CACHE", "")}  # a prepared int8 export, if any
     if args.parse_workers:
         env["RAGD_PARSE_WORKERS"] = str(args.parse_workers)
     cfg = load(env)
@@ -172,6 +173,7 @@ def _self_cmd(child: str, work: Path, args: argparse.Namespace, files_from: Path
         cmd += ["--folders", *(str(args.data / c) for c in CORPUS)]
     if args.parse_workers:
         cmd += ["--parse-workers", str(args.parse_workers)]
+    cmd += ["--embedder", args.embedder]
     if args.chunk_vectors:
         cmd += ["--chunk-vectors"]
     return cmd
@@ -329,6 +331,8 @@ def main() -> None:
     ap.add_argument("--limit-files", type=int, default=0,
                     help="N files of each folder, evenly spaced in sorted order (0 = all)")
     ap.add_argument("--parse-workers", type=int, default=0, help="RAGD_PARSE_WORKERS (0 = ragd's default)")
+    ap.add_argument("--embedder", default="minilm",
+                    help="ragd's embedder: all-MiniLM-L6-v2 as the others use (minilm: int8 ONNX; minilm-fp32: torch)")
     ap.add_argument("--quality", action=argparse.BooleanOptionalAction, default=True,
                     help="also measure LlamaIndex's retrieval quality once")
     ap.add_argument("--limit-questions", type=int, default=0, help="quality: first N questions per set")

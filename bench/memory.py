@@ -6,7 +6,7 @@ thread, the daemon and all its child processes (the parser workers) summed:
   idle after start        — nothing indexed yet, no question asked
   indexing docs_corpus    — ``POST /v1/sources`` with ../shared/data/docs_corpus (122 files in many formats,
                             29 of them malformed or hostile: bombs, truncated PDFs ...), until written (peak)
-  idle after indexing     — the embedding models are loaded now
+  idle after indexing     — the embedding worker and the parser worker are still running
   idle after housekeeping — 30+ s later: the daemon's idle housekeeping has handed freed heap back
   answering               — a few ``POST /v1/ask`` questions about those files, one at a time (peak)
   idle, LLM loaded        — right after the last answer
@@ -320,12 +320,14 @@ def main() -> None:
     report["ratios"] = {name: round(float(w["peak_mb" if name in BUSY else "last_mb"]) / cli, 1)
                         for name, w in phases.items() if w.get("samples")}
     report["notes"] = [
-        "RSS of the daemon plus its parser workers (psutil, sampled every "
+        "RSS of the daemon plus its workers (parser, embedding; psutil, sampled every "
         f"{args.every:g} s); shared library pages count once per process.",
         "Busy phases show the peak, idle phases the last sample after "
         f"{args.idle_seconds:g} s of quiet; baseline: a bare `python -c \"import ragd.daemon.cli\"` is "
-        f"{cli} MB and the daemon idles at {idle_start} MB right after start (watching an empty folder: the "
-        "embedding models and the LLM load on first use).",
+        f"{cli} MB and the daemon idles at {idle_start} MB right after start (watching an empty folder; the "
+        "embedding worker is started at start-up, so that the first save does not wait for it, and exits after "
+        "embed_idle_s = 30 s without use, as the parser worker and the Japanese dictionary are let go; the LLM "
+        "loads on first use).",
         f"The LLM was unloaded by the idle unload (idle_unload_s = {args.idle_unload:g} s, checked every "
         f"{HOUSEKEEPING_S} s) "
         f"{extra.get('unload_seen_after_s')} s after the last answer (seen as the GGUF file's mapping leaving the "

@@ -21,7 +21,12 @@ Queries: real questions from squad_en, jsquad_ja and cranfield_en (qa.jsonl), an
 Reported per mode and size: p50 / p95 / mean ms, and p50 over the p50 of the query embedding alone (the
 baseline, timed in the same loop).
 
-    python -m bench.query_latency [--chunks 10000,100000] [--queries 200] [--k 5] [--cache PATH] [--out bench/out]
+With ``--http`` each size is also measured through the HTTP API: a real ``ragd serve`` over the same index
+(the notes are written to disk, and the catalog records what the indexer would, so its start-up scan finds
+them unchanged), ``POST /v1/search`` timed by the client on one keep-alive connection with the API token.
+
+    python -m bench.query_latency [--chunks 10000,100000] [--queries 200] [--k 5] [--cache PATH] [--http]
+                                  [--out bench/out]
 """
 
 from __future__ import annotations
@@ -38,27 +43,34 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import httpx
+import numpy as np
 import psutil
 
-from bench.daemon_latency import load_avg, machine, percentile
+from bench.daemon_latency import load_avg, machine, percentile, wait_initial_index
 from bench.note_tree import load_passages, paragraph
-from ragd.daemon.config import load
+from ragd.daemon.config import Config, load
 from ragd.index import embed
 from ragd.index.chunk import ChunkSettings, chunk_document, embed_text, embedding_units
 from ragd.index.embed import Embedder
+from ragd.index.isolate import ParsePool
 from ragd.index.models import Chunk, Document, Part
-from ragd.index.pipeline import chunk_id
+from ragd.index.pipeline import Indexer, chunk_id
 from ragd.index.retrieve import Mode, Retriever
 from ragd.index.sentences import split_sentences
 from ragd.index.store.catalog import Catalog, FileRecord, unit_ids
 from ragd.index.store.embed_cache import EmbeddingCache, text_hash
 from ragd.index.store.vectors import ChromaVectors
+from tests.daemon_proc import Daemon
 
 REPO = Path(__file__).resolve().parents[1]
 MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
+GIVEN_MODES: tuple[Mode, ...] = ("dense", "hybrid")  # timed again with the query vector given
+GIVEN = " (vector given)"
 QA_SETS = ("squad_en", "jsquad_ja", "cranfield_en")
 EMBED_BATCH = 256
 _TAG = re.compile(r"<[^>]+>")
@@ -84,17 +96,29 @@ def japanese_passages(data: Path) -> list[list[str]]:
 class Note:
     """One generated file: its path, its chunks and each chunk's embedding units, as the indexer makes them."""
 
-    __slots__ = ("chunks", "path", "size", "units")
+    __slots__ = ("chunks", "data", "path", "units")
 
     def __init__(self, path: str, text: str, chunks: list[Chunk]) -> None:
         self.path = path
-        self.size = len(text.encode("utf-8"))
+        self.data = text.encode("utf-8")
         self.chunks = chunks
         self.units = [embedding_units(c) for c in chunks]
 
+    def record(self, chunks: int, on_disk: bool) -> FileRecord:
+        """The manifest row the indexer would write; with ``on_disk`` the file is written first, so that a
+        daemon serving the index finds it unchanged."""
+        mtime_ns = 0
+        if on_disk:
+            path = Path(self.path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(self.data)
+            mtime_ns = path.stat().st_mtime_ns
+        return FileRecord(self.path, len(self.data), mtime_ns, hashlib.sha256(self.data).hexdigest(), "indexed",
+                          None, chunks, time.time())
+
 
 def make_note(n: int, rng: random.Random, passages: list[list[str]], count: Callable[[str], int],
-              settings: ChunkSettings) -> Note:
+              settings: ChunkSettings, tree: Path) -> Note:
     """A plain-text note of 1–3 paragraphs, parsed the way the text parser does (one part per paragraph)."""
     paras = [paragraph(rng, passages) for _ in range(rng.randint(1, 3))]
     parts: list[Part] = []
@@ -102,17 +126,18 @@ def make_note(n: int, rng: random.Random, passages: list[list[str]], count: Call
     for p in paras:
         parts.append(Part(text=p, line_start=line, line_end=line))
         line += 2
-    path = f"/bench/notes/area-{n // 100 % 1000:03d}/note-{n:06d}.txt"
-    return Note(path, "\n\n".join(paras) + "\n", chunk_document(Document(parts=parts), count, settings))
+    path = tree / f"area-{n // 100 % 1000:03d}" / f"note-{n:06d}.txt"
+    return Note(str(path), "\n\n".join(paras) + "\n", chunk_document(Document(parts=parts), count, settings))
 
 
 def notes_for(target_chunks: int, rng: random.Random, passages: list[list[str]], count: Callable[[str], int],
-              settings: ChunkSettings, have: list[Note]) -> list[Note]:
-    """Append notes to ``have`` until they hold ``target_chunks`` chunks in all; returns the new ones."""
+              settings: ChunkSettings, have: list[Note], tree: Path) -> list[Note]:
+    """Append notes to ``have`` until they hold ``target_chunks`` chunks in all; returns the new ones.
+    A note cut short to land on the size is still written whole (its record says it is unchanged)."""
     total = sum(len(n.chunks) for n in have)
     new: list[Note] = []
     while total < target_chunks:
-        note = make_note(len(have) + len(new), rng, passages, count, settings)
+        note = make_note(len(have) + len(new), rng, passages, count, settings, tree)
         if total + len(note.chunks) > target_chunks:  # land exactly on the size: keep only what fits
             note.chunks = note.chunks[: target_chunks - total]
             note.units = note.units[: len(note.chunks)]
@@ -145,9 +170,9 @@ def embed_all(cache: EmbeddingCache, embedder: Embedder, texts: Sequence[str]) -
 
 
 def write_notes(notes: list[Note], catalog: Catalog, vectors: ChromaVectors, by_hash: dict[str, Any],
-                upsert_batch: int = 4000) -> dict[str, float]:
+                upsert_batch: int = 4000, on_disk: bool = False) -> dict[str, float]:
     """Store notes as the indexer stores a file: vectors first (in large batches), then each file's catalog
-    transaction (manifest row, chunks, lexical terms)."""
+    transaction (manifest row, chunks, lexical terms); with ``on_disk`` the notes' files are written too."""
     ids: list[str] = []
     vecs: list[Any] = []
     t_vectors = 0.0
@@ -163,9 +188,7 @@ def write_notes(notes: list[Note], catalog: Catalog, vectors: ChromaVectors, by_
             ids += unit_ids(cid, len(units))
             vecs += [by_hash[text_hash(u)] for u in units]
         t = time.perf_counter()
-        digest = hashlib.sha256(note.path.encode()).hexdigest()
-        catalog.replace_file(FileRecord(note.path, note.size, 0, digest, "indexed", None, len(rows), time.time()),
-                             rows)
+        catalog.replace_file(note.record(len(rows), on_disk), rows)
         t_catalog += time.perf_counter() - t
         if len(ids) >= upsert_batch:
             t = time.perf_counter()
@@ -242,34 +265,54 @@ def stats_ms(values: list[float]) -> dict[str, Any]:
             "mean": round(statistics.fmean(values), 5), "max": round(max(values), 5)}
 
 
+class KnownQueries:
+    """An embedder that answers with query vectors embedded beforehand: a search through it is the search
+    without the query embedding (the part ragd's retrieval itself costs)."""
+
+    def __init__(self, embedder: Embedder, queries: Sequence[str]) -> None:
+        self.model_id, self.dim, self.max_tokens = embedder.model_id, embedder.dim, embedder.max_tokens
+        texts = list(dict.fromkeys(q.strip() for q in queries))
+        self.vectors = dict(zip(texts, embedder.embed_batch(texts, "query"), strict=True))
+
+    def embed_batch(self, texts: Sequence[str], kind: embed.Kind = "passage") -> embed.Vectors:
+        return np.stack([self.vectors[t.strip()] for t in texts])
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
 def measure(retriever: Retriever, embedder: Embedder, queries: list[tuple[str, str]], k: int,
             warmup: int) -> dict[str, Any]:
-    """Every query in every mode plus the embedding alone; the order rotates per query. Seconds."""
+    """Every query in every mode, dense and hybrid again with the query vector given, and the embedding
+    alone; the order rotates per query. Seconds."""
+    given = Retriever(retriever.catalog, retriever.vectors, KnownQueries(embedder, [q for _, q in queries]))
+    runs: dict[str, Callable[[str], int]] = {
+        "embed": lambda q: len(embedder.embed_batch([q], "query")),
+        **{m: functools.partial(lambda q, m: len(retriever.search(q, k, m)), m=m) for m in MODES},
+        **{f"{m}{GIVEN}": functools.partial(lambda q, m: len(given.search(q, k, m)), m=m) for m in GIVEN_MODES},
+    }
     for _, q in queries[:warmup]:
-        for mode in MODES:
-            retriever.search(q, k, mode)
+        for run in runs.values():
+            run(q)
     others = OtherLoad()
-    kinds: list[str] = ["embed", *MODES]
+    kinds = list(runs)
     times: dict[str, list[float]] = {m: [] for m in kinds}
     cpu: dict[str, list[float]] = {m: [] for m in kinds}  # CPU seconds of the whole process (all its threads)
     per_set: dict[str, dict[str, list[float]]] = {}
-    hits_returned: dict[str, int] = dict.fromkeys(MODES, 0)
+    hits_returned: dict[str, int] = dict.fromkeys(kinds, 0)
     for i, (ds, q) in enumerate(queries):
         order = kinds[i % len(kinds):] + kinds[: i % len(kinds)]
         for kind in order:
             c = time.process_time()
             t = time.perf_counter()
-            if kind == "embed":
-                embedder.embed_batch([q], "query")
-            else:
-                hits_returned[kind] += len(retriever.search(q, k, kind))  # type: ignore[arg-type]
+            hits_returned[kind] += runs[kind](q)
             dt = time.perf_counter() - t
             cpu[kind].append(time.process_time() - c)
             times[kind].append(dt)
             per_set.setdefault(ds, {}).setdefault(kind, []).append(dt)
     embed_p50 = percentile(times["embed"], 0.5)
     modes: dict[str, Any] = {}
-    for mode in MODES:
+    for mode in kinds[1:]:
         st = stats_ms(times[mode])
         st["p50_over_embed"] = round(st["p50"] / embed_p50, 2) if embed_p50 else None
         st["mean_hits"] = round(hits_returned[mode] / len(queries), 2)
@@ -279,6 +322,66 @@ def measure(retriever: Retriever, embedder: Embedder, queries: list[tuple[str, s
     return {"modes": modes, "embed_only": embed_only, "other_processes_busy_cores": others.cores(),
             "by_set_p50": {ds: {kind: round(percentile(v, 0.5), 5) for kind, v in d.items()}
                            for ds, d in per_set.items()}}
+
+
+# -- through the HTTP API ----------------------------------------------------------------------------
+def serve_index(cfg: Config, home: Path, catalog: Catalog, vectors: ChromaVectors, cache: EmbeddingCache,
+                embedder: Embedder, tree: Path, env: dict[str, str]) -> Daemon:
+    """A real ``ragd serve`` over the index as written: the catalog is told what the indexer would have
+    recorded (its signature, the model, the source folder) so that the start-up scan finds every note
+    unchanged. Returns the started daemon once that scan is done."""
+    indexer = Indexer(catalog, cache, vectors, embedder, lambda: nullcontext(ParsePool()),
+                      chunk_tokens=cfg.chunk_tokens)
+    catalog.set_meta("signature", indexer.signature)
+    catalog.set_meta("model_id", embedder.model_id)
+    catalog.add_source(str(tree))
+    daemon = Daemon(home, [tree], RAGD_HISTORY="off", **env)
+    t = time.perf_counter()
+    daemon.start()
+    wait_initial_index(daemon, tree, t, 3600)
+    return daemon
+
+
+def measure_http(daemon: Daemon, queries: list[tuple[str, str]], k: int, warmup: int) -> dict[str, Any]:
+    """Every query in every mode through ``POST /v1/search``, timed by the client: one keep-alive connection
+    with the API token, as a tool calling the daemon would. The order of modes rotates per query. Seconds."""
+    headers = {"Authorization": f"Bearer {daemon.token_file.read_text().strip()}"}
+    times: dict[str, list[float]] = {m: [] for m in MODES}
+    hits: dict[str, int] = dict.fromkeys(MODES, 0)
+    with httpx.Client(base_url=daemon.url, headers=headers, trust_env=False, timeout=120) as http:
+        def search(q: str, mode: str) -> int:
+            r = http.post("/v1/search", json={"query": q, "k": k, "mode": mode})
+            r.raise_for_status()
+            return len(r.json()["hits"])
+
+        for _, q in queries[:warmup]:
+            for mode in MODES:
+                search(q, mode)
+        others = OtherLoad()
+        for i, (_, q) in enumerate(queries):
+            for mode in MODES[i % len(MODES):] + MODES[: i % len(MODES)]:
+                t = time.perf_counter()
+                hits[mode] += search(q, mode)
+                times[mode].append(time.perf_counter() - t)
+    return {"modes": {m: {**stats_ms(times[m]), "mean_hits": round(hits[m] / len(queries), 2)} for m in MODES},
+            "other_processes_busy_cores": others.cores()}
+
+
+def http_row(cfg: Config, home: Path, writer: Catalog, vectors: ChromaVectors, cache: EmbeddingCache,
+             embedder: Embedder, tree: Path, env: dict[str, str], queries: list[tuple[str, str]],
+             args: argparse.Namespace) -> dict[str, Any]:
+    load_before = load_avg()
+    t = time.perf_counter()
+    daemon = serve_index(cfg, home, writer, vectors, cache, embedder, tree, env)
+    try:
+        status = daemon.status()
+        started_s = round(time.perf_counter() - t, 1)
+        print(f"  ragd serve: {status['chunks']:,} chunks, start-up scan done in {started_s} s", flush=True)
+        result = measure_http(daemon, queries, args.k, args.warmup)
+    finally:
+        daemon.stop_quietly()
+    return {"start_s": started_s, "chunks": status["chunks"], **result,
+            "load_avg_1m": {"start": load_before, "end": load_avg()}}
 
 
 # -- the run -----------------------------------------------------------------------------------------------
@@ -296,12 +399,17 @@ def main() -> None:
                     help="at most this many seconds to wait for the process to go idle after a write")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (the index)")
+    ap.add_argument("--http", action="store_true",
+                    help="also time the searches through a real `ragd serve` over the same index at each size "
+                         "(the notes are then written to disk, so that the daemon finds them unchanged)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     args = ap.parse_args()
     sizes = sorted(int(s.replace("_", "")) for s in args.chunks.split(",") if s.strip())
 
     tmp = Path(tempfile.mkdtemp(prefix="ragd-query-latency-")).resolve()
-    cfg = load({"RAGD_HOME": str(tmp / "home"), **({"RAGD_EMBEDDER": args.embedder} if args.embedder else {})})
+    env = {"RAGD_EMBEDDER": args.embedder} if args.embedder else {}
+    cfg = load({"RAGD_HOME": str(tmp / "home"), **env})
+    tree = tmp / "notes"
     rng = random.Random(args.seed)
     started = time.perf_counter()
     english = load_passages(args.data)
@@ -315,7 +423,7 @@ def main() -> None:
     notes: list[Note] = []
     plan: list[list[Note]] = []
     for size in sizes:  # decide every note first: the distinct unit texts are embedded once, up front
-        plan.append(notes_for(size, rng, passages, count, settings, notes))
+        plan.append(notes_for(size, rng, passages, count, settings, notes, tree))
     all_units = [u for n in notes for units in n.units for u in units]
     print(f"{len(notes):,} notes, {sum(len(n.chunks) for n in notes):,} chunks, {len(all_units):,} units "
           f"({time.perf_counter() - started:.1f} s)", flush=True)
@@ -329,7 +437,8 @@ def main() -> None:
         "machine": machine(),
         "params": {"chunks": sizes, "queries": args.queries, "k": args.k, "warmup": args.warmup, "seed": args.seed,
                    "embedder": cfg.embedder, "model_id": embedder.model_id, "chunk_tokens": cfg.chunk_tokens,
-                   "passages": {"english": len(english), "japanese": len(japanese)}, "query_sets": list(QA_SETS)},
+                   "passages": {"english": len(english), "japanese": len(japanese)}, "query_sets": list(QA_SETS),
+                   "http": args.http},
         "embedding": embedded,
         "load_avg_1m": {"start": load_avg()},
         "sizes": [],
@@ -344,7 +453,7 @@ def main() -> None:
         seen: set[str] = set()
         for batch in plan:
             t = time.perf_counter()
-            build = write_notes(batch, writer, vectors, by_hash)
+            build = write_notes(batch, writer, vectors, by_hash, on_disk=args.http)
             build["seconds"] = round(time.perf_counter() - t, 1)
             stored += len(batch)
             seen.update(text_hash(u) for n in batch for units in n.units for u in units)
@@ -367,6 +476,9 @@ def main() -> None:
                    "load_avg_1m": {"start": load_before, "end": load_avg()}}
             report["sizes"].append(row)
             print_size(row)
+            if args.http:
+                row["http"] = http_row(cfg, tmp / "home", writer, vectors, cache, embedder, tree, env, queries, args)
+                print_http(row["http"])
             report["notes"] = notes_text(report)
             out.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     finally:
@@ -394,7 +506,12 @@ def notes_text(r: dict[str, Any]) -> list[str]:
         "sentence embedded once); notes reuse sentences, so the vector store holds duplicates "
         "(vectors vs distinct_vectors in the JSON).",
         "dense and hybrid embed the query; p50 / query embedding compares each mode with embedding the query alone, "
-        "timed in the same loop.",
+        "timed in the same loop. The rows '(vector given)' are the same searches with the query vector embedded "
+        "beforehand: what the search costs besides the query embedding (hybrid overlaps its lexical side with "
+        "the embedding, so hybrid minus the embedding alone is less than this).",
+        *(["HTTP: the same questions through a real `ragd serve` over the same index (its start-up scan finds "
+           "every note unchanged), POST /v1/search on one keep-alive connection with the API token, timed by the "
+           "client; the daemon embeds each query itself."] if p.get("http") else []),
         "Other work on the machine slows the query embedding most (torch's threads compete for the cores): each "
         "size records how many cores other processes kept busy while it was measured "
         f"({', '.join(str(x.get('other_processes_busy_cores')) for x in r['sizes'])}). cpu_p50 in the JSON is "
@@ -412,6 +529,13 @@ def print_size(row: dict[str, Any]) -> None:
               f"mean {st['mean'] * 1000:.1f} ms, p50 / embedding {st['p50_over_embed']}", flush=True)
 
 
+def print_http(h: dict[str, Any]) -> None:
+    for mode, st in h["modes"].items():
+        print(f"  HTTP {mode:<8} p50 {st['p50'] * 1000:.1f} ms, p95 {st['p95'] * 1000:.1f} ms, "
+              f"mean {st['mean'] * 1000:.1f} ms (others kept {h['other_processes_busy_cores']} cores busy)",
+              flush=True)
+
+
 def print_table(r: dict[str, Any]) -> None:
     m, p = r["machine"], r["params"]
     print(f"\n{m['cpu']}, {m['cores']} cores; embedder {p['embedder']}; {p['queries']} queries, k = {p['k']}\n")
@@ -425,6 +549,11 @@ def print_table(r: dict[str, Any]) -> None:
         for mode, st in s["modes"].items():
             print(f"| {s['chunks']:,} | {s['vectors']:,} | {mode} | {st['p50'] * 1000:.1f} ms | "
                   f"{st['p95'] * 1000:.1f} ms | {st['mean'] * 1000:.1f} ms | {st['p50_over_embed']} | {busy} |")
+        h = s.get("http")
+        for mode, st in (h["modes"] if h else {}).items():
+            print(f"| {s['chunks']:,} | {s['vectors']:,} | {mode}, HTTP | {st['p50'] * 1000:.1f} ms | "
+                  f"{st['p95'] * 1000:.1f} ms | {st['mean'] * 1000:.1f} ms | "
+                  f"{st['p50'] / e['p50']:.2f} | {h['other_processes_busy_cores']} |")
 
 
 if __name__ == "__main__":

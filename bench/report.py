@@ -37,7 +37,7 @@ from bench.report_kit import (
     sec,
     table,
 )
-from bench.report_load import search_under_load_section
+from bench.report_load import cold_start_section, search_under_load_section
 from bench.report_quality import answers_section, retrieval_section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -381,14 +381,13 @@ def memory_section(r: Report) -> None:
     start = get(phases, "idle_after_start", "rss_mb")
     if idle is not None and start is not None and idle > 2 * start:
         r.lose(f"Idle memory stays at {idle:,.0f} MB after the LLM is unloaded (against {start:,.0f} MB right after "
-               "start): the embedding models (and the libraries they pulled in) stay loaded once indexing has "
-               "needed them.")
+               "start).")
 
 
 # -- the whole report ----------------------------------------------------------------------------------------
 
 SECTIONS = (machine_section, throughput_section, scale_section, query_section, answer_path_section, memory_section,
-            retrieval_section, answers_section, search_under_load_section)
+            retrieval_section, answers_section, search_under_load_section, cold_start_section)
 
 
 def build(out: Path, results: Path, commentary: Path | None) -> str:

@@ -34,3 +34,31 @@ def search_under_load_section(r: Report) -> None:
     if done and solo and done > 1.5 * solo:
         r.lose(f"While 20 clients search, indexing gets a small share of the model: the burst took {sec(done)} to "
                f"become searchable, against {sec(solo)} with nobody searching.")
+
+
+def cold_start_section(r: Report) -> None:
+    r.add("## 9. Cold starts\n\nA real `ragd serve` started over an empty folder, as a new user would, and a note "
+          "saved there at once: seconds until a search finds it. Then searches while the embedding worker runs "
+          "(warm, the baseline in the same run) and right after it exited for being idle (cold: it starts again "
+          "and loads the models). The one-time int8 export of MiniLM is not in these runs: it is timed apart.")
+    d = r.load("cold-start.json")
+    if d is None:
+        r.absent("cold starts", "python -m bench.cold_start")
+        return
+    r.add(table(("measure", "median of runs"), [
+        ("first save after start → searchable", sec(d.get("first_save_searchable_s_median"))),
+        ("search, worker running (warm)", ms(d.get("warm_search_s_median"))),
+        ("search, worker exited (cold)", ms(d.get("cold_search_s_median"))),
+        ("cold ÷ warm", ratio(d.get("cold_over_warm"))),
+    ]))
+    export = d.get("export") or {}
+    r.add(f"{len(d.get('runs') or [])} runs; load average {d.get('load_avg')} when it ended. One-time export: "
+          + (f"{sec(export.get('export_s'))}." if export.get("export_s") else
+             "made before these runs (about 15 s and a 0.9 GB peak in a child process, measured apart)."))
+    first = d.get("first_save_searchable_s_median")
+    if first is not None and first > 2.0:
+        r.lose(f"The first save after `ragd serve` starts takes {sec(first)} to become searchable (target 2 s).")
+    cold = d.get("cold_search_s_median")
+    if cold is not None:
+        r.lose(f"The first search after the embedding worker exited for being idle takes {ms(cold)} (warm: "
+               f"{ms(d.get('warm_search_s_median'))}): the price of a daemon that holds no model while idle.")

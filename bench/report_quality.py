@@ -9,7 +9,7 @@ from bench.report_kit import Report, get, grouped, num, pct, sec, table
 
 # -- 6. retrieval quality --------------------------------------------------------------------------------
 
-EMBEDDERS = ("use+minilm", "use-multilingual", "minilm", "e5-small")
+EMBEDDERS = ("use+minilm", "use+minilm-fp32", "use-multilingual", "minilm", "minilm-fp32", "e5-small")
 MODES = ("hybrid", "dense", "lexical")
 
 

@@ -28,7 +28,8 @@ HIT_CHARS = 1200
 
 
 def build_index(data: Path, home: Path, embedder: str) -> tuple[Container, dict[str, Any]]:
-    cfg = load({"RAGD_HOME": str(home), "RAGD_EMBEDDER": embedder, "RAGD_PARSE_WORKERS": "2"})
+    cfg = load({"RAGD_HOME": str(home), "RAGD_EMBEDDER": embedder, "RAGD_PARSE_WORKERS": "2",
+                "RAGD_MODEL_CACHE": os.environ.get("RAGD_MODEL_CACHE", "")})  # a prepared int8 export, if any
     c = Container(cfg)
     roots = [str((data / ds / "docs").resolve()) for ds in (*QA_SETS, "cranfield_en")]
     for r in roots:

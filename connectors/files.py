@@ -217,15 +217,20 @@ class FilesConnector:
             yield from self._walk(Path(directory), rel, specs, walk)
 
     def _walk(self, directory: Path, rel: str, specs: Specs, walk: _Walk) -> Iterator[Entry]:
+        # The hot loop of a re-scan (every file of every source): plain strings, no Path objects, no
+        # abspath (the folder is absolute and normal, so ``entry.path`` is too), ignore rules only when some apply.
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=_name)
         except OSError as exc:
             self._error(str(directory), exc, walk)
             return
         present = {e.name for e in entries}
         specs = specs + self._ignore_specs(directory, rel, walk, [n for n in IGNORE_FILES if n in present])
+        prefix = f"{rel}/" if rel else ""
+        skip_file = self.filter.skip_file
         for entry in entries:
-            child_rel = f"{rel}/{entry.name}" if rel else entry.name
+            child_rel = prefix + entry.name
             try:
                 is_link = entry.is_symlink()
                 is_dir = not is_link and entry.is_dir(follow_symlinks=False)
@@ -244,11 +249,12 @@ class FilesConnector:
                 walk.dirs.add((st.st_dev, st.st_ino))
                 yield from self._walk(Path(entry.path), child_rel, specs, walk)
             elif is_file:
-                if self.filter.skip_file(entry.name, child_rel) or _ignored(specs, child_rel):
+                if skip_file(entry.name, child_rel) or (specs and _ignored(specs, child_rel)):
                     continue
                 st = self._stat(entry, walk)
-                if st is not None:
-                    yield from _once(self._entry(entry.path, st), walk)
+                if st is not None and entry.path not in walk.paths:  # as ``_once``, inline: once per file
+                    walk.paths.add(entry.path)
+                    yield self._make(entry.path, st)
 
     def _follow(self, link: os.DirEntry[str], rel: str, specs: Specs, walk: _Walk) -> Iterator[Entry]:
         """A link met during a walk: its own name must pass this source's rules, its target those of
@@ -369,10 +375,14 @@ class FilesConnector:
             return None
 
     def _entry(self, path: str, st: os.stat_result) -> Entry:
+        return self._make(os.path.abspath(path), st)
+
+    def _make(self, path: str, st: os.stat_result) -> Entry:
+        """The entry of ``path``, already absolute and normal."""
         reason = None
         if st.st_size > self.filter.max_bytes:
             reason = f"larger than the size limit ({st.st_size / 1e6:.1f} MB > {self.filter.max_bytes / 1e6:.1f} MB)"
-        return Entry(path=os.path.abspath(path), size=st.st_size, mtime_ns=st.st_mtime_ns, skip_reason=reason)
+        return Entry(path, st.st_size, st.st_mtime_ns, reason)
 
     def _ignore_specs(self, directory: Path, rel: str, walk: _Walk | None = None,
                       names: Sequence[str] = IGNORE_FILES) -> Specs:
@@ -404,6 +414,10 @@ class FilesConnector:
 
 def _below(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def _stat(path: str) -> os.stat_result | None:

@@ -3,7 +3,8 @@
 A path becomes due ``debounce_s`` after its last event, so a burst of writes (an editor's
 atomic save, a sync tool copying a folder) is indexed once, after it settles; ``max_wait_s``
 bounds the delay for a file that never stops changing. A full scan request (start-up,
-the periodic reconcile, ``/v1/reindex``) travels through the same queue, so one thread writes.
+the periodic reconcile, ``/v1/reindex``) travels through the same queue, so one thread writes;
+while a scan runs, the writer takes the paths that fall due between its slices (``take_due``).
 """
 
 from __future__ import annotations
@@ -139,12 +140,9 @@ class ChangeQueue:
                     self._first.clear()
                     self._seq_of.clear()
                     return self._taken(Batch(full_scan=True, first_seq=first))
-                due = sorted(p for p, t in self._due.items() if t <= now)
-                if due:
-                    first = min(self._seq_of[p] for p in due)
-                    for path in due:
-                        del self._due[path], self._first[path], self._seq_of[path]
-                    return self._taken(Batch(paths=due, first_seq=first))
+                due = self._due_paths(now)
+                if due is not None:
+                    return self._taken(due)
                 wake = min(self._due.values(), default=None)
                 if deadline is not None:
                     if now >= deadline:
@@ -152,6 +150,24 @@ class ChangeQueue:
                     wake = deadline if wake is None else min(wake, deadline)
                 self._cond.wait(None if wake is None else max(0.0, wake - now))
             return None
+
+    def take_due(self) -> Batch | None:
+        """The paths due now, without waiting, for the writer to apply between two slices of a full scan: no
+        jobs and no scan (those wait for the scan in hand to end), nothing while held. The scan stays the batch
+        in flight, so ``done_through`` counts these paths as written only when the scan is."""
+        with self._cond:
+            if self._held or self._stopped:
+                return None
+            return self._due_paths(self.clock())
+
+    def _due_paths(self, now: float) -> Batch | None:
+        due = sorted(p for p, t in self._due.items() if t <= now)
+        if not due:
+            return None
+        first = min(self._seq_of[p] for p in due)
+        for path in due:
+            del self._due[path], self._first[path], self._seq_of[path]
+        return Batch(paths=due, first_seq=first)
 
     def _taken(self, batch: Batch) -> Batch:
         self._inflight = batch.first_seq

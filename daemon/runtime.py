@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -34,11 +34,12 @@ from ragd.daemon.server_settings import ServerSettings, load_server_settings
 from ragd.daemon.shared_embedder import SharedEmbedder
 from ragd.daemon.watcher import Watcher
 from ragd.daemon.writer import IndexWriter
-from ragd.index import embed
+from ragd.index import tokenize
 from ragd.index.answer.context import passage_context
 from ragd.index.answer.history import History
 from ragd.index.answer.models import Answer
 from ragd.index.embed import Embedder
+from ragd.index.embed.worker import EmbedWorker
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
@@ -72,11 +73,18 @@ class Runtime:
         self.lock = WriterLock(config.lock_path)
         self._locked = False
         self.acquire()  # before any store is opened: damaged ones are moved aside only under the writer lock
-        self.embedder = SharedEmbedder(embedder or embed.create(config.embedder))
+        # the model runs in a worker process that exits when idle, so the idle daemon holds none
+        self.embed_worker: EmbedWorker | None = None
+        if embedder is None:
+            embedder = self.embed_worker = EmbedWorker(config.embedder, config.model_cache_dir,
+                                                       idle_s=config.embed_idle_s)
+        self.embedder = SharedEmbedder(embedder)
         self.writes = Container(config, embedder_override=self.embedder, vectors_override=vectors,
                                 llm_override=llm, env=env, store_call_limit_s=self.settings.store_call_limit_s)
         self.queue = ChangeQueue(self.settings.debounce_s, self.settings.max_wait_s)
         self._pool: ParsePool | None = None
+        self._pool_lock = threading.Lock()  # held by the writer while it parses
+        self._pool_used = time.monotonic()
         self.repairs = StoreRepairs(self.writes, self.queue.submit, self.queue.request_full_scan)
         try:
             indexer = self._indexer()
@@ -115,6 +123,8 @@ class Runtime:
                                    vectors_override=self.writes.vectors, llm_override=self.writes.llm_override,
                                    env=self.env)
             self._refresh_sources()
+            if self.embed_worker is not None:  # models load while the first scan walks the folders
+                threading.Thread(target=self._warm_embedder, name="embed-warm", daemon=True).start()
             self.queue.request_full_scan()
             self.writer.start()
             self.watcher.start()
@@ -139,10 +149,19 @@ class Runtime:
             return
         if self._pool is not None:
             self._pool.close()
+        if self.embed_worker is not None:
+            self.embed_worker.close()
         if self.reads is not None:
             self.reads.close()
         self.writes.close()
         self._release()
+
+    def _warm_embedder(self) -> None:
+        assert self.embed_worker is not None
+        try:
+            self.embed_worker.warm()
+        except Exception as exc:  # the first real call reports it again, where someone sees it
+            log.warning("could not start the embedding worker: %s", exc)
 
     def _release(self) -> None:
         if self._locked:
@@ -179,6 +198,11 @@ class Runtime:
             if callable(unload) and unload():
                 log.info("the model was idle; unloaded it")
                 self._trimmed_after = None
+        if self._close_idle_pool(self.config.embed_idle_s):
+            log.info("parse workers unused for %.0f s; stopped them", self.config.embed_idle_s)
+        if tokenize.release_idle(self.config.embed_idle_s or float("inf")):
+            log.info("Japanese dictionary unused for %.0f s; unloaded it", self.config.embed_idle_s)
+            self._trimmed_after = None
         activity = (self.queue.done_through(), self._answers)
         quiet = self.writer.snapshot()["state"] == "idle" and not self._ask_lock.locked()
         if quiet and activity != self._trimmed_after:
@@ -199,11 +223,29 @@ class Runtime:
         indexer.pool_factory = self._shared_pool
         return indexer
 
-    def _shared_pool(self) -> nullcontext[ParsePool]:
-        """One parse pool kept for the daemon's life (starting workers per change would add latency)."""
-        if self._pool is None:
-            self._pool = self.writes.parse_pool()
-        return nullcontext(self._pool)
+    @contextmanager
+    def _shared_pool(self) -> Iterator[ParsePool]:
+        """One parse pool kept between batches (starting workers per change would add latency), closed by the
+        idle housekeeping once unused for ``embed_idle_s`` (``_close_idle_pool``)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = self.writes.parse_pool()
+            try:
+                yield self._pool
+            finally:
+                self._pool_used = time.monotonic()
+
+    def _close_idle_pool(self, idle_s: float) -> bool:
+        if self._pool is None or idle_s <= 0 or not self._pool_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._pool is None or time.monotonic() - self._pool_used < idle_s:
+                return False
+            self._pool.close()
+            self._pool = None
+            return True
+        finally:
+            self._pool_lock.release()
 
     def connectors(self) -> list[Connector]:
         return list(self._connectors)

@@ -1,7 +1,10 @@
 """The index writer: the one thread that changes the index, fed by the change queue.
 
 It runs full scans (start-up, periodic reconcile, ``/v1/reindex``), updates for the paths the
-watcher reported, and jobs such as adding or removing a source. It reports progress for
+watcher reported, and jobs such as adding or removing a source. A full scan does not hold the writer
+for its whole length: it walks in slices, and between two slices the writer applies the paths that fell
+due meanwhile, so that a save or a delete during a scan of a big tree is applied as quickly as any other
+(jobs and further scans wait for the scan to end). It reports progress for
 ``/v1/status``, can be paused, and on stop finishes the file in hand and exits: what was
 stored is consistent, and what was not is found again by the next start's scan.
 
@@ -22,13 +25,15 @@ from typing import Any
 
 from ragd.connectors import Connector
 from ragd.daemon.changes import Batch, ChangeQueue
-from ragd.index.pipeline import Cancelled, Indexer, IndexStats
+from ragd.index.pipeline import Cancelled, Indexer, IndexStats, Slices
 from ragd.index.store.health import is_corruption
 from ragd.index.store.space import OutOfSpace, SpaceGuard
 
 log = logging.getLogger(__name__)
 
 SPACE_POLL_S = 2.0  # how often a writer stopped by a full disk looks at the free space again
+SCAN_SLICE_S = 0.25  # a scan's walking between two looks at the queue
+SCAN_SLICE_FILES = 64  # files a scan (re)indexes between two looks at the queue (a first index)
 
 
 @dataclass
@@ -71,6 +76,8 @@ class IndexWriter:
         self._running.set()
         self._stopping = False
         self._full_since = 0.0  # when indexing last found the disk full
+        self.slice_s = SCAN_SLICE_S  # a scan's slices (see ``Slices``; tests make them small)
+        self.slice_files = SCAN_SLICE_FILES
         self._thread = threading.Thread(target=self._loop, name="ragd-writer", daemon=True)
 
     # -- control --------------------------------------------------------------------------
@@ -206,9 +213,32 @@ class IndexWriter:
         self._set(state="scanning" if batch.full_scan else "indexing", batch_started=time.monotonic())
         connectors = self.connectors()
         if batch.full_scan:
-            stats = self.indexer.run(connectors, prune_outside=True, progress=self._report)
+            slices = Slices(lambda: self._between_slices(connectors), self.slice_s, self.slice_files)
+            stats = self.indexer.run(connectors, prune_outside=True, progress=self._report, slices=slices)
         else:
             stats = self.indexer.update(connectors, batch.paths, progress=self._report)
+        self._count(stats, batch.full_scan)
+        return stats
+
+    def _between_slices(self, connectors: Sequence[Connector]) -> None:
+        """Between two slices of a full scan: wait while paused, stop if asked, apply the paths now due."""
+        if not self._running.is_set():
+            self._running.wait()
+        if self._stopping:
+            raise Cancelled
+        batch = self.queue.take_due()
+        if batch is None:
+            return
+        try:
+            stats = self.indexer.update(connectors, batch.paths, progress=self._report)
+        except BaseException:
+            self.queue.retry(batch)  # not written: queued again under its own number
+            raise
+        self._count(stats, full_scan=False)
+        if self.on_batch is not None:
+            self.on_batch(batch, stats)
+
+    def _count(self, stats: IndexStats, full_scan: bool) -> None:
         summary = stats.to_json()
         with self._lock:
             p = self.progress
@@ -216,11 +246,10 @@ class IndexWriter:
             p.files_failed += stats.files_failed
             p.chunks_embedded += stats.chunks_embedded
             p.recent_failures = (p.recent_failures + stats.failures)[-20:]
-            if batch.full_scan:
+            if full_scan:
                 p.last_scan = summary
             else:
                 p.last_change = summary
-        return stats
 
     def _report(self, done: int, total: int, path: str) -> None:
         """The indexer's progress callback: record it, wait while paused, stop when asked."""

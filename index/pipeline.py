@@ -20,6 +20,7 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from ragd.index.isolate import ParsePool, ParseResult
 from ragd.index.models import Chunk
 from ragd.index.parse import is_supported
 from ragd.index.paths import resolve_paths
-from ragd.index.store.catalog import Catalog, FileRecord, chunk_of, unit_ids
+from ragd.index.store.catalog import Catalog, FileRecord, FileStat, FileStatRow, chunk_of, unit_ids
 from ragd.index.store.embed_cache import EmbeddingCache, text_hash
 from ragd.index.store.health import catalog_problem
 from ragd.index.store.space import SpaceGuard
@@ -85,6 +86,50 @@ def chunk_id(path: str, embed_hash: str, occurrence: int) -> str:
 
 
 @dataclass
+class Slices:
+    """How a full scan gives way to other work: after ``seconds`` of walking, or once it has found ``files``
+    files to (re)index, it applies what it found so far and calls ``between`` (where the daemon's writer applies
+    the watcher's changes), so that a change made during a scan of a big tree waits for one slice, not the scan."""
+
+    between: Callable[[], None]
+    seconds: float = 0.25
+    files: int = 64
+
+
+@dataclass
+class _Scan:
+    """A full scan in progress: the manifest as the scan began, the paths the scan has met, and the paths that
+    an update between its slices judged (that judgement is newer than the scan's, so the scan defers to it)."""
+
+    known: dict[str, FileStatRow]
+    forced: bool
+    seen: set[str] = field(default_factory=set)
+    touched: set[str] = field(default_factory=set)
+    supported: dict[str, bool] = field(default_factory=dict)  # by suffix: one parser look-up per kind of file
+
+    def stat_of(self, path: str) -> FileStat | None:
+        row = None if path in self.touched else self.known.get(path)
+        return None if row is None else FileStat(*row)
+
+
+class _Tally:
+    """A scan's progress over its slices: each slice's (done, total) counted on from the slices before it."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.base = 0
+        self.total = 0
+
+    def __call__(self, done: int, total: int, path: str) -> None:
+        self.total = total
+        self.progress(self.base + done, self.base + total, path)
+
+    def next_slice(self) -> None:
+        self.base += self.total
+        self.total = 0
+
+
+@dataclass
 class _Parsed:
     entry: Entry
     digest: str
@@ -94,6 +139,57 @@ class _Parsed:
     @property
     def texts(self) -> list[str]:
         return [t for units in self.units for t in units]
+
+
+class _Batch:
+    """Files whose texts are being embedded: the cached vectors now, the others when ``vectors`` is called."""
+
+    def __init__(self, files: list[_Parsed], cache: EmbeddingCache, model_id: str,
+                 embed: Callable[[list[str]], Future[Vectors] | Vectors]) -> None:
+        self.files = files
+        self.cache = cache
+        self.model_id = model_id
+        texts = [t for p in files for t in p.texts]
+        self.hashes = [text_hash(t) for t in texts]
+        self.found = cache.get_many(model_id, self.hashes)
+        self.todo = {h: t for h, t in zip(self.hashes, texts, strict=True) if h not in self.found}
+        self.result = embed(list(self.todo.values())) if self.todo else None
+
+    def vectors(self) -> tuple[list[Vectors], list[bool]]:
+        """(vectors in text order, which were computed now); new ones go to the cache."""
+        if self.result is not None:
+            computed = self.result.result() if isinstance(self.result, Future) else self.result
+            fresh = dict(zip(self.todo.keys(), computed, strict=True))
+            self.cache.put_many(self.model_id, fresh)
+            self.found.update(fresh)
+            self.result = None
+        return [self.found[h] for h in self.hashes], [h in self.todo for h in self.hashes]
+
+
+class _Embedding:
+    """Embeds batches in a thread of its own where the embedder allows token counting beside an embedding
+    (the chunker counts tokens meanwhile); otherwise in the calling thread, in turn."""
+
+    def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
+        self.embedder = embedder
+        self.cache = cache
+        concurrent = bool(getattr(embedder, "count_tokens_concurrent", False))
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="embed") if concurrent else None
+
+    def start(self, files: list[_Parsed]) -> _Batch:
+        return _Batch(files, self.cache, self.embedder.model_id, self._embed)
+
+    def _embed(self, texts: list[str]) -> Future[Vectors] | Vectors:
+        if self.executor is None:
+            return self.embedder.embed_batch(texts, "passage")
+        return self.executor.submit(self.embedder.embed_batch, texts, "passage")
+
+    def __enter__(self) -> _Embedding:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.executor is not None:  # a batch in flight finishes (it only computes); queued ones are dropped
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 class Indexer:
@@ -118,9 +214,17 @@ class Indexer:
         return f"{self.embedder.model_id}|tokens={self.settings.max_tokens}|units=sentences|v2{counted}"
 
     # -- the run ------------------------------------------------------------------------------
+    _scan: _Scan | None = None  # the full scan in progress (updates run between its slices)
+
     def run(self, connectors: Sequence[Connector], *, prune_outside: bool = True,
-            progress: Progress | None = None) -> IndexStats:
-        """Scan every source and bring the whole index up to date (also repairs the vector store)."""
+            progress: Progress | None = None, slices: Slices | None = None) -> IndexStats:
+        """Scan every source and bring the whole index up to date (also repairs the vector store).
+
+        An unchanged file costs a stat and a look-up in the manifest read at the start; only the others are
+        read back from the catalog and handed to ``_apply``. With ``slices`` they are applied slice by slice,
+        with ``slices.between`` after each (see ``Slices``); without, all at once. Files are removed at the end:
+        those the whole scan did not meet, unless an update between slices judged them since.
+        """
         started = time.monotonic()
         stats = IndexStats()
         if self.catalog.get_meta("signature") is None and not self.catalog.counts()["files"]:
@@ -131,14 +235,13 @@ class Indexer:
         if not self._vectors_checked or self.vectors.count() != self.catalog.vector_count():
             stats.vectors_repaired = self.reconcile_vectors()
 
-        seen: dict[str, Entry] = {}
-        for connector in connectors:
-            for entry in connector.scan():
-                seen.setdefault(entry.path, entry)
-        known = self.catalog.files()
-        removed = [p for p in known if p not in seen and (
-            prune_outside or any(c.covers(p) for c in connectors))]
-        self._apply(seen, known, removed, forced, stats, progress)
+        scan = _Scan(self.catalog.file_stats(), forced)
+        self._scan = scan
+        try:
+            self._scan_sources(connectors, scan, stats, _Tally(progress) if progress else None, slices)
+            self._sweep(connectors, scan, prune_outside, stats)
+        finally:
+            self._scan = None
         self.catalog.set_meta("signature", self.signature)
         self.catalog.set_meta("model_id", self.embedder.model_id)
         drop_others = getattr(self.vectors, "drop_others", None)
@@ -152,9 +255,10 @@ class Indexer:
         """Bring only ``paths`` up to date: files or folders, new, changed or gone (the watcher's events).
 
         A path outside every source is ignored. Before the first full run, or after a change of
-        model, this is a full run instead.
+        model, this is a full run instead (unless it runs between the slices of that run).
         """
-        if self.catalog.get_meta("signature") != self.signature:
+        scan = self._scan  # set when this runs between the slices of a full scan
+        if scan is None and self.catalog.get_meta("signature") != self.signature:
             return self.run(connectors, prune_outside=False, progress=progress)
         started = time.monotonic()
         stats = IndexStats()
@@ -173,9 +277,63 @@ class Indexer:
             for entry in entries:
                 seen.setdefault(entry.path, entry)
         removed = [p for p in known if p not in seen]
-        self._apply(seen, known, removed, False, stats, progress)
+        if scan is not None:
+            scan.touched.update(seen)
+            scan.touched.update(known)
+        self._apply(seen, known, removed, scan is not None and scan.forced, stats, progress)
         stats.seconds = round(time.monotonic() - started, 3)
         return stats
+
+    def _scan_sources(self, connectors: Sequence[Connector], scan: _Scan, stats: IndexStats,
+                      progress: _Tally | None, slices: Slices | None) -> None:
+        """Walk every source, counting the files the manifest already describes; apply the others in slices."""
+        found: dict[str, Entry] = {}
+        due = time.monotonic() + slices.seconds if slices is not None else 0.0
+        for connector in connectors:
+            for entry in connector.scan():
+                if entry.path in scan.seen:  # reached twice (two sources): the first one counts
+                    continue
+                scan.seen.add(entry.path)
+                if not self._settled(entry, scan, stats):
+                    found[entry.path] = entry
+                if slices is not None and (len(found) >= slices.files or time.monotonic() >= due):
+                    self._apply_found(found, scan, stats, progress)
+                    found = {}
+                    slices.between()
+                    due = time.monotonic() + slices.seconds
+        self._apply_found(found, scan, stats, progress)
+
+    def _settled(self, entry: Entry, scan: _Scan, stats: IndexStats) -> bool:
+        """True (and counted) if the manifest as the scan began already says what this scan would write."""
+        reason = entry.skip_reason
+        if reason is None:
+            suffix = _suffix(entry.path)
+            supported = scan.supported.get(suffix)
+            if supported is None:
+                supported = scan.supported[suffix] = is_supported(Path(entry.path))
+            reason = None if supported else _unsupported(entry.path)
+        verdict = _verdict(entry, reason, scan.stat_of(entry.path), scan.forced)
+        if verdict == "skipped":
+            stats.files_skipped += 1
+        elif verdict == "unchanged":
+            stats.files_unchanged += 1
+        return verdict is not None
+
+    def _apply_found(self, found: dict[str, Entry], scan: _Scan, stats: IndexStats, progress: _Tally | None) -> None:
+        """Apply one slice's files, judged against their records as they are now (an update may have run)."""
+        if found:
+            self._apply(found, self.catalog.records(found), [], scan.forced, stats, progress)
+        if progress is not None:
+            progress.next_slice()
+
+    def _sweep(self, connectors: Sequence[Connector], scan: _Scan, prune_outside: bool, stats: IndexStats) -> None:
+        """Remove the files the whole scan did not meet (those outside every source only with ``prune_outside``)."""
+        for path in scan.known:
+            if path in scan.seen or path in scan.touched:
+                continue
+            if prune_outside or any(c.covers(path) for c in connectors):
+                self._remove(path)
+                stats.files_removed += 1
 
     def drop(self, root: str, keep: Sequence[Connector]) -> int:
         """Forget the files under ``root`` (a removed source) that no source in ``keep`` covers."""
@@ -186,7 +344,12 @@ class Indexer:
 
     def _apply(self, seen: dict[str, Entry], known: dict[str, FileRecord], removed: Sequence[str], forced: bool,
                stats: IndexStats, progress: Progress | None) -> None:
-        """Remove ``removed``; parse, embed and store the entries of ``seen`` that changed."""
+        """Remove ``removed``; parse, embed and store the entries of ``seen`` that changed.
+
+        A pipeline: while one batch is embedded (in a thread of its own, or the embedding worker process),
+        the parser worker parses the next files and this thread chunks them and writes the batch before.
+        Batches are written in order, each file in its own transaction, as without the overlap.
+        """
         todo = self._changed(seen, known, forced, stats)
         for path in removed:
             self._remove(path)
@@ -197,9 +360,10 @@ class Indexer:
         pending = 0
         if not todo:
             return
-        with self.pool_factory() as pool:
+        with self.pool_factory() as pool, _Embedding(self.embedder, self.cache) as embedding:
             digests = {e.path: d for e, d in todo}
             entries = {e.path: e for e, _ in todo}
+            in_flight: _Batch | None = None
             for parsed_path, result in pool.parse_many(Path(e.path) for e, _ in todo):
                 entry = entries[str(parsed_path)]
                 parsed = self._after_parse(entry, digests[entry.path], result, stats)
@@ -211,9 +375,23 @@ class Indexer:
                 batch.append(parsed)
                 pending += len(parsed.texts)
                 if pending >= EMBED_BATCH:
-                    self._store(batch, stats)
+                    in_flight = self._next(embedding, in_flight, batch, stats)
                     batch, pending = [], 0
-            self._store(batch, stats)
+            in_flight = self._next(embedding, in_flight, batch, stats)
+            if in_flight is not None:
+                self._store(in_flight, stats)
+
+    def _next(self, embedding: _Embedding, in_flight: _Batch | None, batch: list[_Parsed],
+              stats: IndexStats) -> _Batch | None:
+        """Start embedding ``batch``, then store the batch before it (its vectors are ready or nearly)."""
+        started = None
+        if batch:
+            if self.space is not None:
+                self.space.check(sum(len(p.texts) for p in batch) * BYTES_PER_TEXT)
+            started = embedding.start(batch)
+        if in_flight is not None:
+            self._store(in_flight, stats)
+        return started
 
     def _changed(self, seen: dict[str, Entry], known: dict[str, FileRecord], forced: bool,
                  stats: IndexStats) -> list[tuple[Entry, str]]:
@@ -222,13 +400,13 @@ class Indexer:
         for path, entry in seen.items():
             old = known.get(path)
             reason = entry.skip_reason or (None if is_supported(Path(path)) else _unsupported(path))
+            verdict = _verdict(entry, reason, old, forced)
             if reason is not None:
-                if old is None or old.status != "skipped" or old.error != reason:
+                if verdict is None:
                     self._record(entry, None, "skipped", reason)
                 stats.files_skipped += 1
                 continue
-            if (not forced and old is not None and old.size == entry.size and old.mtime_ns == entry.mtime_ns
-                    and old.status != "skipped"):
+            if verdict == "unchanged":
                 stats.files_unchanged += 1
                 continue
             try:
@@ -260,16 +438,11 @@ class Indexer:
             chunks += chunk_document(doc, self.embedder.count_tokens, self.settings, first_ordinal=len(chunks))
         return _Parsed(entry, digest, chunks, [embedding_units(c) for c in chunks])
 
-    def _store(self, batch: list[_Parsed], stats: IndexStats) -> None:
-        if not batch:
-            return
-        texts = [t for p in batch for t in p.texts]
-        if self.space is not None:
-            self.space.check(len(texts) * BYTES_PER_TEXT)
-        vectors, fresh = self.cache.embed(self.embedder, texts)
+    def _store(self, batch: _Batch, stats: IndexStats) -> None:
+        vectors, fresh = batch.vectors()
         stats.vectors_embedded += sum(fresh)
         offset = 0
-        for parsed in batch:
+        for parsed in batch.files:
             start = offset
             for units in parsed.units:
                 stats.chunks_embedded += any(fresh[offset : offset + len(units)])
@@ -371,6 +544,25 @@ def _listed(each: str, rest: str, ids: set[str], shown: int = 20) -> list[str]:
     if len(ids) > shown:
         lines.append(f"... and {len(ids) - shown} {rest}")
     return lines
+
+
+def _verdict(entry: Entry, reason: str | None, old: FileRecord | FileStat | None, forced: bool) -> str | None:
+    """"skipped" or "unchanged" when the record ``old`` already says what indexing ``entry`` would write;
+    None when the file must be looked at (hashed, and parsed if its bytes changed) or its record rewritten."""
+    if old is None:
+        return None
+    if reason is not None:
+        return "skipped" if old.status == "skipped" and old.error == reason else None
+    if not forced and old.size == entry.size and old.mtime_ns == entry.mtime_ns and old.status != "skipped":
+        return "unchanged"
+    return None
+
+
+def _suffix(path: str) -> str:
+    """``Path(path).suffix.lower()``, without making a Path (a re-scan asks it of every file)."""
+    name = path.rpartition(os.sep)[2]
+    dot = name.rfind(".")
+    return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
 
 
 def _unsupported(path: str) -> str:

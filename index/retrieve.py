@@ -3,7 +3,9 @@ reciprocal rank fusion (RRF), best chunks first."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +40,22 @@ def rrf(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> 
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
+# Lexical searches run here while the calling thread embeds the query and asks the vector store: SQLite,
+# the embedder and chromadb's core all release the GIL, so the two sides overlap. Shared by every Retriever
+# (the daemon makes one per request); its threads start on first use.
+LEXICAL_THREADS = 8
+_lexical_pool: ThreadPoolExecutor | None = None
+_lexical_pool_lock = threading.Lock()
+
+
+def lexical_pool() -> ThreadPoolExecutor:
+    global _lexical_pool
+    with _lexical_pool_lock:
+        if _lexical_pool is None:
+            _lexical_pool = ThreadPoolExecutor(LEXICAL_THREADS, thread_name_prefix="ragd-lexical")
+        return _lexical_pool
+
+
 class Retriever:
     def __init__(self, catalog: Catalog, vectors: VectorStore, embedder: Embedder,
                  settings: FusionSettings | None = None,
@@ -50,7 +68,7 @@ class Retriever:
         self.settings = settings or FusionSettings()
         self.on_vector_error = on_vector_error
 
-    def _dense(self, vector: Vectors, n: int) -> list[tuple[str, float]]:
+    def _vector_query(self, vector: Vectors, n: int) -> list[tuple[str, float]]:
         try:
             return self.vectors.query(vector, n)
         except Exception as exc:
@@ -59,29 +77,52 @@ class Retriever:
             self.on_vector_error(exc)
             return []
 
+    def _dense(self, query: str, n: int) -> dict[str, float]:
+        """Chunks by their best sentence's similarity, best first (more than ``n`` when the sentences allow)."""
+        vector = self.embedder.embed_batch([query], "query")[0]
+        # Similarity over the query's squared norm: a cosine for single-model embedders, and for the
+        # concatenated ones (halves normalised separately) the mean of the halves' cosines.
+        scale = float(np.dot(vector, vector)) or 1.0
+        dense: dict[str, float] = {}
+        for uid, sim in self._vector_query(vector, n * self.settings.units_per_chunk):
+            dense.setdefault(chunk_of(uid), sim / scale)  # results come best first
+        return dense
+
+    def _both(self, query: str, n: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
+        """The dense and lexical sides at the same time: lexical on the pool, dense on this thread."""
+        lexical = lexical_pool().submit(self.catalog.lexical_search, query, n)
+        try:
+            dense = self._dense(query, n)
+        except BaseException:
+            wait([lexical])  # the catalog's connection is idle again before the caller may close it
+            raise
+        return dense, lexical.result()
+
     def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
         query = query.strip()
         if not query:
             return []
         s = self.settings
         n = max(s.candidates, k)
+        dense: dict[str, float] = {}
+        lexical: list[tuple[str, float]] = []
+        if mode == "hybrid":
+            dense, lexical = self._both(query, n)
+        elif mode == "dense":
+            dense = self._dense(query, n)
+        else:
+            lexical = self.catalog.lexical_search(query, n)
         rankings: list[list[str]] = []
         weights: list[float] = []
-        dense: dict[str, float] = {}
-        if mode in ("hybrid", "dense"):
-            vector = self.embedder.embed_batch([query], "query")[0]
-            # Vectors are per sentence: a chunk ranks by its best sentence.
-            # Similarity over the query's squared norm: a cosine for single-model embedders, and for the
-            # concatenated ones (halves normalised separately) the mean of the halves' cosines.
-            scale = float(np.dot(vector, vector)) or 1.0
-            for uid, sim in self._dense(vector, n * s.units_per_chunk):
-                dense.setdefault(chunk_of(uid), sim / scale)  # results come best first
+        if mode != "lexical":
             rankings.append(list(dense)[:n])
             weights.append(s.dense_weight)
-        if mode in ("hybrid", "lexical"):
-            rankings.append([cid for cid, _ in self.catalog.lexical_search(query, n)])
+        if mode != "dense":
+            rankings.append([cid for cid, _ in lexical])
             weights.append(s.lexical_weight)
-        fused = rrf(rankings, weights, s.rrf_k)
+        return self._hits(rrf(rankings, weights, s.rrf_k), dense, k)
+
+    def _hits(self, fused: list[tuple[str, float]], dense: dict[str, float], k: int) -> list[Hit]:
         stored = self.catalog.chunks_by_id(cid for cid, _ in fused[: k * 3])
         hits: list[Hit] = []
         for cid, score in fused:

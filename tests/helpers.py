@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def ragd_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGD_")}
+    # the model cache is shared (tests/conftest.py): each fresh home would otherwise export the int8 model again
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGD_") or k == "RAGD_MODEL_CACHE"}
     env.update({"RAGD_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                 "ANONYMIZED_TELEMETRY": "False", "PYTHONWARNINGS": "ignore"})
     env.update(extra)

@@ -113,7 +113,8 @@ def test_changing_the_model_reindexes_in_place(tmp_path, corpus):
     ragd(tmp_path, "index", str(corpus))
     s = ragd_json(tmp_path, "index", RAGD_EMBEDDER="minilm")
     assert s["files_indexed"] == 6 and s["chunks_embedded"] > 0
-    assert ragd_json(tmp_path, "status", RAGD_EMBEDDER="minilm")["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert ragd_json(tmp_path, "status", RAGD_EMBEDDER="minilm")["model"] == \
+        "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"
     assert ragd_json(tmp_path, "verify", RAGD_EMBEDDER="minilm")["ok"] is True
     hits = ragd_json(tmp_path, "search", "comb jelly cilia rows", "-k", "1", RAGD_EMBEDDER="minilm")
     assert hits[0]["path"].endswith("Ctenophora.md")
@@ -121,7 +122,7 @@ def test_changing_the_model_reindexes_in_place(tmp_path, corpus):
     from chromadb.config import Settings
 
     client = chromadb.PersistentClient(str(tmp_path / "data" / "chroma"), Settings(anonymized_telemetry=False))
-    assert [c.name for c in client.list_collections()] == ["ragd-sentence-transformers-all-MiniLM-L6-v2"]
+    assert [c.name for c in client.list_collections()] == ["ragd-sentence-transformers-all-MiniLM-L6-v2-onnx-int8"]
 
 
 def test_progress_bar_on_a_terminal(tmp_path, corpus):

@@ -361,3 +361,18 @@ def test_a_path_naming_an_unknown_users_home_is_an_answer_not_a_500(env):
     assert client.post("/v1/reindex", json={"paths": ["~\x07", "~nosuchuser-ragd/x"]}).status_code == 202
     r = client.post("/v1/sources", json={"path": "~nosuchuser-ragd/notes"})
     assert r.status_code == 400 and "no such file" in r.json()["error"]["message"]
+
+
+def test_idle_parse_workers_are_stopped_and_started_again_on_the_next_change(env):
+    client, runtime, docs, _ = env
+    settle(client)
+    pool = runtime._pool
+    assert pool is not None and pool._all  # the start-up scan's parser worker is still there
+    worker = pool._all[0].proc
+    assert not runtime._close_idle_pool(3600.0)  # used a moment ago: kept
+    assert not runtime._close_idle_pool(0.0)  # 0: never
+    assert runtime._close_idle_pool(1e-6) and runtime._pool is None
+    assert worker.wait(10) is not None  # the process is gone, not just forgotten
+    (docs / "beans.txt").write_text("The beans were sown in May.\n", encoding="utf-8")
+    wait_until(lambda: paths(client, "beans sown") == [str(docs / "beans.txt")], what="the new file")
+    assert runtime._pool is not None

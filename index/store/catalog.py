@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from ragd.index.models import Chunk
 from ragd.index.store.sqlite import connect
-from ragd.index.tokenize import fts_query, index_text
+from ragd.index.tokenize import fts_match, fts_phrase, index_text, query_terms
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +65,18 @@ class FileRecord:
     indexed_at: float
 
 
+class FileStat(NamedTuple):
+    """What a scan compares with the disk to tell an unchanged file (a light ``FileRecord``)."""
+
+    size: int
+    mtime_ns: int
+    status: str
+    error: str | None
+
+
+FileStatRow = tuple[int, int, str, str | None]  # a FileStat's fields as a plain tuple (see ``file_stats``)
+
+
 @dataclass(frozen=True)
 class StoredChunk:
     id: str
@@ -72,6 +84,33 @@ class StoredChunk:
     embed_hash: str
     chunk: Chunk
     units: int = 1
+
+
+# Lexical search at scale. BM25 scores every chunk that holds any searched term, so a term found in a large
+# share of the chunks costs the most while its IDF, hence its weight, tends to zero. Terms are searched
+# rarest first while the chunks they can match stay within a budget (bounded candidates), and a term in
+# more than a share of the chunks is skipped unless nothing rarer is left.
+LEXICAL_POSTINGS = 15_000  # chunks the searched terms may hold between them
+COMMON_SHARE = 0.2  # a term in more than this share of the chunks is stop-like
+DF_CACHE_S = 60.0  # how long a term's document frequency is reused
+DF_CACHE_TERMS = 50_000
+
+
+def selective_terms(terms: Sequence[str], df: dict[str, int], total: int, *, postings: int = LEXICAL_POSTINGS,
+                    common_share: float = COMMON_SHARE) -> list[str]:
+    """The terms worth searching, in query order: the rarest always; the next rarest while they are not
+    stop-like and the chunks they hold between them stay within ``postings``. A term with no chunks is
+    kept (it costs nothing, and a stale count must never hide a file just indexed)."""
+    by_rarity = sorted(terms, key=lambda t: df.get(t, 0))
+    kept: set[str] = set(by_rarity[:1])
+    held = df.get(by_rarity[0], 0) if by_rarity else 0
+    for term in by_rarity[1:]:
+        n = df.get(term, 0)
+        if n > common_share * total or held + n > postings:
+            break
+        kept.add(term)
+        held += n
+    return [t for t in terms if t in kept]
 
 
 _CHUNK_COLS = "id, path, ordinal, embed_hash, text, doc_key, title, page, line_start, line_end, heading"
@@ -103,6 +142,9 @@ class Catalog:
         self.path = path
         self.readonly = readonly
         self.conn = self._open()
+        self._df_cache: dict[str, int] = {}  # see _cached_frequencies
+        self._df_total = 0
+        self._df_expires = 0.0
 
     def _open(self) -> sqlite3.Connection:
         conn = connect(self.path, readonly=self.readonly)
@@ -118,6 +160,7 @@ class Catalog:
         """Connect again (the file was replaced, e.g. a damaged catalog moved aside)."""
         self.conn.close()
         self.conn = self._open()
+        self._df_expires = 0.0  # another file: its counts are counted anew
 
     # -- meta and sources ---------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -156,6 +199,28 @@ class Catalog:
             return {r[0]: FileRecord(*r) for r in rows}
         except sqlite3.OperationalError:
             return {}
+
+    def file_stats(self) -> dict[str, FileStatRow]:
+        """Every file's stat and status (``FileStat`` fields): what a re-scan needs of the manifest, in one pass.
+        Plain tuples, since the garbage collector stops tracking those (of numbers and strings) once it has
+        looked at them: a snapshot of 50,000 named tuples would set off a full collection in every scan."""
+        try:
+            rows = self.conn.execute("SELECT path, size, mtime_ns, status, error FROM files").fetchall()
+        except sqlite3.OperationalError:
+            return {}
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    def records(self, paths: Iterable[str]) -> dict[str, FileRecord]:
+        """The records of those of ``paths`` that the manifest holds."""
+        wanted = list(paths)
+        out: dict[str, FileRecord] = {}
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            rows = self.conn.execute(
+                "SELECT path, size, mtime_ns, hash, status, error, chunk_count, indexed_at FROM files"
+                f" WHERE path IN ({','.join('?' * len(part))})", part)
+            out.update((r[0], FileRecord(*r)) for r in rows)
+        return out
 
     def files_under(self, path: str) -> dict[str, FileRecord]:
         """Records of ``path`` itself and of every file below it."""
@@ -247,17 +312,50 @@ class Catalog:
             last = rows[-1][0]
 
     def lexical_search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """Best chunks for the query's terms by BM25: (chunk id, score), best first."""
-        match = fts_query(query)
-        if match is None:
+        """Best chunks for the query's terms by BM25: (chunk id, score), best first. Only the terms worth
+        their cost are searched (``selective_terms``)."""
+        terms = query_terms(query)
+        if not terms:
             return []
         try:
-            rows = self.conn.execute(
-                "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
-                " WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?", (match, k)).fetchall()
+            total, df = self._cached_frequencies(terms)
+            match = fts_match(selective_terms(terms, df, total, postings=LEXICAL_POSTINGS, common_share=COMMON_SHARE))
+            if match is None:
+                return []
+            # rowids first: the chunk rows are looked up for the k best only, not for every match
+            rows = self.conn.execute("SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank"
+                                     " LIMIT ?", (match, k)).fetchall()
+            ids = self._ids_by_rowid([r[0] for r in rows])
         except sqlite3.OperationalError:
             return []
-        return [(str(cid), -float(s)) for cid, s in rows]
+        return [(ids[rowid], -float(s)) for rowid, s in rows if rowid in ids]
+
+    def _ids_by_rowid(self, rowids: Sequence[int]) -> dict[int, str]:
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        return {int(r): str(cid) for r, cid in
+                self.conn.execute(f"SELECT rowid, id FROM chunks WHERE rowid IN ({marks})", list(rowids))}
+
+    def _term_frequency(self, term: str) -> int:
+        """Chunks holding ``term`` (FTS5 stems it as it stemmed the text)."""
+        row = self.conn.execute("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                                (fts_phrase(term),)).fetchone()
+        return int(row[0])
+
+    def _cached_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """(chunks, {term: chunks holding it}), remembered for ``DF_CACHE_S``: counting a common term walks
+        its whole posting list, and the common terms are the ones that come back query after query. A stale
+        count only changes which common terms are skipped, since absent terms are never skipped."""
+        now = time.monotonic()
+        if now >= self._df_expires or len(self._df_cache) > DF_CACHE_TERMS:
+            self._df_cache.clear()
+            self._df_total = int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+            self._df_expires = now + DF_CACHE_S
+        for term in terms:
+            if term not in self._df_cache:
+                self._df_cache[term] = self._term_frequency(term)
+        return self._df_total, {t: self._df_cache[t] for t in terms}
 
     def document_frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
         """(number of chunks, {term: chunks containing it}) for terms as ``query_terms`` makes them."""

@@ -92,11 +92,10 @@ class ChromaVectors:
             self.collection.delete(ids=list(ids[i : i + self.batch]))
 
     def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
-        n = self.count()
-        if n == 0:
-            return []
+        # no count() first: chromadb returns what it has when asked for more (nothing from an empty
+        # collection), and counting cost a round trip per search
         res = self.collection.query(query_embeddings=np.asarray([vector], dtype=np.float32),
-                                    n_results=min(k, n), include=["distances"])
+                                    n_results=k, include=["distances"])
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def ids(self) -> set[str]:
