@@ -159,8 +159,9 @@ class MiniLMOnnx:
         self._lock = threading.Lock()
 
     def set_threads(self, threads: int) -> None:
-        """Threads of the next session: ONNX Runtime fixes them when the model loads, so this does not
-        change a loaded model (its threads do not spin, so idle ones cost nothing)."""
+        """Embed on up to ``threads`` cores from the next call: texts run side by side, one per thread, each on
+        a single-threaded session run (ONNX Runtime fixes a session's own threads when it loads, and a
+        one-text run gains little from splitting its small matrices)."""
         self.threads = max(1, threads)
 
     def _tokenizer(self) -> Any:
@@ -179,7 +180,7 @@ class MiniLMOnnx:
 
                 path = self.model_path or ensure_onnx_model(self.cache_dir)
                 options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
+                options.intra_op_num_threads = 1  # parallel across texts instead (set_threads)
                 options.inter_op_num_threads = 1
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 encoder = self._tokenizer()
@@ -196,9 +197,18 @@ class MiniLMOnnx:
         session = self._load()
         size = self.batch_size if kind == "passage" else min(self.batch_size, self.query_batch_size)
         order = sorted(range(len(items)), key=lambda i: len(items[i]))  # similar lengths pad less
-        for start in range(0, len(order), size):
-            rows = order[start : start + size]
-            out[rows] = self._forward(session, [items[i] for i in rows])
+        groups = [order[start : start + size] for start in range(0, len(order), size)]
+        threads = min(self.threads, len(groups))
+        if threads <= 1:
+            for rows in groups:
+                out[rows] = self._forward(session, [items[i] for i in rows])
+        else:  # session.run releases the GIL: texts on several cores at once
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(threads) as pool:
+                for rows, vectors in zip(groups, pool.map(
+                        lambda g: self._forward(session, [items[i] for i in g]), groups), strict=True):
+                    out[rows] = vectors
         return normalise(out)
 
     def _forward(self, session: Any, texts: list[str]) -> Vectors:

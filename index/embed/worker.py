@@ -137,14 +137,14 @@ class EmbedWorker:
         items = list(texts)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
-        shape, data = self._call(("embed", kind, items))
+        shape, data = self._call(("embed", kind, items, self.threads))
         return np.frombuffer(data, dtype=np.float32).reshape(shape).copy()
 
     def count_tokens(self, text: str) -> int:
         return self.local.count_tokens(text)
 
     def set_threads(self, threads: int) -> None:
-        """The model's threads in the next worker (a running one keeps its own: see MiniLMOnnx.set_threads)."""
+        """The model's threads from the next call on (sent with each call)."""
         self.threads = max(1, threads)
 
     # -- the life cycle ----------------------------------------------------------------------------
@@ -258,6 +258,8 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
             return
         try:
             if request[0] == "embed":
+                if request[3] and callable(setter := getattr(embedder, "set_threads", None)):
+                    setter(int(request[3]))
                 vectors = np.ascontiguousarray(embedder.embed_batch(request[2], request[1]), dtype=np.float32)
                 conn.send(("ok", (vectors.shape, vectors.tobytes())))
             else:
