@@ -512,11 +512,11 @@ def notes_text(r: dict[str, Any]) -> list[str]:
         *(["HTTP: the same questions through a real `ragd serve` over the same index (its start-up scan finds "
            "every note unchanged), POST /v1/search on one keep-alive connection with the API token, timed by the "
            "client; the daemon embeds each query itself."] if p.get("http") else []),
-        "Other work on the machine slows the query embedding most (torch's threads compete for the cores): each "
+        "Other work on the machine slows the query embedding most (its threads compete for the cores): each "
         "size records how many cores other processes kept busy while it was measured "
         f"({', '.join(str(x.get('other_processes_busy_cores')) for x in r['sizes'])}). cpu_p50 in the JSON is "
-        "the whole process's CPU time per search, torch's threads included (they spin a while after an embedding, "
-        "so it can exceed the wall time even for a lexical search).",
+        "the whole process's CPU time per search, the embedding's threads included (in process; over HTTP the "
+        "daemon's embedding worker, another process, does it).",
     ]
 
 

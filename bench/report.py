@@ -304,6 +304,10 @@ def query_section(r: Report) -> None:
                 modes.append(mode)
             rows.append((f"{s.get('chunks'):,}", mode, ms(st.get("p50")), ms(st.get("p95")),
                          ratio(st.get("p50_over_embed"))))
+        embed_p50 = get(s, "embed_only", "p50")
+        for mode, st in (get(s, "http", "modes", default={}) or {}).items():  # `--http`: client-measured, API
+            over = st.get("p50") / embed_p50 if st.get("p50") and embed_p50 else None
+            rows.append((f"{s.get('chunks'):,}", f"{mode}, HTTP", ms(st.get("p50")), ms(st.get("p95")), ratio(over)))
     r.add(table(("chunks", "mode", "p50", "p95", "p50 / query embedding"), rows))
     if sizes and modes:
         groups = [f"{s.get('chunks'):,} chunks" for s in sizes]
