@@ -200,6 +200,8 @@ class Runtime:
                 self._trimmed_after = None
         if self._close_idle_pool(self.config.embed_idle_s):
             log.info("parse workers unused for %.0f s; stopped them", self.config.embed_idle_s)
+        if self.embed_worker is not None and self.embed_worker.release_counters():
+            self._trimmed_after = None
         if tokenize.release_idle(self.config.embed_idle_s or float("inf")):
             log.info("Japanese dictionary unused for %.0f s; unloaded it", self.config.embed_idle_s)
             self._trimmed_after = None

@@ -44,6 +44,10 @@ def test_starts_on_first_call_and_exits_when_idle() -> None:
         assert pid is not None and pid != os.getpid() and worker.starts == 1
         assert np.allclose(vectors, embed.create("minilm").embed_batch(TEXTS[:3]), atol=1e-6)
         wait_until(lambda: worker.pid is None and _gone(pid), timeout=10, what="the idle worker to exit")
+        counter = worker.local
+        assert worker.release_counters() and worker.local is not counter  # the tokenizers are let go too
+        assert not worker.release_counters()  # nothing counted since
+        assert worker.count_tokens("The tomatoes were planted.") == 5
         again = worker.embed_batch(TEXTS[:3])  # a call after the exit starts a new one
         assert worker.starts == 2 and np.allclose(again, vectors, atol=1e-6)
     finally:

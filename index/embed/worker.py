@@ -128,6 +128,7 @@ class EmbedWorker:
         self._lock = threading.Lock()  # one call at a time, and start/stop between calls
         self._last_call = time.monotonic()
         self._closed = False
+        self._counted = False  # the local tokenizers are loaded
         self.starts = 0  # processes started, for tests and the status
         self._reaper = threading.Thread(target=self._reap, name="embed-worker-idle", daemon=True)
         self._reaper.start()
@@ -141,6 +142,7 @@ class EmbedWorker:
         return np.frombuffer(data, dtype=np.float32).reshape(shape).copy()
 
     def count_tokens(self, text: str) -> int:
+        self._counted = True
         return self.local.count_tokens(text)
 
     def set_threads(self, threads: int) -> None:
@@ -151,6 +153,17 @@ class EmbedWorker:
     def warm(self) -> None:
         """Start the worker now (and load its model), so the next call does not wait for it."""
         self._call(("warm",))
+
+    def release_counters(self) -> bool:
+        """Let the tokenizers that count tokens here go (about 30 MB) while the worker is stopped for being idle;
+        the next count loads them again. Returns whether they were let go."""
+        if self.pid is not None or self.idle_s <= 0 or time.monotonic() - self._last_call < self.idle_s:
+            return False
+        if not self._counted:
+            return False
+        self.local = create(self.name, self.model_cache)  # a call counting meanwhile keeps the old one alive
+        self._counted = False
+        return True
 
     @property
     def pid(self) -> int | None:
