@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ragd.index.child import Child, watch_parent
 from ragd.index.errors import ParseError, UnsupportedFormat
 from ragd.index.models import Document
 from ragd.index.parse import parse_file, parser_for
@@ -65,8 +65,10 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unexpected object in a parse result: {module}.{name}")
 
 
-class _Worker:
+class _Worker(Child):
     """One worker process and the parent's end of its socket."""
+
+    label = "parse worker"
 
     def __init__(self, memory_mb: int, cpu_s: float, modules: Sequence[str]) -> None:
         parent_sock, child_sock = socket.socketpair()
@@ -139,27 +141,6 @@ class _Worker:
             return f"parser process was killed (signal {sig}, {name}; out of memory?)"
         return f"parser process died (signal {sig}, {name})"
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None and not self.conn.closed
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            log.warning("parse worker %d did not exit after SIGKILL", self.proc.pid)
-        if not self.conn.closed:
-            self.conn.close()
-
-    def close(self, grace_s: float = 1.0) -> None:
-        if self.proc.poll() is None and not self.conn.closed:
-            try:
-                self.conn.send(None)
-                self.proc.wait(timeout=grace_s)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        self.kill()
 
 
 def _shutdown(workers: list[_Worker]) -> None:
@@ -313,18 +294,6 @@ def _limit_cpu(seconds: float) -> None:
         log.debug("cannot limit CPU time: %s", exc)
 
 
-def _watch_parent(parent: int) -> None:
-    """Exit as soon as the parent is gone, even in the middle of a parse."""
-
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent:
-                os._exit(3)
-            time.sleep(0.5)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _handle(path: str) -> tuple[str, Any]:
     try:
         return "ok", parse_file(Path(path))
@@ -345,7 +314,7 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
     logging.basicConfig(level=logging.WARNING, format="ragd parse worker: %(name)s: %(message)s")
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    _watch_parent(int(config["parent"]))
+    watch_parent(int(config["parent"]))
     _limit_memory(int(config["memory_mb"]))
     try:
         for module in config["modules"]:

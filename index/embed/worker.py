@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ragd.index.child import Child, watch_parent
 from ragd.index.embed import Embedder, Kind, Vectors, create
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,10 @@ class EmbedWorkerError(RuntimeError):
     """The embedding worker could not start, or died twice on one batch."""
 
 
-class _Process:
+class _Process(Child):
     """One worker process and the parent's end of its socket."""
+
+    label = "embedding worker"
 
     def __init__(self, name: str, model_cache: Path | None, threads: int | None) -> None:
         parent_sock, child_sock = socket.socketpair()
@@ -82,28 +85,6 @@ class _Process:
         if status == "error":
             raise EmbedWorkerError(payload)
         return payload
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None and not self.conn.closed
-
-    def close(self, grace_s: float = 2.0) -> None:
-        if self.proc.poll() is None and not self.conn.closed:
-            try:
-                self.conn.send(None)
-                self.proc.wait(timeout=grace_s)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        self.kill()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            log.warning("embedding worker %d did not exit after SIGKILL", self.proc.pid)
-        if not self.conn.closed:
-            self.conn.close()
 
 
 class EmbedWorker:
@@ -205,7 +186,7 @@ class EmbedWorker:
 
     def _stop(self) -> None:
         if self._proc is not None:
-            self._proc.close()
+            self._proc.close(2.0)
             log.info("embedding worker %d stopped", self._proc.pid)
             self._proc = None
 
@@ -236,20 +217,11 @@ def _describe(code: int | None) -> str:
 # --- the worker side -------------------------------------------------------------------------
 
 
-def _watch_parent(parent: int) -> None:
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _worker_main(fd: int, config: dict[str, Any]) -> None:
     conn = Connection(fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     logging.basicConfig(level=logging.WARNING, format="ragd embed worker: %(name)s: %(message)s")
-    _watch_parent(int(config["parent"]))
+    watch_parent(int(config["parent"]))
     try:
         cache = config["model_cache"]
         embedder = create(str(config["name"]), Path(cache) if cache else None)
