@@ -149,21 +149,16 @@ class _Batch:
         self.files = files
         self.cache = cache
         self.model_id = model_id
-        texts = [t for p in files for t in p.texts]
-        self.hashes = [text_hash(t) for t in texts]
-        self.found = cache.get_many(model_id, self.hashes)
-        self.todo = {h: t for h, t in zip(self.hashes, texts, strict=True) if h not in self.found}
+        self.hashes, self.found, self.todo = cache.lookup(model_id, [t for p in files for t in p.texts])
         self.result = embed(list(self.todo.values())) if self.todo else None
 
     def vectors(self) -> tuple[list[Vectors], list[bool]]:
         """(vectors in text order, which were computed now); new ones go to the cache."""
-        if self.result is not None:
-            computed = self.result.result() if isinstance(self.result, Future) else self.result
-            fresh = dict(zip(self.todo.keys(), computed, strict=True))
-            self.cache.put_many(self.model_id, fresh)
-            self.found.update(fresh)
-            self.result = None
-        return [self.found[h] for h in self.hashes], [h in self.todo for h in self.hashes]
+        result, self.result = self.result, None
+        computed: Iterable[Vectors] = []
+        if result is not None:
+            computed = result.result() if isinstance(result, Future) else result
+        return self.cache.complete(self.model_id, self.hashes, self.found, self.todo, computed)
 
 
 class _Embedding:

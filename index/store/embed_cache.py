@@ -4,7 +4,7 @@ embedded twice, so a rename re-embeds nothing and an edit only re-embeds what ch
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,14 +46,23 @@ class EmbeddingCache:
                 "INSERT OR REPLACE INTO embeddings(model, hash, vector) VALUES (?, ?, ?)",
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()])
 
-    def embed(self, embedder: Embedder, texts: Sequence[str]) -> tuple[list[Vectors], list[bool]]:
-        """Vectors for ``texts`` (passages), from the cache where possible; returns (vectors, which were new)."""
+    def lookup(self, model: str, texts: Sequence[str]) -> tuple[list[str], dict[str, Vectors], dict[str, str]]:
+        """(each text's hash, the vectors found by hash, the texts to embed by hash)."""
         hashes = [text_hash(t) for t in texts]
-        found = self.get_many(embedder.model_id, hashes)
-        todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}
+        found = self.get_many(model, hashes)
+        return hashes, found, {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}
+
+    def complete(self, model: str, hashes: Sequence[str], found: dict[str, Vectors], todo: dict[str, str],
+                 computed: Iterable[Vectors]) -> tuple[list[Vectors], list[bool]]:
+        """Store ``computed`` (the vectors of ``todo``, in its order); returns (vectors, which were new)."""
         if todo:
-            vectors = embedder.embed_batch(list(todo.values()), "passage")
-            fresh = dict(zip(todo.keys(), vectors, strict=True))
-            self.put_many(embedder.model_id, fresh)
+            fresh = dict(zip(todo.keys(), computed, strict=True))
+            self.put_many(model, fresh)
             found.update(fresh)
         return [found[h] for h in hashes], [h in todo for h in hashes]
+
+    def embed(self, embedder: Embedder, texts: Sequence[str]) -> tuple[list[Vectors], list[bool]]:
+        """Vectors for ``texts`` (passages), from the cache where possible; returns (vectors, which were new)."""
+        hashes, found, todo = self.lookup(embedder.model_id, texts)
+        computed: Iterable[Vectors] = embedder.embed_batch(list(todo.values()), "passage") if todo else []
+        return self.complete(embedder.model_id, hashes, found, todo, computed)
