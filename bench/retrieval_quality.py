@@ -15,20 +15,25 @@ import argparse
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from ragd.daemon.config import load
 from ragd.daemon.container import Container
+from ragd.index.chunk import ChunkSettings
 
 REPO = Path(__file__).resolve().parents[1]
 QA_SETS = ("squad_en", "jsquad_ja")
 HIT_CHARS = 1200
+DEFAULT_UNIT_TOKENS = ChunkSettings.unit_tokens
 
 
-def build_index(data: Path, home: Path, embedder: str) -> tuple[Container, dict[str, Any]]:
+def build_index(data: Path, home: Path, embedder: str, unit_tokens: int = DEFAULT_UNIT_TOKENS,
+                ) -> tuple[Container, dict[str, Any]]:
     cfg = load({"RAGD_HOME": str(home), "RAGD_EMBEDDER": embedder, "RAGD_PARSE_WORKERS": "2",
+                "RAGD_UNIT_TOKENS": str(unit_tokens),
                 "RAGD_MODEL_CACHE": os.environ.get("RAGD_MODEL_CACHE", "")})  # a prepared int8 export, if any
     c = Container(cfg)
     roots = [str((data / ds / "docs").resolve()) for ds in (*QA_SETS, "cranfield_en")]
@@ -85,13 +90,19 @@ def main() -> None:
     ap.add_argument("--embedder", default="use+minilm")
     ap.add_argument("--modes", default="hybrid,dense,lexical")
     ap.add_argument("--limit", type=int, default=0, help="questions per set (0 = all)")
+    ap.add_argument("--unit-tokens", type=int, default=DEFAULT_UNIT_TOKENS,
+                    help="sentences shorter than this are embedded with the next one (fewer vectors when larger)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    home = args.out / f"home-{args.embedder}"
+    name = args.embedder if args.unit_tokens == DEFAULT_UNIT_TOKENS else f"{args.embedder}-u{args.unit_tokens}"
+    home = args.out / f"home-{name}"
+    if home.exists():  # a fresh index each run: the time and the vectors are this run's
+        shutil.rmtree(home)
     started = time.perf_counter()
-    c, stats = build_index(args.data, home, args.embedder)
-    report: dict[str, Any] = {"embedder": args.embedder, "index": stats,
-                              "index_seconds": time.perf_counter() - started, "results": {}}
+    c, stats = build_index(args.data, home, args.embedder, args.unit_tokens)
+    report: dict[str, Any] = {"embedder": args.embedder, "unit_tokens": args.unit_tokens, "index": stats,
+                              "index_seconds": time.perf_counter() - started,
+                              "vectors": c.vectors.count(), "results": {}}
     for mode in args.modes.split(","):
         for ds in QA_SETS:
             rows = _questions(args.data, ds)
@@ -99,11 +110,11 @@ def main() -> None:
             report["results"][f"{ds}/{mode}"] = qa_metrics(c, rows, mode)
         report["results"][f"cranfield_en/{mode}"] = {"ndcg@10": ndcg10(c, args.data, mode)}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"retrieval-{args.embedder}.json").write_text(json.dumps(report, indent=2))
+    (args.out / f"retrieval-{name}.json").write_text(json.dumps(report, indent=2))
     counts = c.catalog.counts()
     report["counts"] = counts
-    (args.out / f"retrieval-{args.embedder}.json").write_text(json.dumps(report, indent=2))
-    print(f"embedder {args.embedder}: {counts['indexed']} files, {counts['chunks']} chunks, "
+    (args.out / f"retrieval-{name}.json").write_text(json.dumps(report, indent=2))
+    print(f"embedder {name}: {counts['indexed']} files, {counts['chunks']} chunks, {report['vectors']} vectors, "
           f"indexed in {report['index_seconds']:.1f} s")
     for key, m in report["results"].items():
         print(f"{key:28s} " + "  ".join(f"{k} {v:.4f}" for k, v in m.items() if k != "questions"))

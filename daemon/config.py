@@ -35,6 +35,7 @@ class Config:
     parse_memory_mb: int = 1536
     parse_workers: int = 1
     chunk_tokens: int = 240
+    unit_tokens: int = 6  # sentences shorter than this are embedded with the next one (fewer vectors when larger)
     min_free_mb: float = 64.0  # free space kept on the data folder's disk: below it, indexing waits (status says so)
     follow_symlinks: str = "inside"  # links in a source: "inside" (only to a place in a source), "never", "always"
     embed_idle_s: float = 30.0  # the daemon's embedding worker exits this long after its last call (0: never)
@@ -81,6 +82,7 @@ _ENV_FIELDS = {
     "RAGD_PARSE_MEMORY_MB": "parse_memory_mb",
     "RAGD_PARSE_WORKERS": "parse_workers",
     "RAGD_CHUNK_TOKENS": "chunk_tokens",
+    "RAGD_UNIT_TOKENS": "unit_tokens",
     "RAGD_MIN_FREE_MB": "min_free_mb",
     "RAGD_FOLLOW_SYMLINKS": "follow_symlinks",
     "RAGD_EMBED_IDLE_S": "embed_idle_s",
@@ -167,6 +169,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("config: embed_idle_s must be 0 (never) or more")
     if not 16 <= cfg.chunk_tokens <= 8192:
         raise ConfigError("config: chunk_tokens must be between 16 and 8192")
+    if not 1 <= cfg.unit_tokens <= 8192:
+        raise ConfigError("config: unit_tokens must be between 1 and 8192")
     if cfg.follow_symlinks not in FOLLOW_MODES:
         choices = ", ".join(repr(m) for m in FOLLOW_MODES)
         raise ConfigError(f"config: follow_symlinks must be one of {choices}, not {cfg.follow_symlinks!r}")

@@ -19,6 +19,7 @@ from ragd.index.answer.history import HistorySettings, load_history_settings, re
 from ragd.index.answer.models import Answer
 from ragd.index.answer.verify import Verifier
 from ragd.index.embed import Embedder
+from ragd.index.idle_pool import IdlePool
 from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
 from ragd.index.llm.settings import LLMSettings, load_llm_settings
@@ -127,7 +128,8 @@ class Container:
     @cached_property
     def indexer(self) -> Indexer:
         return Indexer(self.catalog, self.cache, self.vectors, self.embedder, self.parse_pool,
-                       chunk_tokens=self.config.chunk_tokens, space=self.space)
+                       chunk_tokens=self.config.chunk_tokens, space=self.space,
+                       unit_tokens=self.config.unit_tokens)
 
     @cached_property
     def space(self) -> SpaceGuard:
@@ -165,8 +167,12 @@ class Container:
         return self.llm_override or llm.create(self.llm_settings)
 
     @cached_property
-    def _verify_pool(self) -> ParsePool:
-        return self.parse_pool()
+    def _verify_pool(self) -> IdlePool:
+        return IdlePool(self.parse_pool)
+
+    def release_idle_parsers(self, idle_s: float) -> bool:
+        """Stop the answer path's parse workers if unused for ``idle_s`` (they start again when needed)."""
+        return "_verify_pool" in self.__dict__ and self._verify_pool.close_if_idle(idle_s)
 
     @cached_property
     def verifier(self) -> Verifier:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -41,6 +41,7 @@ from ragd.index.answer.models import Answer
 from ragd.index.embed import Embedder
 from ragd.index.embed.worker import EmbedWorker
 from ragd.index.errors import RagdError, SourceError
+from ragd.index.idle_pool import IdlePool
 from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
 from ragd.index.lock import WriterLock
@@ -82,9 +83,7 @@ class Runtime:
         self.writes = Container(config, embedder_override=self.embedder, vectors_override=vectors,
                                 llm_override=llm, env=env, store_call_limit_s=self.settings.store_call_limit_s)
         self.queue = ChangeQueue(self.settings.debounce_s, self.settings.max_wait_s)
-        self._pool: ParsePool | None = None
-        self._pool_lock = threading.Lock()  # held by the writer while it parses
-        self._pool_used = time.monotonic()
+        self.parsers = IdlePool(self.writes.parse_pool)  # the writer's, kept between batches
         self.repairs = StoreRepairs(self.writes, self.queue.submit, self.queue.request_full_scan)
         try:
             indexer = self._indexer()
@@ -147,8 +146,7 @@ class Runtime:
                       "reconciles the stores)", self.stop_timeout_s)
             self._release()
             return
-        if self._pool is not None:
-            self._pool.close()
+        self.parsers.close()
         if self.embed_worker is not None:
             self.embed_worker.close()
         if self.reads is not None:
@@ -198,7 +196,7 @@ class Runtime:
             if callable(unload) and unload():
                 log.info("the model was idle; unloaded it")
                 self._trimmed_after = None
-        if self._close_idle_pool(self.config.embed_idle_s):
+        if self._close_idle_pools(self.config.embed_idle_s):
             log.info("parse workers unused for %.0f s; stopped them", self.config.embed_idle_s)
         if self.embed_worker is not None and self.embed_worker.release_counters():
             self._trimmed_after = None
@@ -225,29 +223,15 @@ class Runtime:
         indexer.pool_factory = self._shared_pool
         return indexer
 
-    @contextmanager
-    def _shared_pool(self) -> Iterator[ParsePool]:
+    def _shared_pool(self) -> AbstractContextManager[ParsePool]:
         """One parse pool kept between batches (starting workers per change would add latency), closed by the
-        idle housekeeping once unused for ``embed_idle_s`` (``_close_idle_pool``)."""
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = self.writes.parse_pool()
-            try:
-                yield self._pool
-            finally:
-                self._pool_used = time.monotonic()
+        idle housekeeping once unused for ``embed_idle_s`` (``_close_idle_pools``)."""
+        return self.parsers.use()
 
-    def _close_idle_pool(self, idle_s: float) -> bool:
-        if self._pool is None or idle_s <= 0 or not self._pool_lock.acquire(blocking=False):
-            return False
-        try:
-            if self._pool is None or time.monotonic() - self._pool_used < idle_s:
-                return False
-            self._pool.close()
-            self._pool = None
-            return True
-        finally:
-            self._pool_lock.release()
+    def _close_idle_pools(self, idle_s: float) -> bool:
+        """Stop the writer's and the answer path's parse workers if unused for ``idle_s``."""
+        closed = self.parsers.close_if_idle(idle_s)
+        return (self.reads is not None and self.reads.release_idle_parsers(idle_s)) or closed
 
     def connectors(self) -> list[Connector]:
         return list(self._connectors)

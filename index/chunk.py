@@ -32,6 +32,7 @@ class ChunkSettings:
     max_tokens: int = 160
     min_tokens: int = 24  # a shorter tail is merged into its neighbour where possible
     overlap: int = 1  # sentences repeated across a cut inside a paragraph
+    unit_tokens: int = 6  # an embedding unit is a sentence, or consecutive sentences, of at least this many tokens
 
 
 @dataclass(frozen=True)
@@ -151,21 +152,23 @@ def embed_text(chunk: Chunk) -> str:
     return f"{prefix}\n{chunk.text}" if prefix else chunk.text
 
 
-MIN_UNIT_TOKENS = 6  # a shorter sentence is embedded together with the next one
+MIN_UNIT_TOKENS = ChunkSettings.unit_tokens  # a shorter sentence is embedded together with the next one
 
 
-def embedding_units(chunk: Chunk) -> list[str]:
+def embedding_units(chunk: Chunk, min_tokens: int = MIN_UNIT_TOKENS) -> list[str]:
     """The texts embedded for a chunk: each sentence, prefixed with the title and heading path.
 
     A question usually paraphrases one sentence; a sentence vector matches it far better than
     a vector of the whole chunk (see bench/). The chunk's dense score is its best sentence's.
+    Sentences shorter than ``min_tokens`` are joined to the next one, so a larger value means
+    fewer vectors per chunk (``bench.retrieval_quality --unit-tokens`` measures what that costs).
     """
     prefix = context_prefix(chunk)
     units: list[str] = []
     carry = ""
     for start, end in sentence_spans(chunk.text):
         sentence = f"{carry} {chunk.text[start:end]}".strip() if carry else chunk.text[start:end]
-        if approx_tokens(sentence) < MIN_UNIT_TOKENS:
+        if approx_tokens(sentence) < min_tokens:
             carry = sentence
             continue
         units.append(sentence)

@@ -190,14 +190,14 @@ class _Embedding:
 class Indexer:
     def __init__(self, catalog: Catalog, cache: EmbeddingCache, vectors: VectorStore, embedder: Embedder,
                  pool: Callable[[], AbstractContextManager[ParsePool]], chunk_tokens: int = 160,
-                 space: SpaceGuard | None = None) -> None:
+                 space: SpaceGuard | None = None, unit_tokens: int = ChunkSettings.unit_tokens) -> None:
         self.catalog = catalog
         self.space = space  # checked before each write: a full disk stops a run between two files
         self.cache = cache
         self.vectors = vectors
         self.embedder = embedder
         self.pool_factory = pool
-        self.settings = ChunkSettings(max_tokens=chunk_tokens)
+        self.settings = ChunkSettings(max_tokens=chunk_tokens, unit_tokens=unit_tokens)
         self._vectors_checked = False  # this process has compared the two stores id by id
 
     @property
@@ -206,7 +206,9 @@ class Indexer:
         whose token count changed says so with ``token_count_revision``."""
         revision = getattr(self.embedder, "token_count_revision", None)
         counted = f"|count={revision}" if revision else ""
-        return f"{self.embedder.model_id}|tokens={self.settings.max_tokens}|units=sentences|v2{counted}"
+        units = self.settings.unit_tokens
+        grouped = "" if units == ChunkSettings.unit_tokens else f">={units}"  # the old default keeps its signature
+        return f"{self.embedder.model_id}|tokens={self.settings.max_tokens}|units=sentences{grouped}|v2{counted}"
 
     # -- the run ------------------------------------------------------------------------------
     _scan: _Scan | None = None  # the full scan in progress (updates run between its slices)
@@ -431,7 +433,7 @@ class Indexer:
         chunks: list[Chunk] = []
         for doc in result.documents:
             chunks += chunk_document(doc, self.embedder.count_tokens, self.settings, first_ordinal=len(chunks))
-        return _Parsed(entry, digest, chunks, [embedding_units(c) for c in chunks])
+        return _Parsed(entry, digest, chunks, [embedding_units(c, self.settings.unit_tokens) for c in chunks])
 
     def _store(self, batch: _Batch, stats: IndexStats) -> None:
         vectors, fresh = batch.vectors()
@@ -503,7 +505,7 @@ class Indexer:
                 ids: list[str] = []
                 texts: list[str] = []
                 for s in items[i : i + EMBED_BATCH // 4]:
-                    units = embedding_units(s.chunk)
+                    units = embedding_units(s.chunk, self.settings.unit_tokens)
                     ids += unit_ids(s.id, len(units))
                     texts += units
                 if self.space is not None:

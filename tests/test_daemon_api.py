@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 
 import pytest
@@ -366,13 +367,32 @@ def test_a_path_naming_an_unknown_users_home_is_an_answer_not_a_500(env):
 def test_idle_parse_workers_are_stopped_and_started_again_on_the_next_change(env):
     client, runtime, docs, _ = env
     settle(client)
-    pool = runtime._pool
+    pool = runtime.parsers.pool
     assert pool is not None and pool._all  # the start-up scan's parser worker is still there
     worker = pool._all[0].proc
-    assert not runtime._close_idle_pool(3600.0)  # used a moment ago: kept
-    assert not runtime._close_idle_pool(0.0)  # 0: never
-    assert runtime._close_idle_pool(1e-6) and runtime._pool is None
+    assert not runtime._close_idle_pools(3600.0)  # used a moment ago: kept
+    assert not runtime._close_idle_pools(0.0)  # 0: never
+    assert runtime._close_idle_pools(1e-6) and runtime.parsers.pool is None
     assert worker.wait(10) is not None  # the process is gone, not just forgotten
     (docs / "beans.txt").write_text("The beans were sown in May.\n", encoding="utf-8")
     wait_until(lambda: paths(client, "beans sown") == [str(docs / "beans.txt")], what="the new file")
-    assert runtime._pool is not None
+    assert runtime.parsers.pool is not None
+
+
+def test_the_answer_paths_idle_parse_workers_are_stopped_too(env):
+    """The citation check parses the cited file in its own pool; housekeeping lets it go like the writer's."""
+    client, runtime, docs, _ = env
+    settle(client)
+    ask = {"question": "When were the tomatoes planted?"}
+    assert client.post("/v1/ask", json=ask).json()["citations"][0]["line_start"] == 3
+    pool = runtime.reads._verify_pool.pool
+    assert pool is not None and pool._all
+    worker = pool._all[0].proc
+    assert runtime._close_idle_pools(1e-6) and runtime.reads._verify_pool.pool is None
+    assert worker.wait(10) is not None
+    garden = docs / "garden.txt"
+    later = garden.stat().st_mtime_ns + 2_000_000_000
+    os.utime(garden, ns=(later, later))  # not the parse the verifier keeps: the file is read again
+    settle(client)
+    again = client.post("/v1/ask", json=ask).json()  # and the pool starts again for it
+    assert again["citations"][0]["line_start"] == 3 and runtime.reads._verify_pool.pool is not None
