@@ -33,6 +33,7 @@ from ragd.daemon.container import Container
 REPO = Path(__file__).resolve().parents[1]
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
+EXTRACTIVE_PREFIXES = ("The passage of your files", "ファイルの中で")
 
 
 def _norm(text: str) -> str:
@@ -66,13 +67,42 @@ def questions(data: Path, ds: str) -> list[dict[str, Any]]:
 
 
 def ask_all(c: Container, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each answer's JSON, with the gold data and the passages the model was given (``sources``: for labelling
+    its sentences against exactly what the model saw)."""
     out = []
-    for r in rows:
-        answer = c.asker.ask(r["question"]).to_json()
-        answer["gold_files"] = [Path(g).name for g in r["gold_files"]]
-        answer["answers"] = r["answers"]
-        out.append(answer)
+    given: list[list[dict[str, Any]]] = []
+    prompt = c.asker.prompt
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        messages, sources = prompt(*args, **kwargs)
+        given.append([{"n": s.n, "path": Path(s.hit.path).name, "title": s.hit.title, "heading": list(s.hit.heading),
+                       "text": s.hit.text} for s in sources])
+        return messages, sources
+
+    c.asker.prompt = recording  # type: ignore[method-assign]
+    try:
+        for r in rows:
+            given.clear()
+            answer = c.asker.ask(r["question"]).to_json()
+            answer["gold_files"] = [Path(g).name for g in r["gold_files"]]
+            answer["answers"] = r["answers"]
+            answer["sources"] = given[0] if given else []
+            out.append(answer)
+    finally:
+        del c.asker.prompt
     return out
+
+
+def support_shares(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Of the answers' sentences (answers written by the model, not refusals or ragd's quoted fallback): the share
+    judged supported, partly and unsupported, and the mean of the answers' supported_share."""
+    written = [r for r in results if r["grounded"] and not r["answer"].startswith(EXTRACTIVE_PREFIXES)]
+    sentences = [s for r in written for s in r["sentences"]]
+    n = max(1, len(sentences))
+    shares = [r["supported_share"] for r in written if r["supported_share"] is not None]
+    return {"answers": len(written), "sentences": len(sentences),
+            **{f"{v}": sum(s["support"] == v for s in sentences) / n for v in ("supported", "partly", "unsupported")},
+            "mean_supported_share": sum(shares) / max(1, len(shares))}
 
 
 def score_indexed(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -87,8 +117,7 @@ def score_indexed(results: list[dict[str, Any]]) -> dict[str, Any]:
         "citations_verified": sum(citation_holds(c) for c in cits) / max(1, len(cits)),
         "gold_cited": gold_cited / len(results),
         "gold_answer": gold_answer / len(results),
-        "extractive": sum(r["answer"].startswith(("The passage of your files", "ファイルの中で")) for r in results)
-        / len(results),
+        "extractive": sum(r["answer"].startswith(EXTRACTIVE_PREFIXES) for r in results) / len(results),
         "median_first_token_s": first[len(first) // 2] if first else None,
     }
 
@@ -115,6 +144,7 @@ def main() -> None:
         c = build(tmp / "all", docs)
         full = ask_all(c, rng.sample(rows, args.sample))
         report["indexed"] = score_indexed(full)
+        report["support"] = support_shares(full)
         foreign = ask_all(c, rng.sample(questions(args.data, other), args.sample // 2))
         report["other_dataset"] = not_grounded_rate(foreign)
         c.close()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ragd.daemon import config as config_mod
+from ragd.daemon.answer_text import marked_answer
 from ragd.daemon.cli_history import history_cmd
 from ragd.daemon.cli_llm import doctor_cmd, models_cmd
 from ragd.daemon.cli_serve import serve
@@ -254,7 +255,7 @@ Ask = Callable[[str, Callable[[str], None] | None], dict[str, Any]]
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print {answer, grounded, citations, timings} as one JSON object.")
+              help="Print {answer, grounded, supported_share, sentences, citations, timings} as one JSON object.")
 @click.pass_context
 def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     """Answer QUESTION from your files, with citations. With - as QUESTION, read one question per line
@@ -307,14 +308,19 @@ def _ask_output(question: str, ask: Ask, as_json: bool) -> None:
         _emit(answer)
         return
     shown = "".join(streamed).strip()
+    checked = [s for s in answer.get("sentences", []) if s["support"] != "supported"]
     if shown and shown != answer["answer"]:
-        click.echo(click.style("\n\n(ragd could not match that answer to your files; it is not shown as one.)",
-                               fg="yellow"))
-    if shown != answer["answer"]:
-        click.echo(answer["answer"])
+        why = ("some of it is not found in your files" if answer.get("left_out") else
+               "ragd could not match it to your files; it is not shown as one")
+        click.echo(click.style(f"\n\n(The answer as checked: {why}.)", fg="yellow"))
+        click.echo(marked_answer(answer))
+    elif checked:
+        click.echo(click.style("\n\nChecked against your files:", bold=True))
+        click.echo(marked_answer(answer))
     else:
         click.echo()
     _print_sources(answer)
+
 
 
 @main.group(invoke_without_command=True)

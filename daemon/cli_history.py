@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ragd.daemon.answer_text import marked_answer
 from ragd.daemon.config import Config
 from ragd.index.answer.history import History, HistoryEntry, HistoryError, load_history_settings
 
@@ -104,7 +105,7 @@ def history_show(ctx: click.Context, entry_id: int, as_json: bool) -> None:
                + (f"  model {entry.model}" if entry.model else ""))
     click.echo(click.style(f"Q: {entry.question}", bold=True))
     click.echo()
-    click.echo(entry.answer)
+    click.echo(marked_answer(entry.to_json()) if entry.grounded else entry.answer)
     for c in entry.citations:
         where = _where(c)
         click.echo()

@@ -14,7 +14,7 @@ from ragd.connectors.files import FileFilter, FilesConnector, Unreadable
 from ragd.daemon.config import Config
 from ragd.daemon.store_watchdog import WatchedVectors
 from ragd.index import embed, llm
-from ragd.index.answer.ask import Asker, AskSettings
+from ragd.index.answer.ask import Asker, AskSettings, unsupported_mode
 from ragd.index.answer.history import HistorySettings, load_history_settings, remember
 from ragd.index.answer.models import Answer
 from ragd.index.answer.verify import Verifier
@@ -181,7 +181,8 @@ class Container:
     @cached_property
     def asker(self) -> Asker:
         s = self.llm_settings
-        settings = AskSettings(answer_tokens=s.max_answer_tokens, temperature=s.temperature)
+        settings = AskSettings(answer_tokens=s.max_answer_tokens, temperature=s.temperature,
+                               unsupported=unsupported_mode(self.config.extra, self.env))
         return Asker(self.retriever, self.catalog, lambda: self.llm, self.verifier, settings)
 
     @cached_property

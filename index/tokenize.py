@@ -170,6 +170,27 @@ def _japanese_terms(run: str) -> list[str]:
     return out
 
 
+_JA_NEGATIONS = frozenset({"ない", "ぬ", "ず", "無い", "ません"})
+
+
+def japanese_details(text: str) -> tuple[set[str], bool]:
+    """The proper nouns (people, places, organisations; normalised) in the Japanese runs of ``text``, and
+    whether a verb or adjective there is negated (ない, ぬ, ず, ません)."""
+    names: set[str] = set()
+    negated = False
+    for m in _CJK_RUN.finditer(text):
+        tok = _sudachi()
+        run = m.group(0)
+        for i in range(0, len(run), _MAX_SUDACHI_BYTES // 3):
+            for morpheme in tok.tokenize(run[i : i + _MAX_SUDACHI_BYTES // 3]):
+                pos = morpheme.part_of_speech()
+                if pos[1] == "固有名詞":
+                    names.add(morpheme.normalized_form().lower())
+                elif pos[0] in ("助動詞", "形容詞") and morpheme.dictionary_form() in _JA_NEGATIONS:
+                    negated = True
+    return names, negated
+
+
 def index_text(text: str) -> str:
     """The text as FTS5 should index it: Japanese runs cut into normalised words."""
     if not _CJK_RUN.search(text):

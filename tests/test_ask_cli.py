@@ -62,11 +62,28 @@ def test_ask_json_is_grounded_with_verified_citations(home):
     assert answer["model"] == "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+def test_every_sentence_of_a_real_answer_has_a_verdict(home):
+    from ragd.index.answer import cite, support
+
+    answer = ragd_json(home, "ask", "What happened to the lantern glass in 1953?")
+    assert answer["grounded"] is True
+    sentences = answer["sentences"]
+    assert len(sentences) == len(cite.claims(answer["answer"])) >= 1, answer  # every claim, none twice
+    for s in sentences:
+        assert s["support"] in support.VERDICTS
+        assert s["text"] in re.sub(r"\s*\[\d+\]", "", answer["answer"][s["start"] : s["end"]]) or s["start"] == 0
+        assert all(0 <= i < len(answer["citations"]) for i in s["citations"])
+    share = answer["supported_share"]
+    assert 0.0 <= share <= 1.0
+    assert (share == 1.0) == all(s["support"] == "supported" for s in sentences)
+
+
 def test_question_about_something_not_indexed_is_not_grounded(home):
     answer = ragd_json(home, "ask", "Who won the 1998 FIFA World Cup final in Paris?")
     assert answer["grounded"] is False
     assert answer["citations"] == []
     assert "do not seem to contain" in answer["answer"]
+    assert answer["sentences"] == [] and answer["supported_share"] is None
     assert answer["nearest"], "the nearest passages are shown"
 
 

@@ -84,6 +84,8 @@ def test_ask(url: str, mode: str) -> None:
     assert structured["citations"][0] == {"n": 1, "path": CITATION.path, "page": None, "line_start": 3,
                                           "line_end": 4, "quote": CITATION.quote}
     assert structured["nearest"] == []
+    assert structured["supported_share"] == 1.0 and structured["left_out"] == []
+    assert structured["sentences"][0]["support"] == "supported" and structured["sentences"][0]["citations"] == [0]
     text = result.content[0]
     assert isinstance(text, TextContent) and "\n\nSources:\n[1] /notes/garden.md (lines 3-4)" in text.text
 

@@ -17,7 +17,7 @@ from ragd.daemon.api import OnToken, mcp_server, rest
 from ragd.daemon.api.contract import MAX_QUERY
 from ragd.daemon.api.openai_compat import NO_QUESTION, closing_text, footer, router
 from ragd.daemon.api.streaming import INTERNAL_ERROR, StreamEvent, stream_answer
-from ragd.index.answer.models import Answer, Citation
+from ragd.index.answer.models import Answer, Citation, Sentence
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.llm.base import LLMError
 from ragd.index.models import Hit
@@ -68,7 +68,9 @@ class FakeBackend:
                 on_token(piece)
         if question == "unknown":
             return Answer(question, "Your files do not say.", grounded=False, nearest=[HIT], model="fake")
-        return Answer(question, "".join(PIECES), grounded=True, citations=[CITATION, PDF_CITATION], model="fake")
+        text = "".join(PIECES)
+        return Answer(question, text, grounded=True, citations=[CITATION, PDF_CITATION], model="fake",
+                      sentences=[Sentence(0, len(text), "The tomatoes were planted on 12 May.", "supported", (0,))])
 
     def model_name(self) -> str:
         return "ragd-test"
@@ -119,6 +121,8 @@ def test_completion(client: openai.OpenAI, served: tuple[str, FakeBackend]) -> N
     assert response.usage is not None and response.usage.completion_tokens == len(PIECES)
     extra = response.model_extra or {}
     assert extra["grounded"] is True and "nearest" not in extra
+    assert extra["supported_share"] == 1.0 and extra["sentences"][0]["support"] == "supported"
+    assert extra["sentences"][0]["citations"] == [0]
     assert extra["citations"][0] == {"n": 1, "path": "/notes/garden.md", "page": None, "line_start": 3,
                                      "line_end": 4, "quote": "Tomatoes were planted on 12 May."}
 
@@ -276,6 +280,9 @@ def test_footer_forms() -> None:
     bare = Citation(n=3, path="/x.txt", page=None, line_start=None, line_end=None, quote="q")
     assert footer(Answer("q", "a", grounded=True, citations=[bare])) == "\n\nSources:\n[3] /x.txt"
     assert footer(Answer("q", "a", grounded=False)) == ""
+    marked = Answer("q", "a. b.", grounded=True, citations=[bare], sentences=[
+        Sentence(0, 2, "a.", "supported", (0,)), Sentence(3, 5, "Robots water them.", "unsupported")])
+    assert footer(marked) == "\n\nSources:\n[3] /x.txt\n\nNot found in your files:\n- Robots water them."
     assert closing_text("", Answer("q", "a", grounded=False)) == "a"  # nothing streamed: the answer itself
 
 

@@ -5,7 +5,7 @@ can answer with, and its body.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import status
 from pydantic import BaseModel, BeforeValidator, Field
@@ -26,6 +26,25 @@ def _whole(value: object) -> object:
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole)]  # for strict request models: never a bool or a string
+
+
+class SentenceOut(BaseModel):
+    """One sentence of an answer and its support in the files (REST, SSE, MCP and the OpenAI-compatible route)."""
+
+    start: int = Field(description="Where the sentence starts in `answer` (a character offset).")
+    end: int = Field(description="Where it ends in `answer`.")
+    text: str = Field(description="The sentence without its `[n]` markers.")
+    support: Literal["supported", "partly", "unsupported"] = Field(
+        description="`supported`: the cited source holds it, numbers, names and negation included; `partly`: the "
+                    "source holds much of it but not all (`missing` says what); `unsupported`: not found in "
+                    "the files.")
+    citations: list[int] = Field(description="Indices into the answer's `citations` for this sentence.")
+    missing: list[str] = Field(description="Its numbers, names or negation that the source lacks.")
+
+
+SUPPORTED_SHARE = ("The share of the answer's sentences (by length) that the files support; null when it makes no "
+                   "claim (a refusal). `grounded` says that the files hold evidence for the question at all, "
+                   "not that every sentence is supported.")
 
 
 class Problem(BaseModel):

@@ -34,7 +34,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from ragd.daemon.api import Backend
-from ragd.daemon.api.contract import MAX_QUERY
+from ragd.daemon.api.contract import MAX_QUERY, SUPPORTED_SHARE, SentenceOut
 from ragd.daemon.api.openai_compat import footer, where
 from ragd.index.answer.models import Answer
 from ragd.index.errors import RagdError
@@ -73,7 +73,12 @@ class CitationOut(BaseModel):
 
 class AskResult(BaseModel):
     answer: str
-    grounded: bool = Field(description="Whether the files support the answer.")
+    grounded: bool = Field(description="Whether the files hold evidence for the question (see `sentences` for "
+                                       "what each sentence rests on).")
+    supported_share: float | None = Field(description=SUPPORTED_SHARE)
+    sentences: list[SentenceOut] = Field(description="The answer's sentences, each with its support verdict.")
+    left_out: list[str] = Field(description="Unsupported sentences left out of `answer` ([answer] unsupported = "
+                                            "\"drop\").")
     citations: list[CitationOut]
     nearest: list[HitOut] = Field(description="When not grounded: the passages closest to the question.")
 
@@ -148,7 +153,9 @@ def _hit(h: Hit) -> HitOut:
 def _ask_result(answer: Answer) -> AskResult:
     citations = [CitationOut(n=c.n, path=c.path, page=c.page, line_start=c.line_start, line_end=c.line_end,
                              quote=c.quote) for c in answer.citations]
-    return AskResult(answer=answer.answer, grounded=answer.grounded, citations=citations,
+    return AskResult(answer=answer.answer, grounded=answer.grounded, supported_share=answer.supported_share,
+                     sentences=[SentenceOut(**s.to_json()) for s in answer.sentences], left_out=answer.left_out,
+                     citations=citations,
                      nearest=[_hit(h) for h in answer.nearest])
 
 

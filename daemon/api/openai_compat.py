@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ragd.daemon.api import Backend, OnToken
-from ragd.daemon.api.contract import LLM_503, MAX_QUERY, error_status, errors
+from ragd.daemon.api.contract import LLM_503, MAX_QUERY, SUPPORTED_SHARE, SentenceOut, error_status, errors
 from ragd.daemon.api.streaming import INTERNAL_ERROR, stream_answer
 from ragd.index.answer.models import Answer, Citation
 from ragd.index.errors import RagdError
@@ -142,7 +142,10 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: Usage
     citations: list[CitationOut] = Field(description="ragd: the verified citations of the answer.")
-    grounded: bool = Field(description="ragd: whether the files support the answer.")
+    grounded: bool = Field(description="ragd: whether the files hold evidence for the question.")
+    supported_share: float | None = Field(None, description=f"ragd: {SUPPORTED_SHARE}")
+    sentences: list[SentenceOut] = Field(default_factory=list,
+                                         description="ragd: the answer's sentences, each with its support verdict.")
     nearest: list[dict[str, Any]] | None = Field(
         None, description="ragd, only when not grounded: the passages closest to the question.")
 
@@ -280,12 +283,17 @@ def closing_text(streamed: str, answer: Answer) -> str:
 
 
 def footer(answer: Answer) -> str:
-    """Plain-text sources: ``[n] path (p. X, lines a-b)``; when not grounded, the nearest passages."""
+    """Plain-text sources: ``[n] path (p. X, lines a-b)``, then the sentences not found in the files; when not
+    grounded, the nearest passages."""
     if answer.citations:
         seen: dict[tuple[Any, ...], str] = {}
         for c in answer.citations:
             seen.setdefault((c.n, c.path, c.page, c.line_start, c.line_end), f"[{c.n}] {where(c)}")
-        return "\n\nSources:\n" + "\n".join(seen.values())
+        text = "\n\nSources:\n" + "\n".join(seen.values())
+        unsupported = [s.text for s in answer.sentences if s.support == "unsupported"]
+        if unsupported:
+            text += "\n\nNot found in your files:\n" + "\n".join(f"- {s}" for s in unsupported)
+        return text
     if not answer.grounded and answer.nearest:
         return "\n\nClosest passages in your files:\n" + "\n".join(f"- {where(h)}" for h in answer.nearest)
     return ""
@@ -310,7 +318,9 @@ def last_user_text(messages: list[UserMessage | OtherMessage]) -> str:
 
 
 def ragd_fields(answer: Answer) -> dict[str, Any]:
-    fields: dict[str, Any] = {"citations": [c.to_json() for c in answer.citations], "grounded": answer.grounded}
+    fields: dict[str, Any] = {"citations": [c.to_json() for c in answer.citations], "grounded": answer.grounded,
+                              "supported_share": answer.supported_share,
+                              "sentences": [s.to_json() for s in answer.sentences]}
     if not answer.grounded:
         fields["nearest"] = [h.to_json() for h in answer.nearest]
     return fields

@@ -2,20 +2,25 @@
 
 When the passages do not hold the question's terms, the model is not asked at all: ragd
 says plainly that the files do not contain the answer and shows the nearest passages.
-When the model answers, each of its sentences is matched to a source sentence and the
-quote is verified in the file; an answer none of whose sentences can be supported is
-replaced by the source sentence that best matches the question, quoted and cited.
+When the model answers, each of its sentences is matched to a source sentence, the quote is
+verified in the file, and the sentence gets a verdict (``support``): supported, partly, or
+unsupported, which the faces show (or, with ``unsupported = "drop"``, leave out). An answer
+none of whose sentences can be cited is replaced by the source sentence that best matches
+the question, quoted and cited. ``grounded`` says that the files hold evidence for the
+question; that every sentence is supported is ``supported_share == 1``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from ragd.index.answer import cite, grounding, prompt
-from ragd.index.answer.models import Answer, Citation, Source
+from ragd.index.answer import cite, grounding, prompt, support
+from ragd.index.answer.models import Answer, Citation, Sentence, Source
 from ragd.index.answer.verify import Verifier
+from ragd.index.errors import ConfigError
 from ragd.index.llm.base import LLM, Message
 from ragd.index.models import Hit
 from ragd.index.retrieve import Retriever
@@ -25,6 +30,11 @@ NOT_FOUND = {
     "en": "Your files do not seem to contain the answer to this question. The nearest passages are listed below.",
     "ja": "インデックスされたファイルには、この質問の答えが見つかりませんでした。最も近い箇所を下に示します。",
 }
+LEFT_OUT = {
+    "en": "({n} sentence(s) of the model's answer were left out: they are not found in your files.)",
+    "ja": "（ファイルに見つからない文を{n}件省きました。）",
+}
+UNSUPPORTED_MODES = ("mark", "drop")
 EXTRACTIVE = {
     "en": "The passage of your files that matches the question best says: “{quote}”",
     "ja": "ファイルの中で質問に最もよく合う箇所：「{quote}」",
@@ -39,6 +49,22 @@ class AskSettings:
     temperature: float = 0.0
     nearest: int = 3
     extractive_fallback: bool = True
+    unsupported: str = "mark"  # or "drop": leave unsupported sentences out of the answer (it says so)
+
+
+def unsupported_mode(extra: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """``[answer] unsupported`` from the config file, then ``RAGD_ANSWER_UNSUPPORTED``: "mark" (default) or "drop"."""
+    section = extra.get("answer", {})
+    if not isinstance(section, Mapping):
+        raise ConfigError("config: [answer] must be a section")
+    unknown = sorted(set(section) - {"unsupported"})
+    if unknown:
+        raise ConfigError(f"config: [answer] has unknown setting(s) {', '.join(map(repr, unknown))} "
+                          "(known: unsupported)")
+    mode = env.get("RAGD_ANSWER_UNSUPPORTED") or section.get("unsupported", "mark")
+    if mode not in UNSUPPORTED_MODES:
+        raise ConfigError(f"config: [answer] unsupported must be \"mark\" or \"drop\", not {mode!r}")
+    return str(mode)
 
 
 class Asker:
@@ -78,10 +104,13 @@ class Asker:
         timings["generate"] = time.perf_counter() - first_at  # after the first token
         text = "".join(pieces).strip()
         cite_start = time.perf_counter()
-        citations = self.cite(text, sources, question)
-        answer = Answer(question, text, grounded=bool(citations), citations=citations, model=llm.model_id)
+        citations, sentences = self.judge(text, sources, question)
+        answer = Answer(question, text, grounded=bool(citations), citations=citations, model=llm.model_id,
+                        sentences=sentences)
         if not citations and s.extractive_fallback:
             answer = self.extractive(question, sources, llm.model_id, lang)
+        elif answer.grounded and s.unsupported == "drop":
+            drop_unsupported(answer, lang)
         if not answer.grounded:
             answer.answer = NOT_FOUND[lang]
             answer.nearest = hits[: s.nearest]
@@ -96,15 +125,35 @@ class Asker:
         return prompt.build(question, grounding.relevant(hits, evidence), context_length=llm.context_length,
                             answer_tokens=self.settings.answer_tokens, count=llm.count_tokens)
 
-    def cite(self, text: str, sources: list[Source], question: str) -> list[Citation]:
-        out: list[Citation] = []
-        seen: set[tuple[str, int | None, str]] = set()
+    def judge(self, text: str, sources: list[Source], question: str) -> tuple[list[Citation], list[Sentence]]:
+        """Verified citations for the answer's sentences, and each sentence's verdict."""
+        citations: list[Citation] = []
+        where: dict[tuple[str, int | None, str], int] = {}
+        sentences: list[Sentence] = []
         for match in cite.match_claims(text, sources, question):
-            citation = self._verified(sources[match.candidate.n - 1], cite.quote_of(match.candidate.text), match.claim)
-            if citation is not None and (citation.path, citation.line_start, citation.quote) not in seen:
-                seen.add((citation.path, citation.line_start, citation.quote))
-                out.append(citation)
-        return out
+            citation = None
+            if match.candidate is not None and match.support >= support.PARTLY_SHARE:
+                citation = self._verified(sources[match.candidate.n - 1], cite.quote_of(match.candidate.text),
+                                          match.claim)
+            if citation is None:  # nothing in the files (as they are now) bears it out
+                sentences.append(Sentence(match.start, match.end, match.claim, "unsupported"))
+                continue
+            assert match.candidate is not None
+            hit = sources[match.candidate.n - 1].hit
+            context = " ".join(filter(None, (question, hit.title, *hit.heading)))
+            verdict = support.judge(match.claim, match.candidate.text, match.support, context)
+            cited: tuple[int, ...] = ()
+            if match.support >= cite.MIN_SUPPORT:  # a citation is shown only for a close match
+                key = (citation.path, citation.line_start, citation.quote)
+                if key not in where:
+                    where[key] = len(citations)
+                    citations.append(citation)
+                cited = (where[key],)
+            sentences.append(Sentence(match.start, match.end, match.claim, verdict.verdict, cited, verdict.missing))
+        return citations, sentences
+
+    def cite(self, text: str, sources: list[Source], question: str) -> list[Citation]:
+        return self.judge(text, sources, question)[0]
 
     def extractive(self, question: str, sources: list[Source], model: str, lang: str) -> Answer:
         best = cite.best_passage(question, sources)
@@ -113,7 +162,8 @@ class Asker:
             citation = self._verified(sources[best.n - 1], quote, "")
             if citation is not None:
                 text = EXTRACTIVE[lang].format(quote=quote) + f" [{best.n}]"
-                return Answer(question, text, grounded=True, citations=[citation], model=model)
+                quoted = Sentence(0, len(text), quote, "supported", (0,))  # the file's own words, verified
+                return Answer(question, text, grounded=True, citations=[citation], model=model, sentences=[quoted])
         return Answer(question, "", grounded=False, model=model)
 
     def _verified(self, source: Source, quote: str, claim: str) -> Citation | None:
@@ -123,3 +173,29 @@ class Asker:
             return None
         return Citation(n=source.n, path=hit.path, page=place.page, line_start=place.line_start,
                         line_end=place.line_end, quote=quote, claim=claim)
+
+
+def drop_unsupported(answer: Answer, lang: str) -> None:
+    """Remove the unsupported sentences from the answer's text, say that something was left out, and move the
+    other sentences' offsets to the new text."""
+    dropped = [s for s in answer.sentences if s.support == "unsupported"]
+    if not dropped:
+        return
+    text = answer.answer
+    kept: list[Sentence] = []
+    pieces: list[str] = []
+    pos = shift = 0
+    for s in answer.sentences:
+        if s.support == "unsupported":
+            pieces.append(text[pos : s.start])
+            pos = s.end
+            shift += s.end - s.start
+            continue
+        kept.append(Sentence(s.start - shift, s.end - shift, s.text, s.support, s.citations, s.missing))
+    pieces.append(text[pos:])
+    body = "".join(pieces)
+    note = LEFT_OUT[lang].format(n=len(dropped))
+    # tidy the gaps the removed sentences left, keeping the offsets of the kept ones exact
+    answer.answer = body.rstrip() + ("\n\n" if body.strip() else "") + note
+    answer.sentences = kept
+    answer.left_out = [s.text for s in dropped]

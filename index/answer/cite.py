@@ -3,7 +3,8 @@
 Each claim (sentence) of the answer is matched to the source sentence that shares most of
 its content terms; a ``[n]`` marker in the claim breaks ties towards that source, and the
 question's terms break the rest. The match's sentence becomes the quote, to be verified
-against the file (``verify``) before it is shown.
+against the file (``verify``) before it is shown, and ``support`` judges how much of the
+claim it bears out.
 """
 
 from __future__ import annotations
@@ -30,10 +31,20 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Claim:
+    text: str  # the sentence without its markers
+    cited: frozenset[int]  # the source numbers its markers name
+    start: int  # the sentence's place in the answer text
+    end: int
+
+
+@dataclass(frozen=True)
 class Match:
     claim: str
-    candidate: Candidate
-    support: float
+    candidate: Candidate | None  # None: no source sentence shares a term with it
+    support: float  # share of the claim's content terms the candidate holds
+    start: int = 0
+    end: int = 0
 
 
 def candidates(sources: Sequence[Source]) -> list[Candidate]:
@@ -49,19 +60,21 @@ def candidates(sources: Sequence[Source]) -> list[Candidate]:
     return out
 
 
-def claims(answer: str) -> list[tuple[str, set[int]]]:
-    """The answer's sentences without their markers, each with the source numbers it cites."""
-    out: list[tuple[str, set[int]]] = []
+def claims(answer: str) -> list[Claim]:
+    """The answer's sentences that say something (content terms), each with the source numbers it cites."""
+    out: list[Claim] = []
     for start, end in sentence_spans(answer):
         sentence = answer[start:end]
-        cited = {int(n) for m in MARKER.finditer(sentence) for n in _MARKER_NUMS.findall(m.group(0))}
+        cited = frozenset(int(n) for m in MARKER.finditer(sentence) for n in _MARKER_NUMS.findall(m.group(0)))
         text = MARKER.sub("", sentence).strip()
         if stems(text):
-            out.append((text, cited))
+            out.append(Claim(text, cited, start, end))
     return out
 
 
-def best_match(claim: str, cited: set[int], pool: Sequence[Candidate], question_stems: set[str]) -> Match | None:
+def best_match(claim: str, cited: set[int] | frozenset[int], pool: Sequence[Candidate],
+               question_stems: set[str], min_support: float = MIN_SUPPORT) -> Match | None:
+    """The source sentence holding most of the claim's terms, if it holds at least ``min_support`` of them."""
     claim_stems = stems(claim)
     if not claim_stems:
         return None
@@ -72,7 +85,7 @@ def best_match(claim: str, cited: set[int], pool: Sequence[Candidate], question_
                cand)
         if best is None or key[:3] > best[:3]:
             best = key
-    if best is None or best[0] < MIN_SUPPORT:
+    if best is None or best[0] < min_support or best[0] == 0:
         return None
     return Match(claim, best[3], best[0])
 
@@ -86,13 +99,13 @@ def quote_of(sentence: str) -> str:
 
 
 def match_claims(answer: str, sources: Sequence[Source], question: str) -> list[Match]:
+    """Every claim of the answer with its best source sentence (``candidate`` None when nothing matches)."""
     pool = candidates(sources)
     q = stems(question)
     matches = []
-    for claim, cited in claims(answer):
-        m = best_match(claim, cited, pool, q)
-        if m is not None:
-            matches.append(m)
+    for claim in claims(answer):
+        m = best_match(claim.text, claim.cited, pool, q, min_support=0.0)
+        matches.append(Match(claim.text, m.candidate if m else None, m.support if m else 0.0, claim.start, claim.end))
     return matches
 
 

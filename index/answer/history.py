@@ -14,7 +14,7 @@ import sqlite3
 import time
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -33,12 +33,13 @@ CREATE TABLE IF NOT EXISTS history (
     grounded INTEGER NOT NULL,
     model TEXT NOT NULL DEFAULT '',
     citations TEXT NOT NULL DEFAULT '[]',  -- JSON list of Citation.to_json()
-    timings TEXT NOT NULL DEFAULT '{}'     -- JSON object, seconds
+    timings TEXT NOT NULL DEFAULT '{}',    -- JSON object, seconds
+    sentences TEXT NOT NULL DEFAULT '[]'   -- JSON list of Sentence.to_json() (added later: see _db)
 );
 CREATE INDEX IF NOT EXISTS history_by_time ON history(time);
 """
 
-_COLS = "id, time, question, answer, grounded, model, citations, timings"
+_COLS = "id, time, question, answer, grounded, model, citations, timings, sentences"
 _OFF = ("off", "0", "false", "no")
 _ON = ("on", "1", "true", "yes")
 DAY_S = 86400.0
@@ -89,6 +90,7 @@ class HistoryEntry:
     model: str
     citations: list[dict[str, Any]]  # Citation.to_json(): n, path, page, line_start, line_end, quote
     timings: dict[str, float]
+    sentences: list[dict[str, Any]] = field(default_factory=list)  # Sentence.to_json(): each with its support
 
     @property
     def when(self) -> datetime:
@@ -97,7 +99,7 @@ class HistoryEntry:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "time": self.when.isoformat(timespec="seconds"), "question": self.question,
                 "answer": self.answer, "grounded": self.grounded, "model": self.model,
-                "citations": self.citations, "timings": self.timings}
+                "citations": self.citations, "sentences": self.sentences, "timings": self.timings}
 
 
 def _fold(text: str | None) -> str:
@@ -106,9 +108,10 @@ def _fold(text: str | None) -> str:
 
 
 def _entry(row: tuple[Any, ...]) -> HistoryEntry:
-    id_, when, question, answer, grounded, model, citations, timings = row
+    id_, when, question, answer, grounded, model, citations, timings, sentences = row
     return HistoryEntry(id=id_, time=when, question=question, answer=answer, grounded=bool(grounded),
-                        model=model, citations=json.loads(citations), timings=json.loads(timings))
+                        model=model, citations=json.loads(citations), timings=json.loads(timings),
+                        sentences=json.loads(sentences))
 
 
 class History:
@@ -128,6 +131,9 @@ class History:
             conn.create_function("ragd_fold", 1, _fold, deterministic=True)
             if not self.readonly:
                 conn.executescript(SCHEMA)
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(history)")}
+                if "sentences" not in columns:  # a history from before per-sentence support
+                    conn.execute("ALTER TABLE history ADD COLUMN sentences TEXT NOT NULL DEFAULT '[]'")
             self._conn = conn
         return self._conn
 
@@ -145,6 +151,8 @@ class History:
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):  # a file its writer has not set up yet
                 return []
+            if "no such column: sentences" in str(exc):  # read-only, from before its writer added the column
+                return conn.execute(sql.replace(", sentences FROM", ", '[]' FROM"), params).fetchall()
             raise
 
     def record(self, answer: Answer, *, at: float | None = None) -> int:
@@ -154,11 +162,11 @@ class History:
         data = answer.to_json()
         with conn:
             cur = conn.execute(
-                "INSERT INTO history (time, question, answer, grounded, model, citations, timings) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO history (time, question, answer, grounded, model, citations, timings, sentences) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time() if at is None else at, answer.question, answer.answer, int(answer.grounded),
                  answer.model, json.dumps(data["citations"], ensure_ascii=False),
-                 json.dumps(data["timings"], ensure_ascii=False)))
+                 json.dumps(data["timings"], ensure_ascii=False), json.dumps(data["sentences"], ensure_ascii=False)))
         assert cur.lastrowid is not None
         return cur.lastrowid
 

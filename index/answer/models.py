@@ -33,6 +33,22 @@ class Citation:
                 "line_end": self.line_end, "quote": self.quote}
 
 
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of the answer and what in the files bears it out (``support.judge``)."""
+
+    start: int  # its place in ``Answer.answer``
+    end: int
+    text: str  # without its [n] markers
+    support: str  # "supported", "partly" or "unsupported"
+    citations: tuple[int, ...] = ()  # indices into ``Answer.citations``
+    missing: tuple[str, ...] = ()  # its numbers, names or negation that the cited source lacks
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "text": self.text, "support": self.support,
+                "citations": list(self.citations), "missing": list(self.missing)}
+
+
 @dataclass
 class Answer:
     question: str
@@ -42,12 +58,25 @@ class Answer:
     nearest: list[Hit] = field(default_factory=list)  # shown when the files do not hold the answer
     model: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # seconds: retrieve, first_token, generate, cite, total
+    sentences: list[Sentence] = field(default_factory=list)  # the answer's claims, each with its verdict
+    left_out: list[str] = field(default_factory=list)  # unsupported sentences removed ([answer] unsupported = "drop")
+
+    @property
+    def supported_share(self) -> float | None:
+        """The share of the answer's claims (by characters) that are supported; None when it makes none."""
+        total = sum(len(s.text) for s in self.sentences) + sum(len(t) for t in self.left_out)
+        if not total:
+            return None
+        return round(sum(len(s.text) for s in self.sentences if s.support == "supported") / total, 4)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
             "grounded": self.grounded,
+            "supported_share": self.supported_share,
+            "sentences": [s.to_json() for s in self.sentences],
+            "left_out": list(self.left_out),
             "citations": [c.to_json() for c in self.citations],
             "nearest": [h.to_json() for h in self.nearest],
             "model": self.model,

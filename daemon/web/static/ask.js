@@ -90,7 +90,7 @@ function showAnswer(view, answer, streamed) {
   view.answer.dataset.grounded = String(answer.grounded);
   fill(view.status);
   view.text.classList.add("done");
-  if (answer.grounded) renderAnswerText(view.text, answer.answer, answer.citations);
+  if (answer.grounded) renderAnswerText(view.text, answer.answer, answer.citations, answer.sentences);
   else fill(view.text); // the answer is only "not found": said once, plainly, in the callout
   const notFound = $("#answer-not-found");
   withLang(fill(notFound, answer.answer || NOT_FOUND), answer.answer);
@@ -109,22 +109,45 @@ function showFailure(view, message) {
 
 const normalized = (text) => (text || "").replace(/\s+/g, " ").trim();
 
-/** The answer's text with each `[n]` that names a citation turned into a button that opens it. */
-export function renderAnswerText(el, text, citations) {
+const CLAIM_NOTES = {
+  unsupported: () => "not found in your files",
+  partly: (s) => (s.missing && s.missing.length
+    ? `only partly found in your files: ${s.missing.join(", ")} not in the source`
+    : "only partly found in your files"),
+};
+
+/** The answer's text with each `[n]` that names a citation turned into a button that opens it, and each
+ * sentence the files do not support (`sentences`, from the answer) dimmed and labelled. */
+export function renderAnswerText(el, text, citations, sentences) {
   const byNumber = new Map();
   for (const c of citations || []) if (!byNumber.has(c.n)) byNumber.set(c.n, c);
+  const cited = (from, to) => {
+    const parts = [];
+    let last = from;
+    for (const match of text.slice(from, to).matchAll(/\[(\d+)\]/g)) {
+      const citation = byNumber.get(Number(match[1]));
+      if (!citation) continue;
+      parts.push(text.slice(last, from + match.index));
+      parts.push(passageButton(citation, `[${citation.n}]`, {
+        class: "cite", ariaLabel: `Source ${citation.n}: ${basename(citation.path)}`,
+      }));
+      last = from + match.index + match[0].length;
+    }
+    parts.push(text.slice(last, to));
+    return parts;
+  };
   const parts = [];
-  let last = 0;
-  for (const match of text.matchAll(/\[(\d+)\]/g)) {
-    const citation = byNumber.get(Number(match[1]));
-    if (!citation) continue;
-    parts.push(text.slice(last, match.index));
-    parts.push(passageButton(citation, `[${citation.n}]`, {
-      class: "cite", ariaLabel: `Source ${citation.n}: ${basename(citation.path)}`,
-    }));
-    last = match.index + match[0].length;
+  let pos = 0;
+  for (const s of sentences || []) {
+    const note = CLAIM_NOTES[s.support];
+    if (!note || s.start < pos || s.end > text.length) continue;
+    parts.push(...cited(pos, s.start));
+    const why = note(s);
+    parts.push(h("span", { class: `claim ${s.support}`, title: why, "data-support": s.support },
+      ...cited(s.start, s.end), h("span", { class: "claim-note" }, ` (${why})`)));
+    pos = s.end;
   }
-  parts.push(text.slice(last));
+  parts.push(...cited(pos, text.length));
   withLang(fill(el, parts), text);
 }
 

@@ -42,7 +42,7 @@ async function loadHistory() {
 
 function entryItem(entry) {
   const answer = h("div", { class: "answer-text done" });
-  renderAnswerText(answer, entry.answer || "", entry.citations);
+  renderAnswerText(answer, entry.answer || "", entry.citations, entry.sentences);
   const sources = citationItems(entry.citations);
   return h("li", { class: "history-entry", dataset: { id: entry.id } },
     h("details", {},

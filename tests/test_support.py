@@ -1,0 +1,162 @@
+"""Per-sentence support: every sentence of an answer gets a verdict, through the real answer path (real parsing,
+catalog and verification) with scripted model outputs that mix copied, paraphrased and invented sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragd.index.answer import support
+from ragd.index.answer.ask import LEFT_OUT, unsupported_mode
+from ragd.index.errors import ConfigError
+from tests.fakes import ScriptedLLM
+from tests.test_answer import World
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = World(tmp_path)
+    w.write("crisis.md", "# 1973 oil crisis\n\n"
+            "The crisis began in October 1973 when the members of the Organization of Arab Petroleum Exporting "
+            "Countries proclaimed an oil embargo.\n"
+            "By the end of the embargo in March 1974, the price of oil had risen nearly 400%.\n"
+            "The embargo was not lifted for the United States until March 1974.\n")
+    w.write("東京.md", "# 図書館\n\n小石川の図書館は1921年に開館し、毎週火曜日に休館する。\n館長は山田花子である。\n")
+    from ragd.connectors.files import FilesConnector
+    from ragd.index.isolate import ParsePool
+    from ragd.index.pipeline import Indexer
+    from ragd.index.store.embed_cache import EmbeddingCache
+
+    Indexer(w.catalog, EmbeddingCache(tmp_path / "cache2.sqlite"), w.vectors, w.embedder,
+            lambda: ParsePool(workers=1, timeout_s=30), chunk_tokens=64).run([FilesConnector(w.root)])
+    yield w
+    w.pool.close()
+
+
+def verdicts(answer):
+    return [(s.text, s.support) for s in answer.sentences]
+
+
+def test_copied_and_paraphrased_sentences_are_supported_invented_ones_are_not(world):
+    llm = ScriptedLLM(
+        "The crisis began in October 1973 when OAPEC members proclaimed an oil embargo [1]. "
+        "By the embargo's end in March 1974 the oil price had risen by nearly 400% [1]. "
+        "The embargo was intended to promote oil exploration in Norway and Canada. "
+        "Strikes followed in Germany, Italy and the Netherlands.")
+    answer = world.asker(llm).ask("What caused the 1973 oil crisis?")
+    got = verdicts(answer)
+    assert [v for _, v in got] == ["supported", "supported", "unsupported", "unsupported"], got
+    assert answer.grounded  # the files hold evidence, though not every sentence is supported
+    first = answer.sentences[0]
+    assert answer.answer[first.start : first.end].startswith("The crisis began in October 1973")
+    assert answer.citations[first.citations[0]].quote.startswith("The crisis began in October 1973")
+    assert not answer.sentences[2].citations  # nothing is cited for an invented sentence
+    assert 0.3 < answer.supported_share < 0.7  # type: ignore[operator]
+    js = answer.to_json()
+    assert [s["support"] for s in js["sentences"]] == [v for _, v in got] and js["left_out"] == []
+
+
+@pytest.mark.parametrize("sentence, missing", [
+    ("The crisis began in October 1975 when OAPEC members proclaimed an oil embargo.", "1975"),  # number
+    ("The crisis began in October 1973 when Iranian members proclaimed an oil embargo.", "Iranian"),  # name
+    ("The embargo was lifted for the United States in March 1974.", "the source's negation"),  # negation lost
+    ("The crisis did not begin in October 1973 with an oil embargo by OAPEC.", "negation"),  # negation added
+])
+def test_a_changed_detail_in_a_copied_sentence_is_caught(world, sentence, missing):
+    answer = world.asker(ScriptedLLM(f"The members proclaimed an oil embargo in October 1973 [1]. {sentence}")).ask(
+        "When did the 1973 oil crisis begin?")
+    last = answer.sentences[-1]
+    assert last.support == "partly" and missing in last.missing, verdicts(answer)
+    assert answer.sentences[0].support == "supported"
+
+
+def test_japanese_sentences_get_verdicts_too(world):
+    llm = ScriptedLLM("小石川の図書館は1921年に開館した[1]。図書館は毎週火曜日に休館する[1]。"
+                      "館長は田中一郎である。図書館は1950年に火事で焼けた。")
+    answer = world.asker(llm).ask("小石川の図書館はいつ開館しましたか？")
+    got = verdicts(answer)
+    assert [v for _, v in got][:2] == ["supported", "supported"], got
+    assert got[2][1] != "supported" and got[3][1] != "supported", got  # an invented name, an invented fire
+
+
+def test_drop_leaves_unsupported_sentences_out_and_says_so(world):
+    text = ("The crisis began in October 1973 when OAPEC members proclaimed an oil embargo [1]. "
+            "The embargo was intended to promote oil exploration in Norway and Canada. "
+            "By the embargo's end in March 1974 the oil price had risen by nearly 400% [1].")
+    answer = world.asker(ScriptedLLM(text), unsupported="drop").ask("What caused the 1973 oil crisis?")
+    assert "Norway" not in answer.answer and answer.answer.endswith(LEFT_OUT["en"].format(n=1))
+    assert answer.left_out == ["The embargo was intended to promote oil exploration in Norway and Canada."]
+    assert [s.support for s in answer.sentences] == ["supported", "supported"]
+    for s in answer.sentences:  # offsets point into the new text
+        assert answer.answer[s.start : s.end].startswith(s.text[:20])
+    assert answer.supported_share is not None and answer.supported_share < 1.0
+
+
+def test_the_extractive_fallback_is_one_supported_sentence(world):
+    answer = world.asker(ScriptedLLM("Zebras are striped horses of the savannah.")).ask(
+        "When was the Skerry Point lighthouse first lit?")
+    assert answer.grounded and len(answer.sentences) == 1
+    assert answer.sentences[0].support == "supported" and answer.sentences[0].citations == (0,)
+    assert answer.supported_share == 1.0
+
+
+def test_a_refusal_has_no_sentences():
+    from ragd.index.answer.models import Answer
+
+    refused = Answer("q", "Your files do not seem to contain the answer.", grounded=False)
+    assert refused.supported_share is None and refused.to_json()["sentences"] == []
+
+
+def test_details_numbers_names_negation():
+    d = support.details("In 1973 OPEC did not raise prices in Germany's ninth month; 1,200 barrels.")
+    assert {"1973", "1200", "9"} <= d.numbers and d.negated
+    assert {written for _, written in d.names} >= {"OPEC", "Germany"}
+    assert support.missing_details("OAPEC proclaimed it.", "The Organization of Arab Petroleum Exporting "
+                                   "Countries proclaimed it.") == []
+    assert not support.details("トマトは少ない。").negated and support.details("トマトは植えなかった。").negated
+
+
+def test_the_unsupported_setting_is_checked():
+    assert unsupported_mode({}, {}) == "mark"
+    assert unsupported_mode({"answer": {"unsupported": "drop"}}, {}) == "drop"
+    assert unsupported_mode({}, {"RAGD_ANSWER_UNSUPPORTED": "drop"}) == "drop"
+    with pytest.raises(ConfigError, match="mark"):
+        unsupported_mode({"answer": {"unsupported": "hide"}}, {})
+    with pytest.raises(ConfigError, match="unknown"):
+        unsupported_mode({"answer": {"unsuported": "drop"}}, {})
+
+
+def test_the_terminal_marks_what_is_not_supported():
+    from ragd.daemon.answer_text import marked_answer
+
+    text = "Tomatoes went in on 9 April [1]. They were watered by robots. Beans came in 1975."
+    answer = {"answer": text, "sentences": [
+        {"start": 0, "end": 32, "support": "supported", "missing": []},
+        {"start": 33, "end": 62, "support": "unsupported", "missing": []},
+        {"start": 63, "end": 82, "support": "partly", "missing": ["1975"]}]}
+    out = marked_answer(answer)
+    assert out.startswith("Tomatoes went in on 9 April [1]. ")
+    assert "They were watered by robots." in out and "[not found in your files]" in out
+    assert out.index("robots") < out.index("[not found in your files]") < out.index("Beans")
+    assert out.endswith("Beans came in 1975. [only partly found: 1975 not in the source]") or \
+        "[only partly found: 1975 not in the source]" in out
+
+
+def test_history_keeps_the_verdicts_and_reads_an_older_file(tmp_path):
+    import sqlite3
+
+    from ragd.index.answer.history import History
+    from ragd.index.answer.models import Answer, Sentence
+
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as conn:  # the table as it was before per-sentence support
+        conn.execute("CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, question TEXT "
+                     "NOT NULL, answer TEXT NOT NULL, grounded INTEGER NOT NULL, model TEXT NOT NULL DEFAULT '', "
+                     "citations TEXT NOT NULL DEFAULT '[]', timings TEXT NOT NULL DEFAULT '{}')")
+        conn.execute("INSERT INTO history (time, question, answer, grounded) VALUES (1, 'q', 'a', 1)")
+    with History(old, readonly=True) as reader:
+        assert reader.recent()[0].sentences == []
+    answer = Answer("q2", "Made up.", grounded=True, sentences=[Sentence(0, 8, "Made up.", "unsupported")])
+    with History(old) as writer:
+        writer.record(answer)
+        entries = writer.recent()
+    assert entries[0].sentences == [answer.sentences[0].to_json()] and entries[1].sentences == []
