@@ -52,11 +52,12 @@ def citation_holds(cit: dict[str, Any]) -> bool:
 
 
 def build(home: Path, docs: list[Path]) -> Container:
-    c = Container(load({"RAGD_HOME": str(home)}), env=dict(os.environ))
+    cfg = load({"RAGD_HOME": str(home), "RAGD_MODEL_CACHE": os.environ.get("RAGD_MODEL_CACHE", "")})
+    c = Container(cfg, env=dict(os.environ))
     folder = home / "docs"
     folder.mkdir(parents=True, exist_ok=True)
     for d in docs:
-        (folder / d.name).symlink_to(d.resolve())
+        shutil.copyfile(d, folder / d.name)  # a copy: links out of a source are not followed
     c.catalog.add_source(str(folder))
     c.indexer.run([c.connector(str(folder))])
     return c

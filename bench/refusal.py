@@ -14,6 +14,7 @@ so that thresholds can be chosen on one half and checked on the other.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.answer_quality import build, questions
-from ragd.index.answer import grounding
+from ragd.index.answer import grounding, prompt
 from ragd.index.tokenize import query_terms
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,8 +38,9 @@ def evidence_row(c: Any, question: str) -> dict[str, Any]:
     total, df = c.catalog.document_frequencies(terms) if terms else (0, {})
     best = set(evidence.terms_per_hit[evidence.best]) if evidence.per_hit else set()
     idf = {t: math.log((total + 1) / (df.get(t, 0) + 0.5)) for t in terms}
-    return {"coverage": evidence.coverage, "dense": evidence.dense,
-            "supports": grounding.supports(evidence, c.asker.settings.grounding),
+    settings = c.asker.settings.grounding[prompt.language(question)]
+    return {"coverage": evidence.coverage, "dense": evidence.dense, "unknown_names": sorted(evidence.unknown_names),
+            "supports": grounding.supports(evidence, settings),
             "terms": [{"term": t, "idf": round(idf[t], 3), "df": df.get(t, 0), "in_best": t in best} for t in terms],
             "hits": len(hits)}
 
@@ -84,9 +86,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report["seconds"] = round(time.perf_counter() - started, 1)
-    settings = grounding.GroundingSettings()
-    report["thresholds"] = {"min_coverage": settings.min_coverage, "weak_coverage": settings.weak_coverage,
-                            "min_dense": settings.min_dense}
+    report["thresholds"] = {lang: dataclasses.asdict(s) for lang, s in grounding.BY_LANGUAGE.items()}
     args.out.mkdir(parents=True, exist_ok=True)
     if args.dump:
         (args.out / "refusal-rows.json").write_text(json.dumps(report, ensure_ascii=False))

@@ -53,6 +53,8 @@ def retrieval_section(r: Report) -> None:
                  "Cranfield nDCG@10"), rows))
     if kept_note:
         r.add(kept_note)
+    support_rows(r)
+    refusal_rows(r)
     groups = ["EN hit@5", "JA hit@5", "Cranfield nDCG@10"]
     series: dict[str, list[float | None]] = {}
     for e, d in found.items():
@@ -67,6 +69,7 @@ def retrieval_section(r: Report) -> None:
         r.add(r.plot("retrieval", lambda ax: (grouped(ax, groups, series, "score"), ax.set_ylim(0, 1),
                                               ax.set_title("Retrieval quality (higher is better)")),
                      size=(7.4, 3.8)))
+    units_table(r)
     default = found.get("use+minilm")
     if default and li_res:
         for ds, key in (("squad_en", "hit@5"), ("jsquad_ja", "hit@5"), ("cranfield_en", "ndcg@10")):
@@ -83,6 +86,25 @@ def retrieval_section(r: Report) -> None:
             if hybrid is not None and best > hybrid + 0.005:
                 r.lose(f"With {e} on {ds}, hybrid ({hybrid:.3f}) is below a single mode ({best:.3f}); "
                        "the fusion costs quality there.")
+
+
+def units_table(r: Report) -> None:
+    """How many vectors per chunk: the default embedder with sentences joined into units of N tokens."""
+    runs = [d for f in sorted(r.out.glob("retrieval-use+minilm*.json"))
+            if (d := r.load(f.name)) is not None and d.get("embedder") == "use+minilm" and d.get("vectors")]
+    if len(runs) < 2:
+        return
+    rows = []
+    for d in sorted(runs, key=lambda d: d["unit_tokens"]):
+        res = d["results"]
+        rows.append((d["unit_tokens"], f"{d['vectors']:,}", num(get(res, "squad_en/hybrid", "ans@5")),
+                     num(get(res, "jsquad_ja/hybrid", "ans@5")), num(get(res, "squad_en/dense", "ans@5")),
+                     num(get(res, "jsquad_ja/dense", "ans@5")), sec(d.get("index_seconds"))))
+    r.add("Vectors per chunk (`python -m bench.retrieval_quality --unit-tokens N`): the default embedder with a "
+          "chunk's sentences joined into units of at least N tokens, one vector each (6 is one per sentence, "
+          "1000 one per chunk; the default is 40). ans@5 as defined above.")
+    r.add(table(("unit tokens", "vectors", "EN hybrid ans@5", "JA hybrid ans@5", "EN dense ans@5", "JA dense ans@5",
+                 "index time"), rows))
 
 
 # -- 7. answer quality -------------------------------------------------------------------------------------
@@ -130,3 +152,59 @@ def answers_section(r: Report) -> None:
                      "first token (median)"), rows))
     if kept_note:
         r.add(kept_note)
+    support_rows(r)
+    refusal_rows(r)
+
+
+def support_rows(r: Report) -> None:
+    """Per-sentence support: shares in each set's answers, and the checker against hand labels."""
+    rows = []
+    for ds in ("squad_en", "jsquad_ja"):
+        sup = get(r.load(f"answers-{ds}.json"), "report", "support")
+        if sup:
+            rows.append((ds, sup["answers"], sup["sentences"], pct(sup["supported"]), pct(sup["partly"]),
+                         pct(sup["unsupported"]), pct(sup["mean_supported_share"])))
+    if rows:
+        r.add("Sentences of the answers the model wrote (not refusals, not ragd's quoted fallback), by verdict:")
+        r.add(table(("set", "answers", "sentences", "supported", "partly", "unsupported",
+                     "mean supported share"), rows))
+    q = r.load("support-quality.json")
+    if q is None:
+        r.absent("the support check against labelled sentences", "python -m bench.support_quality")
+        return
+    rows = []
+    for name, m in (*q["sets"].items(), ("all", q["all"])):
+        rows.append((name, m["sentences"], m["labelled_unsupported"], pct(m["caught"]), pct(m["false_flags"]),
+                     pct(m["caught_strict"]), pct(m["false_flags_strict"])))
+    r.add("The support check on hand-labelled answer sentences (`bench/labels/`, labelled against the passages the "
+          "model was given, without the checker's verdicts): *caught* is the share of unsupported sentences it "
+          "flags (partly or unsupported), *false flags* the share of supported ones it flags; *strict* counts only "
+          "the verdict unsupported.")
+    r.add(table(("set", "labelled sentences", "of them unsupported", "caught", "false flags", "caught (strict)",
+                 "false flags (strict)"), rows))
+    a = q["all"]
+    if a["caught"] < 0.9:
+        r.lose(f"The support check catches {a['caught']:.0%} of the labelled unsupported sentences (target 90%).")
+    if a["false_flags"] > 0.1:
+        r.lose(f"The support check flags {a['false_flags']:.0%} of the labelled supported sentences (target at most "
+               "10%).")
+
+
+def refusal_rows(r: Report) -> None:
+    d = r.load("refusal.json")
+    if d is None:
+        r.absent("refusal on near misses", "python -m bench.refusal")
+        return
+    rows = []
+    for ds, halves in d["sets"].items():
+        for half, m in halves.items():
+            rows.append((ds, half, m["answerable"], pct(m["answerable_let_through"]), m["near_misses"],
+                         pct(m["near_misses_refused"])))
+            if m["near_misses_refused"] < 0.95:
+                r.lose(f"On {ds} ({half} indexed), {m['near_misses_refused']:.0%} of questions about articles that "
+                       "are not indexed are refused by the evidence check (target 95%).")
+    r.add("Refusal on near misses (`python -m bench.refusal`): half of a set's articles indexed, every question of "
+          "the set put to the evidence check that decides whether the model is asked. Questions about the other "
+          "half are near misses (same kind of article, same language).")
+    r.add(table(("set", "indexed", "answerable", "let through", "near misses", "refused"), rows))
+

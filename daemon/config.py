@@ -35,7 +35,7 @@ class Config:
     parse_memory_mb: int = 1536
     parse_workers: int = 1
     chunk_tokens: int = 240
-    unit_tokens: int = 6  # sentences shorter than this are embedded with the next one (fewer vectors when larger)
+    unit_tokens: int = 40  # sentences shorter than this are embedded with the next one (fewer vectors when larger)
     min_free_mb: float = 64.0  # free space kept on the data folder's disk: below it, indexing waits (status says so)
     follow_symlinks: str = "inside"  # links in a source: "inside" (only to a place in a source), "never", "always"
     embed_idle_s: float = 30.0  # the daemon's embedding worker exits this long after its last call (0: never)

@@ -187,6 +187,9 @@ class _Embedding:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+SENTENCE_UNITS = 6  # unit_tokens of indexes made when every sentence had its own vector
+
+
 class Indexer:
     def __init__(self, catalog: Catalog, cache: EmbeddingCache, vectors: VectorStore, embedder: Embedder,
                  pool: Callable[[], AbstractContextManager[ParsePool]], chunk_tokens: int = 160,
@@ -207,7 +210,7 @@ class Indexer:
         revision = getattr(self.embedder, "token_count_revision", None)
         counted = f"|count={revision}" if revision else ""
         units = self.settings.unit_tokens
-        grouped = "" if units == ChunkSettings.unit_tokens else f">={units}"  # the old default keeps its signature
+        grouped = "" if units == SENTENCE_UNITS else f">={units}"  # one vector per sentence: the old signature
         return f"{self.embedder.model_id}|tokens={self.settings.max_tokens}|units=sentences{grouped}|v2{counted}"
 
     # -- the run ------------------------------------------------------------------------------

@@ -11,9 +11,13 @@ import numpy as np
 from ragd.index.embed import Kind, Vectors, normalise
 from ragd.index.llm.base import Message
 
+_CJK = "\u3040-\u30ff\u3400-\u9fff"
+_WORDS = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+
 
 class HashingEmbedder:
-    """Bag-of-words hashed into a small vector: similar words → similar vectors, deterministic."""
+    """Bag-of-words hashed into a small vector: similar words → similar vectors, deterministic. Japanese text
+    (no spaces) counts character by character, so that it is similar to itself in other sentences too."""
 
     model_id = "test/hashing-64"
     dim = 64
@@ -28,7 +32,7 @@ class HashingEmbedder:
         self.texts_embedded += len(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
+            for word in _WORDS.findall(text.lower()):
                 out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
             out[i, 0] += 0.01  # never an all-zero vector
         return normalise(out)

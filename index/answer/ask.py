@@ -44,7 +44,7 @@ EXTRACTIVE = {
 @dataclass(frozen=True)
 class AskSettings:
     k: int = 5  # passages offered to the model
-    grounding: grounding.GroundingSettings = field(default_factory=grounding.GroundingSettings)
+    grounding: Mapping[str, grounding.GroundingSettings] = field(default_factory=lambda: grounding.BY_LANGUAGE)
     answer_tokens: int = 512
     temperature: float = 0.0
     nearest: int = 3
@@ -86,7 +86,7 @@ class Asker:
         started = time.perf_counter()
         hits, evidence = self.retrieve(question)
         timings = {"retrieve": time.perf_counter() - started}
-        if not grounding.supports(evidence, s.grounding):
+        if not grounding.supports(evidence, s.grounding.get(lang, grounding.BY_LANGUAGE["en"])):
             timings["total"] = time.perf_counter() - started
             return Answer(question, NOT_FOUND[lang], grounded=False, nearest=hits[: s.nearest], timings=timings)
         llm = self.llm()
@@ -130,18 +130,14 @@ class Asker:
         citations: list[Citation] = []
         where: dict[tuple[str, int | None, str], int] = {}
         sentences: list[Sentence] = []
-        for match in cite.match_claims(text, sources, question):
+        for match, verdict in support.judge_answer(text, sources, question):
             citation = None
-            if match.candidate is not None and match.support >= support.PARTLY_SHARE:
+            if match.candidate is not None and verdict.verdict != "unsupported":
                 citation = self._verified(sources[match.candidate.n - 1], cite.quote_of(match.candidate.text),
                                           match.claim)
             if citation is None:  # nothing in the files (as they are now) bears it out
                 sentences.append(Sentence(match.start, match.end, match.claim, "unsupported"))
                 continue
-            assert match.candidate is not None
-            hit = sources[match.candidate.n - 1].hit
-            context = " ".join(filter(None, (question, hit.title, *hit.heading)))
-            verdict = support.judge(match.claim, match.candidate.text, match.support, context)
             cited: tuple[int, ...] = ()
             if match.support >= cite.MIN_SUPPORT:  # a citation is shown only for a close match
                 key = (citation.path, citation.line_start, citation.quote)

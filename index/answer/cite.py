@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ragd.index.answer.grounding import stems
 from ragd.index.answer.models import Source
+from ragd.index.answer.terms import stems
 from ragd.index.sentences import sentence_spans
 
 MARKER = re.compile(r"\s*\[(\d{1,3})(?:\s*[,，、]\s*\d{1,3})*\]")
