@@ -20,7 +20,6 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,21 +27,22 @@ from pathlib import Path
 from ragd.connectors import Connector, Entry
 from ragd.index.chunk import ChunkSettings, chunk_document, embed_text, embedding_units
 from ragd.index.embed import Embedder, Vectors
+from ragd.index.embedding import Batch, Embedding, Parsed
 from ragd.index.isolate import ParsePool, ParseResult
 from ragd.index.models import Chunk
 from ragd.index.parse import is_supported
 from ragd.index.paths import resolve_paths
-from ragd.index.store.catalog import Catalog, FileRecord, FileStat, FileStatRow, chunk_of, unit_ids
+from ragd.index.scan import Progress, Scan, Slices, Tally
+from ragd.index.store.catalog import Catalog, FileRecord, FileStat, chunk_of, unit_ids
 from ragd.index.store.embed_cache import EmbeddingCache, text_hash
 from ragd.index.store.health import catalog_problem
 from ragd.index.store.space import SpaceGuard
 from ragd.index.store.vectors import VectorStore
 
-__all__ = ["Cancelled", "IndexStats", "Indexer", "resolve_paths", "verify"]
+__all__ = ["Cancelled", "IndexStats", "Indexer", "Progress", "Slices", "resolve_paths", "verify"]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]  # (files done, files to do, current path)
 EMBED_BATCH = 256  # chunk texts per embedding call (several small files share one call)
 BYTES_PER_TEXT = 16 * 1024  # room a stored text may take: its vector in the cache, Chroma's log and graph, the catalog
 
@@ -85,108 +85,6 @@ def chunk_id(path: str, embed_hash: str, occurrence: int) -> str:
     return hashlib.sha256(f"{path}\0{embed_hash}\0{occurrence}".encode()).hexdigest()[:32]
 
 
-@dataclass
-class Slices:
-    """How a full scan gives way to other work: after ``seconds`` of walking, or once it has found ``files``
-    files to (re)index, it applies what it found so far and calls ``between`` (where the daemon's writer applies
-    the watcher's changes), so that a change made during a scan of a big tree waits for one slice, not the scan."""
-
-    between: Callable[[], None]
-    seconds: float = 0.25
-    files: int = 64
-
-
-@dataclass
-class _Scan:
-    """A full scan in progress: the manifest as the scan began, the paths the scan has met, and the paths that
-    an update between its slices judged (that judgement is newer than the scan's, so the scan defers to it)."""
-
-    known: dict[str, FileStatRow]
-    forced: bool
-    seen: set[str] = field(default_factory=set)
-    touched: set[str] = field(default_factory=set)
-    supported: dict[str, bool] = field(default_factory=dict)  # by suffix: one parser look-up per kind of file
-
-    def stat_of(self, path: str) -> FileStat | None:
-        row = None if path in self.touched else self.known.get(path)
-        return None if row is None else FileStat(*row)
-
-
-class _Tally:
-    """A scan's progress over its slices: each slice's (done, total) counted on from the slices before it."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.base = 0
-        self.total = 0
-
-    def __call__(self, done: int, total: int, path: str) -> None:
-        self.total = total
-        self.progress(self.base + done, self.base + total, path)
-
-    def next_slice(self) -> None:
-        self.base += self.total
-        self.total = 0
-
-
-@dataclass
-class _Parsed:
-    entry: Entry
-    digest: str
-    chunks: list[Chunk]
-    units: list[list[str]]  # per chunk, the texts embedded for it
-
-    @property
-    def texts(self) -> list[str]:
-        return [t for units in self.units for t in units]
-
-
-class _Batch:
-    """Files whose texts are being embedded: the cached vectors now, the others when ``vectors`` is called."""
-
-    def __init__(self, files: list[_Parsed], cache: EmbeddingCache, model_id: str,
-                 embed: Callable[[list[str]], Future[Vectors] | Vectors]) -> None:
-        self.files = files
-        self.cache = cache
-        self.model_id = model_id
-        self.hashes, self.found, self.todo = cache.lookup(model_id, [t for p in files for t in p.texts])
-        self.result = embed(list(self.todo.values())) if self.todo else None
-
-    def vectors(self) -> tuple[list[Vectors], list[bool]]:
-        """(vectors in text order, which were computed now); new ones go to the cache."""
-        result, self.result = self.result, None
-        computed: Iterable[Vectors] = []
-        if result is not None:
-            computed = result.result() if isinstance(result, Future) else result
-        return self.cache.complete(self.model_id, self.hashes, self.found, self.todo, computed)
-
-
-class _Embedding:
-    """Embeds batches in a thread of its own where the embedder allows token counting beside an embedding
-    (the chunker counts tokens meanwhile); otherwise in the calling thread, in turn."""
-
-    def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
-        self.embedder = embedder
-        self.cache = cache
-        concurrent = bool(getattr(embedder, "count_tokens_concurrent", False))
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="embed") if concurrent else None
-
-    def start(self, files: list[_Parsed]) -> _Batch:
-        return _Batch(files, self.cache, self.embedder.model_id, self._embed)
-
-    def _embed(self, texts: list[str]) -> Future[Vectors] | Vectors:
-        if self.executor is None:
-            return self.embedder.embed_batch(texts, "passage")
-        return self.executor.submit(self.embedder.embed_batch, texts, "passage")
-
-    def __enter__(self) -> _Embedding:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.executor is not None:  # a batch in flight finishes (it only computes); queued ones are dropped
-            self.executor.shutdown(wait=True, cancel_futures=True)
-
-
 SENTENCE_UNITS = 6  # unit_tokens of indexes made when every sentence had its own vector
 
 
@@ -214,7 +112,7 @@ class Indexer:
         return f"{self.embedder.model_id}|tokens={self.settings.max_tokens}|units=sentences{grouped}|v2{counted}"
 
     # -- the run ------------------------------------------------------------------------------
-    _scan: _Scan | None = None  # the full scan in progress (updates run between its slices)
+    _scan: Scan | None = None  # the full scan in progress (updates run between its slices)
 
     def run(self, connectors: Sequence[Connector], *, prune_outside: bool = True,
             progress: Progress | None = None, slices: Slices | None = None) -> IndexStats:
@@ -235,10 +133,10 @@ class Indexer:
         if not self._vectors_checked or self.vectors.count() != self.catalog.vector_count():
             stats.vectors_repaired = self.reconcile_vectors()
 
-        scan = _Scan(self.catalog.file_stats(), forced)
+        scan = Scan(self.catalog.file_stats(), forced)
         self._scan = scan
         try:
-            self._scan_sources(connectors, scan, stats, _Tally(progress) if progress else None, slices)
+            self._scan_sources(connectors, scan, stats, Tally(progress) if progress else None, slices)
             self._sweep(connectors, scan, prune_outside, stats)
         finally:
             self._scan = None
@@ -284,8 +182,8 @@ class Indexer:
         stats.seconds = round(time.monotonic() - started, 3)
         return stats
 
-    def _scan_sources(self, connectors: Sequence[Connector], scan: _Scan, stats: IndexStats,
-                      progress: _Tally | None, slices: Slices | None) -> None:
+    def _scan_sources(self, connectors: Sequence[Connector], scan: Scan, stats: IndexStats,
+                      progress: Tally | None, slices: Slices | None) -> None:
         """Walk every source, counting the files the manifest already describes; apply the others in slices."""
         found: dict[str, Entry] = {}
         due = time.monotonic() + slices.seconds if slices is not None else 0.0
@@ -303,7 +201,7 @@ class Indexer:
                     due = time.monotonic() + slices.seconds
         self._apply_found(found, scan, stats, progress)
 
-    def _settled(self, entry: Entry, scan: _Scan, stats: IndexStats) -> bool:
+    def _settled(self, entry: Entry, scan: Scan, stats: IndexStats) -> bool:
         """True (and counted) if the manifest as the scan began already says what this scan would write."""
         reason = entry.skip_reason
         if reason is None:
@@ -319,14 +217,14 @@ class Indexer:
             stats.files_unchanged += 1
         return verdict is not None
 
-    def _apply_found(self, found: dict[str, Entry], scan: _Scan, stats: IndexStats, progress: _Tally | None) -> None:
+    def _apply_found(self, found: dict[str, Entry], scan: Scan, stats: IndexStats, progress: Tally | None) -> None:
         """Apply one slice's files, judged against their records as they are now (an update may have run)."""
         if found:
             self._apply(found, self.catalog.records(found), [], scan.forced, stats, progress)
         if progress is not None:
             progress.next_slice()
 
-    def _sweep(self, connectors: Sequence[Connector], scan: _Scan, prune_outside: bool, stats: IndexStats) -> None:
+    def _sweep(self, connectors: Sequence[Connector], scan: Scan, prune_outside: bool, stats: IndexStats) -> None:
         """Remove the files the whole scan did not meet (those outside every source only with ``prune_outside``)."""
         for path in scan.known:
             if path in scan.seen or path in scan.touched:
@@ -356,14 +254,14 @@ class Indexer:
             stats.files_removed += 1
         total = len(todo)
         done = 0
-        batch: list[_Parsed] = []
+        batch: list[Parsed] = []
         pending = 0
         if not todo:
             return
-        with self.pool_factory() as pool, _Embedding(self.embedder, self.cache) as embedding:
+        with self.pool_factory() as pool, Embedding(self.embedder, self.cache) as embedding:
             digests = {e.path: d for e, d in todo}
             entries = {e.path: e for e, _ in todo}
-            in_flight: _Batch | None = None
+            in_flight: Batch | None = None
             for parsed_path, result in pool.parse_many(Path(e.path) for e, _ in todo):
                 entry = entries[str(parsed_path)]
                 parsed = self._after_parse(entry, digests[entry.path], result, stats)
@@ -381,8 +279,8 @@ class Indexer:
             if in_flight is not None:
                 self._store(in_flight, stats)
 
-    def _next(self, embedding: _Embedding, in_flight: _Batch | None, batch: list[_Parsed],
-              stats: IndexStats) -> _Batch | None:
+    def _next(self, embedding: Embedding, in_flight: Batch | None, batch: list[Parsed],
+              stats: IndexStats) -> Batch | None:
         """Start embedding ``batch``, then store the batch before it (its vectors are ready or nearly)."""
         started = None
         if batch:
@@ -422,7 +320,7 @@ class Indexer:
             todo.append((entry, digest))
         return todo
 
-    def _after_parse(self, entry: Entry, digest: str, result: ParseResult, stats: IndexStats) -> _Parsed | None:
+    def _after_parse(self, entry: Entry, digest: str, result: ParseResult, stats: IndexStats) -> Parsed | None:
         if result.error is not None or result.documents is None:
             status = "skipped" if result.unsupported else "failed"
             reason = result.error or "parser returned nothing"
@@ -436,9 +334,9 @@ class Indexer:
         chunks: list[Chunk] = []
         for doc in result.documents:
             chunks += chunk_document(doc, self.embedder.count_tokens, self.settings, first_ordinal=len(chunks))
-        return _Parsed(entry, digest, chunks, [embedding_units(c, self.settings.unit_tokens) for c in chunks])
+        return Parsed(entry, digest, chunks, [embedding_units(c, self.settings.unit_tokens) for c in chunks])
 
-    def _store(self, batch: _Batch, stats: IndexStats) -> None:
+    def _store(self, batch: Batch, stats: IndexStats) -> None:
         vectors, fresh = batch.vectors()
         stats.vectors_embedded += sum(fresh)
         offset = 0
@@ -451,7 +349,7 @@ class Indexer:
             stats.files_indexed += 1
             stats.chunks_written += len(parsed.chunks)
 
-    def _write_file(self, parsed: _Parsed, vecs: Sequence[Vectors]) -> None:
+    def _write_file(self, parsed: Parsed, vecs: Sequence[Vectors]) -> None:
         path = parsed.entry.path
         old = self.catalog.chunk_units(path)
         rows: list[tuple[str, str, int, Chunk]] = []

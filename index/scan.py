@@ -1,0 +1,54 @@
+"""A full scan in slices: what it has met, what it defers to, and its progress over the slices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ragd.index.store.catalog import FileStat, FileStatRow
+
+Progress = Callable[[int, int, str], None]  # (files done, files to do, current path)
+
+
+@dataclass
+class Slices:
+    """How a full scan gives way to other work: after ``seconds`` of walking, or once it has found ``files``
+    files to (re)index, it applies what it found so far and calls ``between`` (where the daemon's writer applies
+    the watcher's changes), so that a change made during a scan of a big tree waits for one slice, not the scan."""
+
+    between: Callable[[], None]
+    seconds: float = 0.25
+    files: int = 64
+
+
+@dataclass
+class Scan:
+    """A full scan in progress: the manifest as the scan began, the paths the scan has met, and the paths that
+    an update between its slices judged (that judgement is newer than the scan's, so the scan defers to it)."""
+
+    known: dict[str, FileStatRow]
+    forced: bool
+    seen: set[str] = field(default_factory=set)
+    touched: set[str] = field(default_factory=set)
+    supported: dict[str, bool] = field(default_factory=dict)  # by suffix: one parser look-up per kind of file
+
+    def stat_of(self, path: str) -> FileStat | None:
+        row = None if path in self.touched else self.known.get(path)
+        return None if row is None else FileStat(*row)
+
+
+class Tally:
+    """A scan's progress over its slices: each slice's (done, total) counted on from the slices before it."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.base = 0
+        self.total = 0
+
+    def __call__(self, done: int, total: int, path: str) -> None:
+        self.total = total
+        self.progress(self.base + done, self.base + total, path)
+
+    def next_slice(self) -> None:
+        self.base += self.total
+        self.total = 0
