@@ -97,6 +97,7 @@ def test_an_unsupported_sentence_is_marked_on_the_page(tmp_path, model_url):
             assert text.index("ninth of April") < text.index("robots")  # the supported sentence is shown plainly
             assert page.locator("#answer-text .claim").count() == 1
             assert page.locator("#answer-text button.cite").count() == 1  # [1] still opens its passage
+            assert page.text_content("#answer-support") == "1 of 2 sentences is not found in your files."
             artifacts = Path(os.environ.get("RAGD_TEST_ARTIFACTS", tmp_path)) / "screenshots"
             artifacts.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(artifacts / "answer-unsupported-marked.png"), full_page=True)

@@ -73,7 +73,9 @@ function startAnswer(question) {
   fill(view.status, "Looking through your files…");
   fill(view.text);
   view.text.classList.remove("done");
-  for (const id of ["#answer-not-found", "#answer-note", "#citations", "#nearest"]) show($(id), false);
+  for (const id of ["#answer-not-found", "#answer-note", "#answer-support", "#citations", "#nearest"]) {
+    show($(id), false);
+  }
   setError($("#answer-error"), "");
   fill($("#timings"));
   return view;
@@ -96,6 +98,9 @@ function showAnswer(view, answer, streamed) {
   withLang(fill(notFound, answer.answer || NOT_FOUND), answer.answer);
   show(notFound, !answer.grounded);
   show($("#answer-note"), Boolean(streamed.trim()) && normalized(streamed) !== normalized(answer.answer));
+  const support = supportLine(answer);
+  fill($("#answer-support"), support);
+  show($("#answer-support"), Boolean(support));
   renderRefs($("#citations"), $("#citation-list"), citationItems(answer.citations));
   renderRefs($("#nearest"), $("#nearest-list"), answer.grounded ? [] : nearestItems(answer.nearest));
   fill($("#timings"), timingsLine(answer));
@@ -108,6 +113,20 @@ function showFailure(view, message) {
 }
 
 const normalized = (text) => (text || "").replace(/\s+/g, " ").trim();
+
+/** "1 of 3 sentences is not found in your files", or "" when every sentence is supported. */
+export function supportLine(answer) {
+  const sentences = (answer.grounded && answer.sentences) || [];
+  const missing = sentences.filter((s) => s.support === "unsupported").length;
+  const partly = sentences.filter((s) => s.support === "partly").length;
+  const leftOut = (answer.left_out || []).length;
+  const parts = [];
+  const verb = missing === 1 ? "is" : "are";
+  if (missing) parts.push(`${missing} of ${sentences.length} sentences ${verb} not found in your files`);
+  if (partly) parts.push(`${partly} only partly`);
+  if (leftOut) parts.push(`${leftOut} left out for that reason`);
+  return parts.length ? `${parts.join("; ")}.` : "";
+}
 
 const CLAIM_NOTES = {
   unsupported: () => "not found in your files",
