@@ -64,10 +64,15 @@ _ABBREVIATIONS = frozenset(
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 
 
+_ENUMERATOR = re.compile(r"(?:^|\n)[ \t]*\d{1,3}\.$")  # "1." opening an item of a numbered list
+
+
 def _is_abbreviation(text: str, end: int) -> bool:
-    """True if the '.' ending at ``end`` closes an abbreviation or an initial ("J. Smith")."""
+    """True if the '.' ending at ``end`` closes an abbreviation, an initial ("J. Smith") or a list number."""
     if text[end - 1] != ".":
         return False
+    if _ENUMERATOR.search(text, max(0, end - 8), end):
+        return True
     m = _WORD_BEFORE.search(text, 0, end - 1)
     if not m:
         return False

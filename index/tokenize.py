@@ -171,6 +171,11 @@ def _japanese_terms(run: str) -> list[str]:
 
 
 _JA_NEGATIONS = frozenset({"ない", "ぬ", "ず", "無い", "ません"})
+# ない that negates nothing: "may be", "must", "no doubt", "cannot be helped", lexicalised adjectives
+_JA_NOT_NEGATED = re.compile(r"かも(?:しれ|知れ)(?:ない|ません)"
+                             r"|な(?:けれ|く)(?:ば|ては|ちゃ)(?:なら|いけ)(?:ない|ません)"
+                             r"|ざるを得(?:ない|ません)|(?:間|ま)違いない|違いない|つまらない|もったいない|仕方(?:が)?ない"
+                             r"|しょうがない|くだらない|たまらない|とんでもない|申し訳ない|だらしない|さりげない|あっけない")
 
 
 def japanese_details(text: str) -> tuple[set[str], bool]:
@@ -178,6 +183,7 @@ def japanese_details(text: str) -> tuple[set[str], bool]:
     whether a verb or adjective there is negated (ない, ぬ, ず, ません)."""
     names: set[str] = set()
     negated = False
+    text = _JA_NOT_NEGATED.sub("、", text)
     for m in _CJK_RUN.finditer(text):
         tok = _sudachi()
         run = m.group(0)

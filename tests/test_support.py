@@ -160,3 +160,24 @@ def test_history_keeps_the_verdicts_and_reads_an_older_file(tmp_path):
         writer.record(answer)
         entries = writer.recent()
     assert entries[0].sentences == [answer.sentences[0].to_json()] and entries[1].sentences == []
+
+
+def test_an_answer_not_kept_leaves_no_verdicts_behind(world):
+    answer = world.asker(ScriptedLLM("Zebras are striped horses of the savannah."), extractive_fallback=False).ask(
+        "When was the Skerry Point lighthouse first lit?")
+    assert not answer.grounded and answer.sentences == [] and answer.supported_share is None
+
+
+def test_numbered_lists_are_not_cut_after_their_numbers():
+    from ragd.index.answer import cite
+
+    claims = cite.claims("To light the lamp:\n1. Trim the wick.\n2. Fill the oil.")
+    assert [c.text for c in claims][-1] == "2. Fill the oil." and all(len(c.text) > 3 for c in claims)
+
+
+def test_details_that_are_not_details():
+    assert support.missing_details("It is one of the largest towers.", "It is among the largest towers.") == []
+    assert support.missing_details("It reads PDFs.", "It reads PDF files.") == []
+    assert support.missing_details("Not only is it old, it is tall.", "It is old and tall.") == []
+    assert support.missing_details("編集しなければならない。", "編集する必要がある。") == []
+    assert support.missing_details("Paris is the capital.", "Lyon is the capital.") == ["Paris"]  # first word too

@@ -29,7 +29,7 @@ pytestmark = [
 
 GARDEN = ("# Garden log\n\nWe dug the beds in March.\n"
           "The tomatoes were planted on the ninth of April, beside the fence.\n")
-SUPPORTED = "The tomatoes were planted on the ninth of April, beside the fence [1]."
+SUPPORTED = "🍅 The tomatoes were planted on the ninth of April, beside the fence [1]."  # 2 UTF-16 units
 INVENTED = "A team of robots waters them every morning at dawn."
 
 
@@ -90,7 +90,7 @@ def test_an_unsupported_sentence_is_marked_on_the_page(tmp_path, model_url):
             assert page.get_attribute("#answer", "data-grounded") == "true"
             marked = page.locator("#answer-text .claim.unsupported")
             assert marked.count() == 1
-            assert INVENTED in (marked.text_content() or "")
+            assert (marked.text_content() or "").startswith(INVENTED)  # the span starts where the sentence does
             assert marked.get_attribute("title") == "not found in your files"
             assert "(not found in your files)" in (marked.locator(".claim-note").text_content() or "")
             text = page.text_content("#answer-text") or ""

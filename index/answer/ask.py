@@ -114,6 +114,7 @@ class Asker:
         if not answer.grounded:
             answer.answer = NOT_FOUND[lang]
             answer.nearest = hits[: s.nearest]
+            answer.sentences, answer.left_out = [], []  # they were the model's text, which is not shown
         timings["cite"] = time.perf_counter() - cite_start
         timings["total"] = time.perf_counter() - started
         answer.timings = timings

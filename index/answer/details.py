@@ -20,21 +20,26 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-_CARDINALS = _words("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+# "one", "first" and "second" are left out: they are more often not numbers ("one of the", "at first")
+_CARDINALS = _words("zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
                     "sixteen seventeen eighteen nineteen twenty")
-_ORDINALS = _words("zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+_ORDINALS = _words("zeroth _ _ third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
                    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth")
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_CARDINALS)} | {w: str(i) for i, w in enumerate(_ORDINALS) if i}
+_NUMBER_WORDS = {w: str(i) for words in (_CARDINALS, _ORDINALS) for i, w in enumerate(words) if i and w != "_"}
 _POSSESSIVE = re.compile(r"['’]s?$")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"^(?:[A-Z][a-z]*[A-Z]+[a-z]*|[A-Z]{2,}s?|[A-Z][a-z'’\-]+)$")  # iPhone-ish, OPEC, Paris
 _EN_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without|nothing|nobody)\b|n['’]t\b",
                           re.IGNORECASE)
+_NOT_NEGATION = re.compile(r"\bnot only\b|\bor not\b|\bno\.\s*\d", re.IGNORECASE)  # "whether or not", "No. 5"
+_PLURAL_ACRONYM = re.compile(r"^([A-Z]{2,})s$")
 # Capitalised words that name nothing: sentence openers, pronouns, months are kept (they are dates).
 _NOT_NAMES = frozenset(_words(
     "i a an the this that these those it its he she they we you his her their our your there here however "
     "although though but and or so if when while after before during in on at by for from with as of to "
-    "also many most some several all both each other another one such yes no not"))
+    "also many most some several all both each other another one such yes no not what which who whom whose "
+    "why how where is are was were do does did can could will would should has have had may might must then "
+    "thus therefore because since until unless instead yet still even only just"))
 
 
 _LINKS = frozenset({"of", "and", "for", "the", "de", "du", "des", "la", "le", "von", "van", "&"})
@@ -59,12 +64,15 @@ def details(text: str) -> Details:
     """The numbers, names and negation of ``text`` (English and Japanese)."""
     text = unicodedata.normalize("NFKC", text)
     words = _WORD.findall(text)
-    names = {stem(_POSSESSIVE.sub("", w).lower()): _POSSESSIVE.sub("", w) for i, w in enumerate(words)
-             if _NAME.match(w) and w.lower() not in _NOT_NAMES and (i > 0 or w.isupper())}
+    names: dict[str, str] = {}
+    for w in words:
+        if _NAME.match(w) and w.lower() not in _NOT_NAMES:
+            written = _PLURAL_ACRONYM.sub(r"\1", _POSSESSIVE.sub("", w))
+            names[stem(written.lower())] = written
     ja_names, ja_negated = japanese_details(text)
     names |= {n: n for n in ja_names}
-    return Details(frozenset(_numbers(text)), tuple(sorted(names.items())),
-                   bool(_EN_NEGATION.search(text)) or ja_negated)
+    negated = bool(_EN_NEGATION.search(_NOT_NEGATION.sub(" ", text))) or ja_negated
+    return Details(frozenset(_numbers(text)), tuple(sorted(names.items())), negated)
 
 
 def _acronyms(words: list[str]) -> set[str]:
@@ -73,16 +81,15 @@ def _acronyms(words: list[str]) -> set[str]:
     for i, first in enumerate(words):
         if not first[:1].isupper():
             continue
-        initials = ""
+        spellings = {""}  # with and without the small words' letters ("BoA" and "BA" for "Bank of America")
         for w in words[i : i + 10]:
             if w[:1].isupper():
-                initials += w[0].lower()
-                if len(initials) >= 2:
-                    out.add(initials)
+                spellings = {s + w[0].lower() for s in spellings}
+                out.update(s for s in spellings if len(s) >= 2)
             elif w.lower() not in _LINKS:
                 break
             else:
-                out.add(initials + w[0])  # "OoT"-style acronyms that keep the small word
+                spellings |= {s + w[0].lower() for s in spellings}
     return out
 
 

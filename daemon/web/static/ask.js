@@ -123,8 +123,8 @@ export function supportLine(answer) {
   const parts = [];
   const verb = missing === 1 ? "is" : "are";
   if (missing) parts.push(`${missing} of ${sentences.length} sentences ${verb} not found in your files`);
-  if (partly) parts.push(`${partly} only partly`);
-  if (leftOut) parts.push(`${leftOut} left out for that reason`);
+  if (partly) parts.push(`${partly} of ${sentences.length} only partly found`);
+  if (leftOut) parts.push(`${leftOut} left out of the answer for not being found`);
   return parts.length ? `${parts.join("; ")}.` : "";
 }
 
@@ -155,16 +155,21 @@ export function renderAnswerText(el, text, citations, sentences) {
     parts.push(text.slice(last, to));
     return parts;
   };
+  // the API's offsets count code points; a JS string counts UTF-16 units (an emoji or a rare kanji is two)
+  const unit = [0];
+  for (const ch of text) unit.push(unit[unit.length - 1] + ch.length);
   const parts = [];
   let pos = 0;
   for (const s of sentences || []) {
     const note = CLAIM_NOTES[s.support];
-    if (!note || s.start < pos || s.end > text.length) continue;
-    parts.push(...cited(pos, s.start));
+    const start = unit[s.start];
+    const end = unit[s.end];
+    if (!note || start === undefined || end === undefined || start < pos) continue;
+    parts.push(...cited(pos, start));
     const why = note(s);
     parts.push(h("span", { class: `claim ${s.support}`, title: why, "data-support": s.support },
-      ...cited(s.start, s.end), h("span", { class: "claim-note" }, ` (${why})`)));
-    pos = s.end;
+      ...cited(start, end), h("span", { class: "claim-note" }, ` (${why})`)));
+    pos = end;
   }
   parts.push(...cited(pos, text.length));
   withLang(fill(el, parts), text);
