@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +79,14 @@ def main() -> None:
     ap.add_argument("--labels", type=Path, default=REPO / "bench" / "labels")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     ap.add_argument("--extract", type=Path, help="print the sentences of this answers file as JSON lines to label")
+    ap.add_argument("--sample", type=int, default=0, help="with --extract: this many sentences at random (seed 5)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.extract:
-        for row in extract(args.extract):
+        rows = extract(args.extract)
+        if args.sample and args.sample < len(rows):
+            rows = random.Random(5).sample(rows, args.sample)
+        for row in rows:
             print(json.dumps(row, ensure_ascii=False))
         return
     report: dict[str, Any] = {"sets": {}}

@@ -181,3 +181,14 @@ def test_details_that_are_not_details():
     assert support.missing_details("Not only is it old, it is tall.", "It is old and tall.") == []
     assert support.missing_details("編集しなければならない。", "編集する必要がある。") == []
     assert support.missing_details("Paris is the capital.", "Lyon is the capital.") == ["Paris"]  # first word too
+
+
+def test_an_invented_ending_glued_to_the_questions_words_is_caught(world):
+    """Most of the sentence is the question's own words (so it shares terms with the source), but what it adds
+    is not in the passage."""
+    llm = ScriptedLLM("The members of the Organization of Arab Petroleum Exporting Countries proclaimed an oil "
+                      "embargo to punish bread smugglers.")
+    answer = world.asker(llm).ask("Why did the members of the Organization of Arab Petroleum Exporting Countries "
+                                  "proclaim an oil embargo?")
+    only = answer.sentences[0]
+    assert only.support == "partly" and {"bread", "smugglers"} <= set(only.missing), verdicts(answer)

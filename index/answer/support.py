@@ -2,21 +2,24 @@
 
 A sentence is compared with the source sentence that shares most of its content terms
 (``cite.best_match``). Sharing terms is not enough: a small model copies a source sentence
-and changes the year, adds a country, or drops a "not". So the details a reader would
-check — numbers, names and negation — must also be in the source (the matched sentence,
-its passage's title and headings, or the question the user asked):
+and changes the year, adds a country, drops a "not", or glues the question's words to an
+invented ending ("Bedau notes that illegal protests may serve as a purpose of breaking the
+law"). So a sentence is ``supported`` only when
 
-- ``supported``: most of the sentence's content terms are in the source sentence and none of
-  its details are missing;
-- ``partly``: a good part of it is there, but not all: a detail is missing, or too few terms;
-- ``unsupported``: the files do not hold it ("not found in your files").
+- most of its content terms are in its source sentence (``SUPPORTED_SHARE``),
+- what it adds to the question (its terms that the question does not hold) is in the cited
+  passage (``NEW_TERMS_SHARE``), and
+- its details, numbers, names and negation, are there too: the numbers and names in the
+  passage, its title and headings, or the question; a "not" where the source sentence has one.
 
-The share and the details are plain text checks, cheap enough for every answer; see
-``bench/support_quality.py`` for their precision and recall on hand-labelled sentences.
+``partly``: a good part of it is there, but not all (``missing`` says what); ``unsupported``:
+the files do not bear it out ("not found in your files"). The checks are plain text matching,
+cheap on every answer; ``bench/support_quality.py`` measures them on hand-labelled sentences.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -24,24 +27,31 @@ from typing import Literal
 from ragd.index.answer import cite
 from ragd.index.answer.details import details, known
 from ragd.index.answer.models import Source
+from ragd.index.answer.terms import stem, stems
+from ragd.index.tokenize import query_terms
 
 Verdict = Literal["supported", "partly", "unsupported"]
 VERDICTS: tuple[Verdict, ...] = ("supported", "partly", "unsupported")
 SUPPORTED_SHARE = 0.6  # share of a sentence's content terms its source sentence must hold (cite.MIN_SUPPORT)
+NEW_TERMS_SHARE = 0.8  # share of its terms beyond the question's that the passage must hold
 PARTLY_SHARE = 0.34  # below this, nothing worth citing is in the files
+# what a model copies from the prompt's source headers ("(lines 62-62)") or a list ("2. "): not claims
+_ECHOES = re.compile(r"\((?:p\. ?\d+,? ?)?lines? \d+(?:-\d+)?\)|^\s*\d{1,3}[.)]\s")
 
 
 @dataclass(frozen=True)
 class Judgement:
     verdict: Verdict
     share: float  # of the sentence's content terms found in its source sentence
-    missing: tuple[str, ...] = field(default_factory=tuple)  # its details the source lacks, as written
+    missing: tuple[str, ...] = field(default_factory=tuple)  # what of it the source lacks, as written
 
 
-def missing_details(sentence: str, source: str, context: str = "") -> list[str]:
-    """The details of ``sentence`` that neither ``source`` nor ``context`` (titles, the question) hold."""
-    claim = details(sentence)
-    numbers, terms = known(f"{source}\n{context}")
+def missing_details(sentence: str, source: str, context: str = "", passage: str = "") -> list[str]:
+    """The details of ``sentence`` that the files do not hold: numbers and names missing from ``passage`` (the
+    source sentence's passage; ``source`` itself when not given) and ``context`` (titles, the question), and a
+    negation that ``source``, the source sentence, does not share."""
+    claim = details(_ECHOES.sub(" ", sentence))
+    numbers, terms = known(f"{passage or source}\n{context}")
     out = [n for n in sorted(claim.numbers) if n not in numbers]
     out += [written for name, written in claim.names if name not in terms]
     if claim.negated != details(source).negated:
@@ -49,13 +59,33 @@ def missing_details(sentence: str, source: str, context: str = "") -> list[str]:
     return out
 
 
-def judge(sentence: str, source: str | None, share: float, context: str = "") -> Judgement:
-    """The verdict on ``sentence`` given its best source sentence (None: no source sentence matched)."""
+def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float, list[str]]:
+    """Of the terms ``sentence`` adds to ``question``: the share that ``passage`` holds, and those it lacks (as
+    written). (1.0, []) when the sentence adds no term."""
+    asked = stems(question)
+    written: dict[str, str] = {}
+    for term in query_terms(_ECHOES.sub(" ", sentence)):
+        written.setdefault(stem(term), term)
+    new = {s: w for s, w in written.items() if s not in asked}
+    if not new:
+        return 1.0, []
+    held = stems(passage)
+    lacking = [w for s, w in new.items() if s not in held]
+    return 1 - len(lacking) / len(new), lacking
+
+
+def judge(sentence: str, source: str | None, share: float, context: str = "", *, question: str = "",
+          passage: str = "") -> Judgement:
+    """The verdict on ``sentence`` given its best source sentence (None: no source sentence matched) and the
+    passage that holds it."""
     if source is None or share < PARTLY_SHARE:
         return Judgement("unsupported", share)
-    missing = tuple(missing_details(sentence, source, context))
+    missing = missing_details(sentence, source, context, passage)
+    new_share, lacking = new_terms_missing(sentence, question, f"{passage or source}\n{context}")
+    if new_share < NEW_TERMS_SHARE:
+        missing += [w for w in lacking if w not in missing]
     verdict: Verdict = "supported" if share >= SUPPORTED_SHARE and not missing else "partly"
-    return Judgement(verdict, share, missing)
+    return Judgement(verdict, share, tuple(missing))
 
 
 def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tuple[cite.Match, Judgement]]:
@@ -68,5 +98,6 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
             continue
         hit = sources[match.candidate.n - 1].hit
         context = " ".join(filter(None, (question, hit.title, *hit.heading)))
-        out.append((match, judge(match.claim, match.candidate.text, match.support, context)))
+        out.append((match, judge(match.claim, match.candidate.text, match.support, context, question=question,
+                                 passage=hit.text)))
     return out
