@@ -159,29 +159,31 @@ def answers_section(r: Report) -> None:
 def support_rows(r: Report) -> None:
     """Per-sentence support: shares in each set's answers, and the checker against hand labels."""
     rows = []
+    q = r.load("support-quality.json")
     for ds in ("squad_en", "jsquad_ja"):
-        sup = get(r.load(f"answers-{ds}.json"), "report", "support")
+        sup = get(q, "answers", ds) or get(r.load(f"answers-{ds}.json"), "report", "support")
         if sup:
             rows.append((ds, sup["answers"], sup["sentences"], pct(sup["supported"]), pct(sup["partly"]),
                          pct(sup["unsupported"]), pct(sup["mean_supported_share"])))
     if rows:
-        r.add("Sentences of the answers the model wrote (not refusals, not ragd's quoted fallback), by verdict:")
+        r.add("Sentences of the answers the model wrote (not refusals, not ragd's quoted fallback), by the "
+              "checker's verdict (`python -m bench.support_quality` judges them again with the current checker):")
         r.add(table(("set", "answers", "sentences", "supported", "partly", "unsupported",
                      "mean supported share"), rows))
-    q = r.load("support-quality.json")
     if q is None:
         r.absent("the support check against labelled sentences", "python -m bench.support_quality")
         return
     rows = []
     for name, m in (*q["sets"].items(), ("all", q["all"])):
-        rows.append((name, m["sentences"], m["labelled_unsupported"], pct(m["caught"]), pct(m["false_flags"]),
-                     pct(m["caught_strict"]), pct(m["false_flags_strict"])))
+        rows.append((name, m["sentences"], m["labelled_unsupported"], pct(m["caught"]), pct(m.get("precision")),
+                     pct(m["false_flags"]), pct(m["caught_strict"]), pct(m["false_flags_strict"])))
     r.add("The support check on hand-labelled answer sentences (`bench/labels/`, labelled against the passages the "
-          "model was given, without the checker's verdicts): *caught* is the share of unsupported sentences it "
-          "flags (partly or unsupported), *false flags* the share of supported ones it flags; *strict* counts only "
-          "the verdict unsupported.")
-    r.add(table(("set", "labelled sentences", "of them unsupported", "caught", "false flags", "caught (strict)",
-                 "false flags (strict)"), rows))
+          "model was given, without the checker's verdicts): *caught* (recall) is the share of unsupported "
+          "sentences it flags (partly or unsupported), *precision* the share of flagged sentences that are "
+          "unsupported, *false flags* the share of supported ones it flags; *strict* counts only the verdict "
+          "unsupported.")
+    r.add(table(("set", "labelled sentences", "of them unsupported", "caught", "precision", "false flags",
+                 "caught (strict)", "false flags (strict)"), rows))
     a = q["all"]
     if a["caught"] < 0.9:
         r.lose(f"The support check catches {a['caught']:.0%} of the labelled unsupported sentences (target 90%).")

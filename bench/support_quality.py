@@ -6,10 +6,16 @@ given), each labelled by reading it against those passages: ``supported`` when e
 ``unsupported`` when anything is not (an invented detail, a wrong number or name, a contradiction). The labels
 were made without looking at the checker's verdicts.
 
-The checker is run again here, on the same answer and passages (``support.judge_answer``). Reported per set:
-  caught        — of the unsupported sentences, the share the checker flags (verdict partly or unsupported)
+Labels come in batches (``support-<set>.jsonl`` is batch 1, ``support-<set>-2.jsonl`` batch 2): the checker's
+rules were chosen looking at batch 1's English errors; batch 2 was labelled afterwards and is reported apart, as
+held-out data. The checker is run again here, on the same answer and passages (``support.judge_answer``).
+Reported per set:
+  caught        — of the unsupported sentences, the share the checker flags (verdict partly or unsupported):
+                  its recall
+  precision     — of the sentences it flags, the share labelled unsupported
   false flags   — of the supported sentences, the share it flags
-  and the same with only the verdict ``unsupported`` counted as a flag (strict).
+  and the same with only the verdict ``unsupported`` counted as a flag (strict). A sentence a looping model
+  repeats in one answer counts once (``with_repeats`` counts every labelled row).
 
     python -m bench.support_quality [--labels bench/labels] [--out bench/out]
     python -m bench.support_quality --extract bench/out/answers-squad_en.json   # sentences to label, no verdicts
@@ -52,21 +58,61 @@ def extract(answers_file: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def answer_shares(answers_file: Path) -> dict[str, Any]:
+    """Every sentence of the model-written answers in ``answers_file`` judged again with the current checker:
+    the share of each verdict, and the mean share of an answer that is supported (by length)."""
+    rows = extract(answers_file)
+    counts = dict.fromkeys(support.VERDICTS, 0)
+    by_answer: dict[str, list[tuple[int, str]]] = {}
+    for a in {r["question"]: r for r in rows}.values():
+        for (match, j) in support.judge_answer(a["answer"], sources_of(a), a["question"]):
+            counts[j.verdict] += 1
+            by_answer.setdefault(a["question"], []).append((len(match.claim), j.verdict))
+    n = max(1, sum(counts.values()))
+    shares = [sum(k for k, v in s if v == "supported") / max(1, sum(k for k, _ in s)) for s in by_answer.values()]
+    return {"answers": len(by_answer), "sentences": sum(counts.values()),
+            **{v: counts[v] / n for v in support.VERDICTS},
+            "mean_supported_share": sum(shares) / max(1, len(shares))}
+
+
 def verdicts(row: dict[str, Any]) -> list[str]:
     return [j.verdict for _, j in support.judge_answer(row["answer"], sources_of(row), row["question"])]
+
+
+def verdict_of(row: dict[str, Any]) -> str | None:
+    """The current checker's verdict on the labelled sentence, found by its text (the sentence splitter may cut
+    the answer differently from when it was labelled); None if no sentence overlaps it."""
+    judged = support.judge_answer(row["answer"], sources_of(row), row["question"])
+    for match, j in judged:
+        if match.claim == row["text"]:
+            return j.verdict
+    for match, j in judged:
+        if row["text"] in match.claim or match.claim in row["text"]:
+            return j.verdict
+    return None
+
+
+def distinct(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per sentence text in an answer: a looping model repeats a sentence, and a repeat is one claim."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        seen.setdefault((r["answer"], r["text"]), r)
+    return list(seen.values())
 
 
 def score(rows: list[dict[str, Any]]) -> dict[str, Any]:
     judged = []
     for r in rows:
-        got = verdicts(r)
-        if r["sentence"] < len(got):
-            judged.append((r["label"], got[r["sentence"]]))
+        got = verdict_of(r)
+        if got is not None:
+            judged.append((r["label"], got))
     bad = [v for label, v in judged if label == "unsupported"]
     good = [v for label, v in judged if label == "supported"]
     return {
         "sentences": len(judged), "labelled_unsupported": len(bad), "labelled_supported": len(good),
-        "caught": sum(v != "supported" for v in bad) / max(1, len(bad)),
+        "caught": sum(v != "supported" for v in bad) / max(1, len(bad)),  # recall of "not supported"
+        "precision": sum(v != "supported" for v in bad)
+        / max(1, sum(v != "supported" for _, v in judged)),  # of the flagged sentences, the unsupported share
         "false_flags": sum(v != "supported" for v in good) / max(1, len(good)),
         "caught_strict": sum(v == "unsupported" for v in bad) / max(1, len(bad)),
         "false_flags_strict": sum(v == "unsupported" for v in good) / max(1, len(good)),
@@ -92,14 +138,25 @@ def main() -> None:
     report: dict[str, Any] = {"sets": {}}
     everything: list[dict[str, Any]] = []
     for ds in SETS:
-        path = args.labels / f"support-{ds}.jsonl"
-        if not path.exists():
-            continue
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = []
+        for path in sorted(args.labels.glob(f"support-{ds}*.jsonl")):
+            batch = path.stem.removeprefix(f"support-{ds}").lstrip("-") or "1"
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    rows.append({**json.loads(line), "batch": batch})
         rows = [r for r in rows if r["label"] in ("supported", "unsupported")]
+        if not rows:
+            continue
         everything += rows
-        report["sets"][ds] = score(rows)
-    report["all"] = score(everything)
+        report["sets"][ds] = score(distinct(rows))
+        report["sets"][ds]["with_repeats"] = score(rows)
+        for batch in sorted({r["batch"] for r in rows}):
+            report["sets"][ds][f"batch {batch}"] = score(distinct([r for r in rows if r["batch"] == batch]))
+        answers = args.out / f"answers-{ds}.json"
+        if answers.exists():
+            report.setdefault("answers", {})[ds] = answer_shares(answers)
+    report["all"] = score(distinct(everything))
+    report["all"]["with_repeats"] = score(everything)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "support-quality.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
     print(json.dumps(report, ensure_ascii=False, indent=1))

@@ -28,6 +28,7 @@ from ragd.index.answer import cite
 from ragd.index.answer.details import details, known
 from ragd.index.answer.models import Source
 from ragd.index.answer.terms import stem, stems
+from ragd.index.chunk import CJK_CHAR
 from ragd.index.tokenize import query_terms
 
 Verdict = Literal["supported", "partly", "unsupported"]
@@ -53,7 +54,8 @@ def missing_details(sentence: str, source: str, context: str = "", passage: str 
     claim = details(_ECHOES.sub(" ", sentence))
     numbers, terms = known(f"{passage or source}\n{context}")
     out = [n for n in sorted(claim.numbers) if n not in numbers]
-    out += [written for name, written in claim.names if name not in terms]
+    where = passage or source
+    out += [written for name, written in claim.names if name not in terms and not _written_in(written, where)]
     if claim.negated != details(source).negated:
         out.append("negation" if claim.negated else "the source's negation")
     return out
@@ -70,8 +72,13 @@ def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float
     if not new:
         return 1.0, []
     held = stems(passage)
-    lacking = [w for s, w in new.items() if s not in held]
+    lacking = [w for s, w in new.items() if s not in held and not _written_in(w, passage)]
     return 1 - len(lacking) / len(new), lacking
+
+
+def _written_in(term: str, text: str) -> bool:
+    """A Japanese term found as written, where the analyser cut the passage's words otherwise (晴れ in 梅雨晴れ)."""
+    return bool(CJK_CHAR.search(term)) and term in text
 
 
 def judge(sentence: str, source: str | None, share: float, context: str = "", *, question: str = "",
