@@ -192,3 +192,20 @@ def test_an_invented_ending_glued_to_the_questions_words_is_caught(world):
                                   "proclaim an oil embargo?")
     only = answer.sentences[0]
     assert only.support == "partly" and {"bread", "smugglers"} <= set(only.missing), verdicts(answer)
+
+
+def test_a_dropped_not_is_caught_only_where_the_claim_says_what_was_negated():
+    source = "The embargo was not lifted for the United States until March 1974."
+    assert "the source's negation" in support.missing_details("The embargo was lifted for the United States.", source)
+    long_source = "Smaller markets would not grow large enough for an affiliate until the advent of digital television."
+    claim = "Digital television allowed smaller markets to have an affiliate."
+    assert "the source's negation" not in support.missing_details(claim, long_source)
+
+
+def test_words_about_the_answer_itself_are_not_claims():
+    share, lacking = support.new_terms_missing("The answer to this question is: the lamp burned whale oil.",
+                                               "What did the lamp burn?", "Its lamp burned whale oil until 1901.")
+    assert share == 1.0 and lacking == []
+    share, lacking = support.new_terms_missing("The keeper was required to light it.", "Who lit it?",
+                                               "A requirement of the keeper was to light it at dusk.")
+    assert lacking == []  # required / requirement

@@ -36,6 +36,12 @@ VERDICTS: tuple[Verdict, ...] = ("supported", "partly", "unsupported")
 SUPPORTED_SHARE = 0.6  # share of a sentence's content terms its source sentence must hold (cite.MIN_SUPPORT)
 NEW_TERMS_SHARE = 0.8  # share of its terms beyond the question's that the passage must hold
 PARTLY_SHARE = 0.34  # below this, nothing worth citing is in the files
+# words about the answer itself, not about the world ("The answer to this question is: ...")
+ANSWER_WORDS = frozenset(stem(w) for w in (
+    "answer", "answers", "question", "questions", "correct", "source", "sources", "passage", "passages", "text",
+    "following", "mentioned", "according", "provided", "given", "information", "回答", "答え", "質問", "文章"))
+PREFIX = 6  # English words sharing their first six letters are taken as one (required / requirement)
+NEGATION_AHEAD = re.compile(r"\b(?:not|never|no|n['’]t)\s+((?:\w+\s+){0,1}\w+)", re.IGNORECASE)
 # what a model copies from the prompt's source headers ("(lines 62-62)") or a list ("2. "): not claims
 _ECHOES = re.compile(r"\((?:p\. ?\d+,? ?)?lines? \d+(?:-\d+)?\)|^\s*\d{1,3}[.)]\s")
 
@@ -56,15 +62,29 @@ def missing_details(sentence: str, source: str, context: str = "", passage: str 
     out = [n for n in sorted(claim.numbers) if n not in numbers]
     where = passage or source
     out += [written for name, written in claim.names if name not in terms and not _written_in(written, where)]
-    if claim.negated != details(source).negated:
-        out.append("negation" if claim.negated else "the source's negation")
+    if claim.negated and not details(source).negated:
+        out.append("negation")
+    elif not claim.negated and _negates_what_the_claim_says(source, sentence):
+        out.append("the source's negation")
     return out
+
+
+def _negates_what_the_claim_says(source: str, sentence: str) -> bool:
+    """The source sentence negates a word that the (unnegated) claim states: "was not lifted" against "was
+    lifted". A "not" elsewhere in a long source sentence ("would not grow large enough") is not the claim's."""
+    if not details(source).negated:
+        return False
+    claim = stems(sentence)
+    for m in NEGATION_AHEAD.finditer(source):
+        if stems(m.group(1)) & claim:
+            return True
+    return bool(CJK_CHAR.search(source))  # Japanese negation follows its verb: any shared negation counts
 
 
 def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float, list[str]]:
     """Of the terms ``sentence`` adds to ``question``: the share that ``passage`` holds, and those it lacks (as
     written). (1.0, []) when the sentence adds no term."""
-    asked = stems(question)
+    asked = stems(question) | ANSWER_WORDS
     written: dict[str, str] = {}
     for term in query_terms(_ECHOES.sub(" ", sentence)):
         written.setdefault(stem(term), term)
@@ -72,7 +92,9 @@ def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float
     if not new:
         return 1.0, []
     held = stems(passage)
-    lacking = [w for s, w in new.items() if s not in held and not _written_in(w, passage)]
+    prefixes = {h[:PREFIX] for h in held if len(h) >= PREFIX}
+    lacking = [w for s, w in new.items() if s not in held and not _written_in(w, passage)
+               and not (len(s) >= PREFIX and s[:PREFIX] in prefixes)]
     return 1 - len(lacking) / len(new), lacking
 
 
@@ -87,6 +109,9 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
     passage that holds it."""
     if source is None or share < PARTLY_SHARE:
         return Judgement("unsupported", share)
+    terms = stems(sentence)
+    if terms and question:  # the question's own words count as borne out: the user stated them
+        share = max(share, len(terms & (stems(source) | stems(question))) / len(terms))
     missing = missing_details(sentence, source, context, passage)
     new_share, lacking = new_terms_missing(sentence, question, f"{passage or source}\n{context}")
     if new_share < NEW_TERMS_SHARE:
