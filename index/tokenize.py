@@ -197,6 +197,26 @@ def japanese_details(text: str) -> tuple[set[str], bool]:
     return names, negated
 
 
+def japanese_negated_words(text: str) -> set[str]:
+    """The words (normalised) that a negation in the Japanese runs of ``text`` negates: the content word before
+    each ない / ぬ / ず / ません (降ら in 降らなかった)."""
+    out: set[str] = set()
+    text = _JA_NOT_NEGATED.sub("、", text)
+    for m in _CJK_RUN.finditer(text):
+        last = ""
+        for morpheme in _sudachi().tokenize(m.group(0)[: _MAX_SUDACHI_BYTES // 3]):
+            pos = morpheme.part_of_speech()
+            if pos[0] in ("助動詞", "形容詞") and morpheme.dictionary_form() in _JA_NEGATIONS:
+                if last:
+                    out.add(last)
+            elif pos[0] not in _DROP_POS and morpheme.normalized_form() not in _LIGHT_VERBS:
+                last = morpheme.normalized_form().lower()
+    return out
+
+
+_LIGHT_VERBS = frozenset({"為る", "出来る", "居る", "有る", "成る", "在る"})  # 解除された: 解除 is what is negated
+
+
 def index_text(text: str) -> str:
     """The text as FTS5 should index it: Japanese runs cut into normalised words."""
     if not _CJK_RUN.search(text):

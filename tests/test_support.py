@@ -209,3 +209,10 @@ def test_words_about_the_answer_itself_are_not_claims():
     share, lacking = support.new_terms_missing("The keeper was required to light it.", "Who lit it?",
                                                "A requirement of the keeper was to light it at dusk.")
     assert lacking == []  # required / requirement
+
+
+def test_a_dropped_japanese_negation_is_caught_where_it_negates_the_claims_word():
+    source = "米国への禁輸は3月まで解除されなかった。"
+    assert "the source's negation" in support.missing_details("米国への禁輸は解除された。", source)
+    long_source = "梅雨の雨量は年によって大きく変動し、150mm程度しか雨が降らなかったりする。"
+    assert support.missing_details("梅雨の雨量は年によって大きく変動する。", long_source) == []

@@ -29,7 +29,7 @@ from ragd.index.answer.details import details, known
 from ragd.index.answer.models import Source
 from ragd.index.answer.terms import stem, stems
 from ragd.index.chunk import CJK_CHAR
-from ragd.index.tokenize import query_terms
+from ragd.index.tokenize import japanese_negated_words, query_terms
 
 Verdict = Literal["supported", "partly", "unsupported"]
 VERDICTS: tuple[Verdict, ...] = ("supported", "partly", "unsupported")
@@ -78,7 +78,7 @@ def _negates_what_the_claim_says(source: str, sentence: str) -> bool:
     for m in NEGATION_AHEAD.finditer(source):
         if stems(m.group(1)) & claim:
             return True
-    return bool(CJK_CHAR.search(source))  # Japanese negation follows its verb: any shared negation counts
+    return bool(japanese_negated_words(source) & claim)  # Japanese negation follows the word it negates
 
 
 def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float, list[str]]:
