@@ -53,8 +53,6 @@ def retrieval_section(r: Report) -> None:
                  "Cranfield nDCG@10"), rows))
     if kept_note:
         r.add(kept_note)
-    support_rows(r)
-    refusal_rows(r)
     groups = ["EN hit@5", "JA hit@5", "Cranfield nDCG@10"]
     series: dict[str, list[float | None]] = {}
     for e, d in found.items():
@@ -175,13 +173,17 @@ def support_rows(r: Report) -> None:
         return
     rows = []
     for name, m in (*q["sets"].items(), ("all", q["all"])):
-        rows.append((name, m["sentences"], m["labelled_unsupported"], pct(m["caught"]), pct(m.get("precision")),
-                     pct(m["false_flags"]), pct(m["caught_strict"]), pct(m["false_flags_strict"])))
+        parts = [(name, m)] + [(f"{name}, {b}", m[b]) for b in sorted(k for k in m if k.startswith("batch"))]
+        for label, x in parts:
+            rows.append((label, x["sentences"], x["labelled_unsupported"], pct(x["caught"]), pct(x.get("precision")),
+                         pct(x["false_flags"]), pct(x["caught_strict"]), pct(x["false_flags_strict"])))
     r.add("The support check on hand-labelled answer sentences (`bench/labels/`, labelled against the passages the "
           "model was given, without the checker's verdicts): *caught* (recall) is the share of unsupported "
           "sentences it flags (partly or unsupported), *precision* the share of flagged sentences that are "
           "unsupported, *false flags* the share of supported ones it flags; *strict* counts only the verdict "
-          "unsupported.")
+          "unsupported. A sentence repeated in one answer counts once. The rules were written looking at batch 1's "
+          "English errors; batch 2 was labelled afterwards (its first measurement, before four general fixes for "
+          "what its errors showed: EN 88% caught / 28% flagged, JA 47% / 17%).")
     r.add(table(("set", "labelled sentences", "of them unsupported", "caught", "precision", "false flags",
                  "caught (strict)", "false flags (strict)"), rows))
     a = q["all"]
@@ -203,7 +205,7 @@ def refusal_rows(r: Report) -> None:
             rows.append((ds, half, m["answerable"], pct(m["answerable_let_through"]), m["near_misses"],
                          pct(m["near_misses_refused"])))
             if m["near_misses_refused"] < 0.95:
-                r.lose(f"On {ds} ({half} indexed), {m['near_misses_refused']:.0%} of questions about articles that "
+                r.lose(f"On {ds} ({half} indexed), {m['near_misses_refused']:.1%} of questions about articles that "
                        "are not indexed are refused by the evidence check (target 95%).")
     r.add("Refusal on near misses (`python -m bench.refusal`): half of a set's articles indexed, every question of "
           "the set put to the evidence check that decides whether the model is asked. Questions about the other "

@@ -162,7 +162,7 @@ def embedding_units(chunk: Chunk, min_tokens: int = MIN_UNIT_TOKENS) -> list[str
     A question usually paraphrases one sentence; a vector of a sentence or two matches it far better than
     a vector of the whole chunk. The chunk's dense score is its best unit's. A larger ``min_tokens`` means fewer
     vectors: ``bench.retrieval_quality --unit-tokens N`` measured hybrid ans@5 (EN / JA) at 6 tokens (one vector
-    per sentence, 7,244 vectors) 0.976 / 0.976, at 40 (4,324) 0.974 / 0.975, at 80 (3,402) 0.971 / 0.976, and
+    per sentence, 7,245 vectors) 0.976 / 0.976, at 40 (4,324) 0.974 / 0.975, at 80 (3,402) 0.971 / 0.976, and
     one vector per chunk (3,161) 0.968 / 0.975: 40 keeps quality with 40% fewer vectors to embed and hold.
     """
     prefix = context_prefix(chunk)

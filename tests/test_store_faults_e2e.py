@@ -38,6 +38,8 @@ def indexed(tmp_path_factory) -> tuple[Path, Path]:
     docs = base / "docs"
     _write_notes(docs, NOTES)  # over 1,000 vectors: Chroma writes its graph files (below that it keeps a log)
     home = base / "home"
+    home.mkdir()
+    (home / "config.toml").write_text("unit_tokens = 6\n", encoding="utf-8")  # a vector per sentence: over 1,000
     stats = ragd_json(home, "index", str(docs))
     assert stats["files_indexed"] == NOTES and stats["files_failed"] == 0 and stats["vectors_embedded"] > 1000
     return home, docs
