@@ -149,9 +149,6 @@ class Asker:
             sentences.append(Sentence(match.start, match.end, match.claim, verdict.verdict, cited, verdict.missing))
         return citations, sentences
 
-    def cite(self, text: str, sources: list[Source], question: str) -> list[Citation]:
-        return self.judge(text, sources, question)[0]
-
     def extractive(self, question: str, sources: list[Source], model: str, lang: str) -> Answer:
         best = cite.best_passage(question, sources)
         if best is not None:
