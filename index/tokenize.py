@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 _CJK_RUN = re.compile(r"[\u3005\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff10-\uff5a\uff66-\uff9f\u30fc]+")
@@ -178,40 +179,37 @@ _JA_NOT_NEGATED = re.compile(r"かも(?:しれ|知れ)(?:ない|ません)"
                              r"|しょうがない|くだらない|たまらない|とんでもない|申し訳ない|だらしない|さりげない|あっけない")
 
 
-def japanese_details(text: str) -> tuple[set[str], bool]:
-    """The proper nouns (people, places, organisations; normalised) in the Japanese runs of ``text``, and
-    whether a verb or adjective there is negated (ない, ぬ, ず, ません)."""
+@dataclass(frozen=True)
+class JapaneseDetails:
+    names: frozenset[str]  # proper nouns (people, places, organisations), normalised
+    negated: bool  # a verb or adjective is negated (ない, ぬ, ず, ません)
+    negated_words: frozenset[str]  # the content word each negation negates (降る in 降らなかった)
+
+
+def japanese_details(text: str) -> JapaneseDetails:
+    """The names and the negations in the Japanese runs of ``text``, from one pass of the analyser."""
     names: set[str] = set()
+    negated_words: set[str] = set()
     negated = False
     text = _JA_NOT_NEGATED.sub("、", text)
     for m in _CJK_RUN.finditer(text):
         tok = _sudachi()
         run = m.group(0)
+        last = ""  # the content word before the current morpheme
         for i in range(0, len(run), _MAX_SUDACHI_BYTES // 3):
             for morpheme in tok.tokenize(run[i : i + _MAX_SUDACHI_BYTES // 3]):
                 pos = morpheme.part_of_speech()
-                if pos[1] == "固有名詞":
-                    names.add(morpheme.normalized_form().lower())
-                elif pos[0] in ("助動詞", "形容詞") and morpheme.dictionary_form() in _JA_NEGATIONS:
+                if pos[0] in ("助動詞", "形容詞") and morpheme.dictionary_form() in _JA_NEGATIONS:
                     negated = True
-    return names, negated
-
-
-def japanese_negated_words(text: str) -> set[str]:
-    """The words (normalised) that a negation in the Japanese runs of ``text`` negates: the content word before
-    each ない / ぬ / ず / ません (降ら in 降らなかった)."""
-    out: set[str] = set()
-    text = _JA_NOT_NEGATED.sub("、", text)
-    for m in _CJK_RUN.finditer(text):
-        last = ""
-        for morpheme in _sudachi().tokenize(m.group(0)[: _MAX_SUDACHI_BYTES // 3]):
-            pos = morpheme.part_of_speech()
-            if pos[0] in ("助動詞", "形容詞") and morpheme.dictionary_form() in _JA_NEGATIONS:
-                if last:
-                    out.add(last)
-            elif pos[0] not in _DROP_POS and morpheme.normalized_form() not in _LIGHT_VERBS:
-                last = morpheme.normalized_form().lower()
-    return out
+                    if last:
+                        negated_words.add(last)
+                    continue
+                normalized = morpheme.normalized_form()
+                if pos[1] == "固有名詞":
+                    names.add(normalized.lower())
+                if pos[0] not in _DROP_POS and normalized not in _LIGHT_VERBS:
+                    last = normalized.lower()
+    return JapaneseDetails(frozenset(names), negated, frozenset(negated_words))
 
 
 _LIGHT_VERBS = frozenset({"為る", "出来る", "居る", "有る", "成る", "在る"})  # 解除された: 解除 is what is negated

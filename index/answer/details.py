@@ -6,6 +6,7 @@ ones are Sudachi's proper nouns (固有名詞). Numbers include English number w
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class Details:
     numbers: frozenset[str] = frozenset()
     names: tuple[tuple[str, str], ...] = ()  # (stem in lower case, as written)
     negated: bool = False
+    negated_words: frozenset[str] = frozenset()  # Japanese: the words its negations negate
 
 
 def _numbers(text: str) -> set[str]:
@@ -60,6 +62,7 @@ def _numbers(text: str) -> set[str]:
     return found
 
 
+@functools.lru_cache(maxsize=256)  # an answer's sentences are checked against the same few source texts
 def details(text: str) -> Details:
     """The numbers, names and negation of ``text`` (English and Japanese)."""
     text = unicodedata.normalize("NFKC", text)
@@ -69,10 +72,10 @@ def details(text: str) -> Details:
         if _NAME.match(w) and w.lower() not in _NOT_NAMES:
             written = _PLURAL_ACRONYM.sub(r"\1", _POSSESSIVE.sub("", w))
             names[stem(written.lower())] = written
-    ja_names, ja_negated = japanese_details(text)
-    names |= {n: n for n in ja_names}
-    negated = bool(_EN_NEGATION.search(_NOT_NEGATION.sub(" ", text))) or ja_negated
-    return Details(frozenset(_numbers(text)), tuple(sorted(names.items())), negated)
+    ja = japanese_details(text)
+    names |= {n: n for n in ja.names}
+    negated = bool(_EN_NEGATION.search(_NOT_NEGATION.sub(" ", text))) or ja.negated
+    return Details(frozenset(_numbers(text)), tuple(sorted(names.items())), negated, ja.negated_words)
 
 
 def _acronyms(words: list[str]) -> set[str]:
@@ -93,12 +96,13 @@ def _acronyms(words: list[str]) -> set[str]:
     return out
 
 
-def known(text: str) -> tuple[set[str], set[str]]:
+@functools.lru_cache(maxsize=64)  # the same passage backs several sentences of an answer
+def known(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The numbers and the name-like terms a source text holds (any word, capitalised or not)."""
     text = unicodedata.normalize("NFKC", text)
-    ja_names, _ = japanese_details(text)
     words = _WORD.findall(text)
-    return _numbers(text), stems(text) | ja_names | {stem(w.lower()) for w in words} | _acronyms(words)
+    terms = stems(text) | japanese_details(text).names | {stem(w.lower()) for w in words} | _acronyms(words)
+    return frozenset(_numbers(text)), frozenset(terms)
 
 
 def names(text: str) -> set[str]:

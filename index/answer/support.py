@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ragd.index.answer import cite
-from ragd.index.answer.details import details, known
+from ragd.index.answer.details import Details, details, known
 from ragd.index.answer.models import Source
 from ragd.index.answer.terms import stem, stems
 from ragd.index.chunk import CJK_CHAR
-from ragd.index.tokenize import japanese_negated_words, query_terms
+from ragd.index.tokenize import query_terms
 
 Verdict = Literal["supported", "partly", "unsupported"]
 VERDICTS: tuple[Verdict, ...] = ("supported", "partly", "unsupported")
@@ -62,23 +62,22 @@ def missing_details(sentence: str, source: str, context: str = "", passage: str 
     out = [n for n in sorted(claim.numbers) if n not in numbers]
     where = passage or source
     out += [written for name, written in claim.names if name not in terms and not _written_in(written, where)]
-    if claim.negated and not details(source).negated:
+    said = details(source)
+    if claim.negated and not said.negated:
         out.append("negation")
-    elif not claim.negated and _negates_what_the_claim_says(source, sentence):
+    elif not claim.negated and said.negated and _negates_what_the_claim_says(source, said, sentence):
         out.append("the source's negation")
     return out
 
 
-def _negates_what_the_claim_says(source: str, sentence: str) -> bool:
-    """The source sentence negates a word that the (unnegated) claim states: "was not lifted" against "was
-    lifted". A "not" elsewhere in a long source sentence ("would not grow large enough") is not the claim's."""
-    if not details(source).negated:
-        return False
+def _negates_what_the_claim_says(source: str, said: Details, sentence: str) -> bool:
+    """The (negated) source sentence negates a word that the (unnegated) claim states: "was not lifted" against
+    "was lifted". A "not" elsewhere in a long source sentence ("would not grow large enough") is not the claim's."""
     claim = stems(sentence)
     for m in NEGATION_AHEAD.finditer(source):
         if stems(m.group(1)) & claim:
             return True
-    return bool(japanese_negated_words(source) & claim)  # Japanese negation follows the word it negates
+    return bool(said.negated_words & claim)  # Japanese negation follows the word it negates
 
 
 def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float, list[str]]:
