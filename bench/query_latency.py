@@ -169,10 +169,37 @@ def embed_all(cache: EmbeddingCache, embedder: Embedder, texts: Sequence[str]) -
             "seconds": round(time.perf_counter() - started, 1)}
 
 
-def write_notes(notes: list[Note], catalog: Catalog, vectors: ChromaVectors, by_hash: dict[str, Any],
+class Copies:
+    """The vector stored for each occurrence of a unit text. Without jitter every copy is the text's real
+    embedding (the store then holds exact duplicates). With jitter, every copy after the first is moved off it
+    by a random vector of ``jitter`` times its length (cosine to the original about 1 / sqrt(1 + jitter²)), as an
+    edited copy of a note would be: a near duplicate, not an exact one, so the vector graph is not built over
+    runs of identical points that no real tree of notes holds at that scale."""
+
+    def __init__(self, by_hash: dict[str, Any], jitter: float, seed: int) -> None:
+        self.by_hash, self.jitter = by_hash, jitter
+        self.seen: dict[str, int] = {}
+        self.rng = np.random.default_rng(seed)
+
+    def vector(self, text: str) -> Any:
+        h = text_hash(text)
+        base = self.by_hash[h]
+        n = self.seen.get(h, 0)
+        self.seen[h] = n + 1
+        if not self.jitter or n == 0:
+            return base
+        v = np.asarray(base, dtype=np.float32)
+        noise = self.rng.standard_normal(v.shape[0]).astype(np.float32)
+        noise *= self.jitter * float(np.linalg.norm(v)) / float(np.linalg.norm(noise))
+        moved = v + noise
+        return moved * (float(np.linalg.norm(v)) / float(np.linalg.norm(moved)))
+
+
+def write_notes(notes: list[Note], catalog: Catalog, vectors: ChromaVectors, copies: Copies,
                 upsert_batch: int = 4000, on_disk: bool = False) -> dict[str, float]:
     """Store notes as the indexer stores a file: vectors first (in large batches), then each file's catalog
-    transaction (manifest row, chunks, lexical terms); with ``on_disk`` the notes' files are written too."""
+    transaction (manifest row, chunks, lexical terms); with ``on_disk`` the notes' files are written too.
+    A note's text is let go once it is stored (a million chunks of them would hold gigabytes)."""
     ids: list[str] = []
     vecs: list[Any] = []
     t_vectors = 0.0
@@ -186,10 +213,11 @@ def write_notes(notes: list[Note], catalog: Catalog, vectors: ChromaVectors, by_
             cid = chunk_id(note.path, h, occurrences[h])
             rows.append((cid, h, len(units), chunk))
             ids += unit_ids(cid, len(units))
-            vecs += [by_hash[text_hash(u)] for u in units]
+            vecs += [copies.vector(u) for u in units]
         t = time.perf_counter()
         catalog.replace_file(note.record(len(rows), on_disk), rows)
         t_catalog += time.perf_counter() - t
+        note.data, note.chunks, note.units = b"", [], []
         if len(ids) >= upsert_batch:
             t = time.perf_counter()
             vectors.upsert(ids, vecs)
@@ -200,6 +228,13 @@ def write_notes(notes: list[Note], catalog: Catalog, vectors: ChromaVectors, by_
         vectors.upsert(ids, vecs)
         t_vectors += time.perf_counter() - t
     return {"catalog_s": round(t_catalog, 1), "vectors_s": round(t_vectors, 1)}
+
+
+def store_mb(cfg: Config) -> int:
+    """The index on disk: the catalog (with its lexical index) and the vector store."""
+    files = [cfg.catalog_path, *cfg.catalog_path.parent.glob(cfg.catalog_path.name + "-*"),
+             *(f for f in cfg.chroma_path.rglob("*") if f.is_file())]
+    return round(sum(f.stat().st_size for f in files if f.exists()) / 2**20)
 
 
 def quiesce(max_wait: float, window: float = 2.0, threshold: float = 0.05) -> dict[str, Any]:
@@ -402,7 +437,12 @@ def main() -> None:
     ap.add_argument("--http", action="store_true",
                     help="also time the searches through a real `ragd serve` over the same index at each size "
                          "(the notes are then written to disk, so that the daemon finds them unchanged)")
+    ap.add_argument("--jitter", type=float, default=0.0,
+                    help="store each repeated unit's copies as near duplicates, moved off the real vector by this "
+                         "share of its length (0: exact duplicates)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    ap.add_argument("--out-file", default="query-latency.json",
+                    help="the report's name in --out (bench.report also reads query-latency-1m.json)")
     args = ap.parse_args()
     sizes = sorted(int(s.replace("_", "")) for s in args.chunks.split(",") if s.strip())
 
@@ -438,7 +478,7 @@ def main() -> None:
         "params": {"chunks": sizes, "queries": args.queries, "k": args.k, "warmup": args.warmup, "seed": args.seed,
                    "embedder": cfg.embedder, "model_id": embedder.model_id, "chunk_tokens": cfg.chunk_tokens,
                    "passages": {"english": len(english), "japanese": len(japanese)}, "query_sets": list(QA_SETS),
-                   "http": args.http},
+                   "http": args.http, "jitter": args.jitter},
         "embedding": embedded,
         "load_avg_1m": {"start": load_avg()},
         "sizes": [],
@@ -446,17 +486,18 @@ def main() -> None:
     queries = questions(args.data, args.queries, random.Random(args.seed + 1))
     writer = Catalog(cfg.catalog_path)
     vectors = ChromaVectors.persistent(cfg.chroma_path, embedder.model_id)
-    out = args.out / "query-latency.json"
+    copies = Copies(by_hash, args.jitter, args.seed)
+    out = args.out / args.out_file
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         stored = 0
         seen: set[str] = set()
         for batch in plan:
+            seen.update(text_hash(u) for n in batch for units in n.units for u in units)
             t = time.perf_counter()
-            build = write_notes(batch, writer, vectors, by_hash, on_disk=args.http)
+            build = write_notes(batch, writer, vectors, copies, on_disk=args.http)
             build["seconds"] = round(time.perf_counter() - t, 1)
             stored += len(batch)
-            seen.update(text_hash(u) for n in batch for units in n.units for u in units)
             counts = writer.counts()
             n_vectors = vectors.count()
             print(f"\n== {counts['chunks']:,} chunks ({stored:,} notes, {n_vectors:,} vectors, {len(seen):,} distinct) "
@@ -473,6 +514,8 @@ def main() -> None:
                 reader.close()
             row = {"chunks": counts["chunks"], "files": counts["files"], "vectors": n_vectors,
                    "distinct_vectors": len(seen), "build": build, "settle": quiet, **result,
+                   "rss_mb": round(psutil.Process().memory_info().rss / 2**20),
+                   "store_mb": store_mb(cfg),
                    "load_avg_1m": {"start": load_before, "end": load_avg()}}
             report["sizes"].append(row)
             print_size(row)
@@ -503,8 +546,10 @@ def notes_text(r: dict[str, Any]) -> list[str]:
         f"embedder {p['embedder']}; ragd's Retriever over a persistent chromadb collection and the read-only "
         "catalog's FTS5 index, in process (the HTTP round trip is not included).",
         "The index was written through the stores' own API with real embeddings of real sentences (each distinct "
-        "sentence embedded once); notes reuse sentences, so the vector store holds duplicates "
-        "(vectors vs distinct_vectors in the JSON).",
+        "sentence embedded once); notes reuse sentences, so the vector store holds "
+        + (f"near duplicates: every copy after a text's first is moved off its vector by {p['jitter']:g} of its "
+           "length (--jitter), as an edited copy would be" if p.get("jitter") else "exact duplicates")
+        + " (vectors vs distinct_vectors in the JSON).",
         "dense and hybrid embed the query; p50 / query embedding compares each mode with embedding the query alone, "
         "timed in the same loop. The rows '(vector given)' are the same searches with the query vector embedded "
         "beforehand: what the search costs besides the query embedding (hybrid overlaps its lexical side with "
@@ -522,6 +567,7 @@ def notes_text(r: dict[str, Any]) -> list[str]:
 
 def print_size(row: dict[str, Any]) -> None:
     e = row["embed_only"]
+    print(f"  this process: {row['rss_mb']:,} MB resident; the index on disk: {row['store_mb']:,} MB")
     print(f"  query embedding alone: p50 {e['p50'] * 1000:.1f} ms, p95 {e['p95'] * 1000:.1f} ms "
           f"(other processes kept {row['other_processes_busy_cores']} cores busy meanwhile)")
     for mode, st in row["modes"].items():

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match
 
 from ragd.daemon import web
-from ragd.daemon.api import Service, openai_compat, rest
+from ragd.daemon.api import DaemonBackend, openai_compat, rest
 from ragd.daemon.api.contract import GUARD, HEADERS, PUBLIC_GUARD, WHY, ErrorBody
 from ragd.daemon.api.mcp_server import mcp_app, mcp_route
 from ragd.daemon.security import PUBLIC_PATHS, Guard, Message, Receive, Scope, Send
@@ -39,7 +39,7 @@ def _version() -> str:
         return "0"
 
 
-def create_app(service: Service, token: str, port: int, *, start: Callable[[], None] | None = None,
+def create_app(service: DaemonBackend, token: str, port: int, *, start: Callable[[], None] | None = None,
                stop: Callable[[], None] | None = None, extra_hosts: frozenset[str] = frozenset(),
                max_body: int = 256 * 1024) -> Guard:
     """The daemon's ASGI app. ``start``/``stop`` run in the lifespan (the runtime's own, in the daemon)."""

@@ -12,6 +12,7 @@ import click
 from ragd.daemon.answer_text import marked_answer
 from ragd.daemon.config import Config
 from ragd.index.answer.history import History, HistoryEntry, HistoryError, load_history_settings
+from ragd.index.location import place
 
 PREVIEW_CHARS = 200
 
@@ -30,13 +31,7 @@ def _local(entry: HistoryEntry, seconds: bool = False) -> str:
 
 
 def _where(citation: dict[str, Any]) -> str:
-    parts = []
-    if citation.get("page"):
-        parts.append(f"p. {citation['page']}")
-    if citation.get("line_start"):
-        end = citation.get("line_end") or citation["line_start"]
-        parts.append(f"line {end}" if end == citation["line_start"] else f"lines {citation['line_start']}-{end}")
-    return ", ".join(parts)
+    return place(citation.get("page"), citation.get("line_start"), citation.get("line_end"))
 
 
 def _cited(entry: HistoryEntry) -> str:

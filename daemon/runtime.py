@@ -23,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from ragd.connectors import Connector
 from ragd.connectors.files import Unreadable
-from ragd.daemon.api import Mode, NotIndexed, OnToken
+from ragd.daemon.api import NotIndexed, OnToken
 from ragd.daemon.changes import Batch, ChangeQueue
 from ragd.daemon.config import Config
 from ragd.daemon.container import Container
@@ -31,6 +31,8 @@ from ragd.daemon.desktop import open_with_desktop
 from ragd.daemon.memory import release_freed_memory
 from ragd.daemon.repairs import StoreRepairs
 from ragd.daemon.server_settings import ServerSettings, load_server_settings
+from ragd.daemon.service.local import not_a_source
+from ragd.daemon.service.records import SourceInfo
 from ragd.daemon.shared_embedder import SharedEmbedder
 from ragd.daemon.watcher import Watcher
 from ragd.daemon.writer import IndexWriter
@@ -45,7 +47,7 @@ from ragd.index.idle_pool import IdlePool
 from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
 from ragd.index.lock import WriterLock
-from ragd.index.models import Hit
+from ragd.index.models import Hit, Mode
 from ragd.index.paths import resolve_paths
 from ragd.index.pipeline import Indexer, IndexStats, verify
 from ragd.index.retrieve import Retriever
@@ -289,10 +291,7 @@ class Runtime:
 
         def job() -> int:
             if not self.writes.catalog.remove_source(root):
-                configured = self.writes.configured_sources()
-                if root in configured:
-                    raise SourceError(f"{root} is listed in the config file; remove it there")
-                raise SourceError(f"not a source: {root}")
+                raise not_a_source(root, self.writes.configured_sources())
             self._refresh_sources()
             return int(self.writes.indexer.drop(root, self._connectors))
 
@@ -367,8 +366,7 @@ class Runtime:
             *([{"path": full["path"], "status": "out_of_space", "reason": full["message"]}] if full else []),
             *self.repairs.problems(),
             *({"path": p, "status": "unreadable", "reason": why} for p, why in self.unreadable.snapshot().items())]
-        problems = first[:STATUS_PROBLEMS] + [{"path": r.path, "status": r.status, "reason": r.error}
-                                              for r in records[: max(0, STATUS_PROBLEMS - len(first))]]
+        problems = first[:STATUS_PROBLEMS] + [r.problem() for r in records[: max(0, STATUS_PROBLEMS - len(first))]]
         return {
             **counts,
             "model": model,
@@ -388,8 +386,7 @@ class Runtime:
         with self._reading():
             total, records = self._catalog().list_files(under=under, status=status, contains=contains,
                                                          limit=limit, offset=offset)
-        return {"total": total, "files": [{"path": r.path, "status": r.status, "error": r.error, "size": r.size,
-                                           "chunks": r.chunk_count, "indexed_at": r.indexed_at} for r in records]}
+        return {"total": total, "files": [r.to_json() for r in records]}
 
     def history(self, search: str | None, limit: int) -> list[dict[str, Any]]:
         with History(self.writes.history_path, readonly=True) as history:
@@ -413,13 +410,12 @@ class Runtime:
         entry = owner.entry(path) if owner is not None else None
         return entry is not None and entry.path == path and entry.skip_reason is None
 
-    def sources(self) -> list[dict[str, Any]]:
+    def sources(self) -> list[SourceInfo]:
         catalog = self._catalog()
         configured = self.writes.configured_sources()
         unwatched = self.watcher.problems
-        return [{"path": root, "exists": os.path.exists(root), "files": len(catalog.files_under(root)),
-                 "from_config": root in configured, "watched": root not in unwatched,
-                 "problem": unwatched.get(root)} for root in self.roots()]
+        return [SourceInfo(root, os.path.exists(root), len(catalog.files_under(root)), root in configured,
+                           root not in unwatched, unwatched.get(root)) for root in self.roots()]
 
     def repair(self) -> dict[str, Any]:
         """Check every store on the writer thread and rebuild what is damaged; then a scan re-indexes what the
@@ -442,8 +438,7 @@ class Runtime:
             record = self._catalog().file(path)
         if record is None:
             raise NotIndexed(path)
-        return {"path": record.path, "status": record.status, "error": record.error, "size": record.size,
-                "chunks": record.chunk_count, "indexed_at": record.indexed_at}
+        return record.to_json()
 
     def context(self, path: str, doc_key: str, page: int | None, line_start: int | None, line_end: int | None,
                 around: int) -> list[dict[str, Any]]:

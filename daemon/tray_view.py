@@ -48,9 +48,9 @@ def _problem_lines(status: Mapping[str, Any]) -> tuple[str, ...]:
     """The newest failures first, then the index's problems and unwatched folders; one line per path."""
     seen: dict[str, str] = {}
     indexing = status.get("indexing") or {}
-    for failure in reversed(indexing.get("recent_failures") or []):
+    for failure in reversed((indexing.get("totals") or {}).get("failures") or []):
         path = str(failure.get("path", "?"))
-        seen.setdefault(path, _line(path, failure.get("error") or failure.get("reason")))
+        seen.setdefault(path, _line(path, failure.get("reason")))
     for problem in status.get("problems") or []:
         path = str(problem.get("path", "?"))
         seen.setdefault(path, _line(path, f"{problem.get('status', 'failed')}, {problem.get('reason') or '?'}"))

@@ -43,13 +43,10 @@ class Progress:
     batch_done: int = 0
     current: str | None = None
     batch_started: float | None = None
-    files_done: int = 0  # since the daemon started
-    files_failed: int = 0
-    chunks_embedded: int = 0  # chunks that needed the model, since the daemon started
+    totals: IndexStats = field(default_factory=IndexStats)  # every batch since the daemon started
     last_change: dict[str, Any] | None = None  # the last batch's stats
     last_scan: dict[str, Any] | None = None  # the last full scan's stats
     last_error: str | None = None
-    recent_failures: list[dict[str, str]] = field(default_factory=list)
     out_of_space: OutOfSpace | None = None  # set while indexing waits for free space
 
     def eta_s(self, now: float) -> float | None:
@@ -123,13 +120,10 @@ class IndexWriter:
                 "batch": {"done": p.batch_done, "total": p.batch_total},
                 "current": p.current,
                 "eta_s": p.eta_s(time.monotonic()),
-                "files_done": p.files_done,
-                "files_failed": p.files_failed,
-                "chunks_embedded": p.chunks_embedded,
+                "totals": p.totals.to_json(),  # ragd index through the daemon: the run is the change in these
                 "last_change": p.last_change,
                 "last_scan": p.last_scan,
                 "last_error": p.last_error,
-                "recent_failures": list(p.recent_failures[-20:]),
                 "out_of_space": None if full is None else {
                     "path": str(full.path), "free_bytes": full.free, "needed_bytes": full.needed,
                     "message": f"{full}. Searches still answer from what is indexed; indexing resumes by itself "
@@ -242,10 +236,7 @@ class IndexWriter:
         summary = stats.to_json()
         with self._lock:
             p = self.progress
-            p.files_done += stats.files_indexed
-            p.files_failed += stats.files_failed
-            p.chunks_embedded += stats.chunks_embedded
-            p.recent_failures = (p.recent_failures + stats.failures)[-20:]
+            p.totals.add(stats)
             if full_scan:
                 p.last_scan = summary
             else:

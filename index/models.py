@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["hybrid", "dense", "lexical"]  # how a search ranks: both sides fused, vectors only, terms only
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
+RECENT_FAILURES = 20  # failures a running total keeps (each run's own are all kept)
 
 
 @dataclass(frozen=True)
@@ -74,3 +80,49 @@ class Hit:
             "doc_key": self.doc_key,
             "chunk_id": self.chunk_id,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Hit:
+        """The hit ``to_json`` made (the daemon's answer, read back by its clients)."""
+        return cls(chunk_id=str(data.get("chunk_id", "")), path=data["path"], text=data["text"],
+                   score=float(data["score"]), page=data.get("page"), line_start=data.get("line_start"),
+                   line_end=data.get("line_end"), heading=tuple(data.get("heading") or ()), title=data.get("title"),
+                   doc_key=str(data.get("doc_key") or ""))
+
+
+@dataclass
+class IndexStats:
+    files_indexed: int = 0
+    files_unchanged: int = 0
+    files_failed: int = 0
+    files_skipped: int = 0
+    files_removed: int = 0
+    chunks_embedded: int = 0  # chunks that needed the model (the rest came from the cache)
+    vectors_embedded: int = 0  # sentence vectors computed
+    chunks_written: int = 0
+    vectors_repaired: int = 0
+    seconds: float = 0.0
+    failures: list[dict[str, str]] = field(default_factory=list)  # {"path", "status": "failed", "reason"}
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    def counts(self) -> dict[str, float]:
+        """The numbers alone (what a running total keeps)."""
+        return {k: v for k, v in asdict(self).items() if k != "failures"}
+
+    def add(self, other: IndexStats) -> None:
+        """Count ``other``'s run into this one (a running total over batches)."""
+        for key, value in other.counts().items():
+            setattr(self, key, getattr(self, key) + value)
+        self.failures = (self.failures + other.failures)[-RECENT_FAILURES:]
+
+    @classmethod
+    def between(cls, before: dict[str, float], after: dict[str, float],
+                failures: Sequence[dict[str, str]] = ()) -> IndexStats:
+        """The run between two running totals (``counts()``), e.g. what a daemon did for one request."""
+        run = cls(failures=list(failures))
+        for key in run.counts():
+            change = after.get(key, 0) - before.get(key, 0)
+            setattr(run, key, round(change, 3) if key == "seconds" else int(change))
+        return run

@@ -21,7 +21,6 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ragd.connectors import Connector, Entry
@@ -29,7 +28,7 @@ from ragd.index.chunk import ChunkSettings, chunk_document, embed_text, embeddin
 from ragd.index.embed import Embedder, Vectors
 from ragd.index.embedding import Batch, Embedding, Parsed
 from ragd.index.isolate import ParsePool, ParseResult
-from ragd.index.models import Chunk
+from ragd.index.models import Chunk, IndexStats
 from ragd.index.parse import is_supported
 from ragd.index.paths import resolve_paths
 from ragd.index.scan import Progress, Scan, Slices, Tally
@@ -49,24 +48,6 @@ BYTES_PER_TEXT = 16 * 1024  # room a stored text may take: its vector in the cac
 
 class Cancelled(Exception):
     """Raised by a progress callback to stop a run between two files (what is stored stays consistent)."""
-
-
-@dataclass
-class IndexStats:
-    files_indexed: int = 0
-    files_unchanged: int = 0
-    files_failed: int = 0
-    files_skipped: int = 0
-    files_removed: int = 0
-    chunks_embedded: int = 0  # chunks that needed the model (the rest came from the cache)
-    vectors_embedded: int = 0  # sentence vectors computed
-    chunks_written: int = 0
-    vectors_repaired: int = 0
-    seconds: float = 0.0
-    failures: list[dict[str, str]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def file_hash(path: str) -> str:
@@ -327,7 +308,7 @@ class Indexer:
             self._record(entry, digest, status, reason)
             if status == "failed":
                 stats.files_failed += 1
-                stats.failures.append({"path": entry.path, "error": reason})
+                stats.failures.append({"path": entry.path, "status": "failed", "reason": reason})
             else:
                 stats.files_skipped += 1
             return None

@@ -7,16 +7,13 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from ragd.index.embed import Embedder, Vectors
-from ragd.index.models import Hit
+from ragd.index.models import Hit, Mode
 from ragd.index.store.catalog import Catalog, chunk_of
 from ragd.index.store.vectors import VectorStore
-
-Mode = Literal["hybrid", "dense", "lexical"]
 
 
 @dataclass(frozen=True)

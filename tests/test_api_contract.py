@@ -30,7 +30,7 @@ import schemathesis
 from schemathesis import GenerationMode
 from starlette.testclient import TestClient
 
-from ragd.daemon.api import Service
+from ragd.daemon.api import DaemonBackend
 from ragd.daemon.app import create_app
 from tests.daemon_proc import Daemon
 
@@ -50,7 +50,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def published_schema() -> dict[str, Any]:
     """``/openapi.json`` as this code serves it (the test checks that the daemon serves the same): the
     operations must be known when pytest collects, before any daemon runs."""
-    app = create_app(cast(Service, None), TOKEN, 8765)  # no lifespan: nothing runs but the schema route
+    app = create_app(cast(DaemonBackend, None), TOKEN, 8765)  # no lifespan: nothing runs but the schema route
     schema: dict[str, Any] = TestClient(app, base_url="http://127.0.0.1:8765", headers=AUTH).get(
         "/openapi.json").raise_for_status().json()
     return schema

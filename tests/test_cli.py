@@ -87,7 +87,8 @@ def test_status_sources_verify(indexed, corpus):
     reasons = {Path(p["path"]).name: p for p in status["problems"]}
     assert reasons["qpdf__bad1.pdf"]["status"] == "failed" and reasons["qpdf__bad1.pdf"]["reason"]
     assert reasons["poi__poc-xmlbomb.xlsx"]["status"] == "skipped"
-    assert ragd_json(home, "sources") == [{"path": str(corpus), "exists": True, "files": 8}]
+    assert ragd_json(home, "sources") == [{"path": str(corpus), "exists": True, "files": 8, "from_config": False,
+                                           "watched": False, "problem": None}]  # no daemon: nothing watches it
     assert ragd_json(home, "verify") == {"ok": True, "problems": []}
     assert "ok" in ragd(home, "verify").stdout
 

@@ -46,7 +46,7 @@ def test_status_search_and_ask(env):
     client, _, docs, _ = env
     status = settle(client)
     assert status["indexed"] == 1 and status["sources"] == [str(docs)] and status["paused"] is False
-    assert {"queued", "batch", "current", "eta_s", "files_failed"} <= set(status["indexing"])
+    assert {"queued", "batch", "current", "eta_s", "totals"} <= set(status["indexing"])
     assert paths(client, "tomatoes planted") == [str(docs / "garden.txt")]
     answer = client.post("/v1/ask", json={"question": "When were the tomatoes planted?"}).json()
     assert answer["grounded"] is True and answer["citations"][0]["path"] == str(docs / "garden.txt")
@@ -204,7 +204,7 @@ def test_files_history_and_open(env, tmp_path):
     page = client.get("/v1/files", params={"under": str(docs), "limit": 1}).json()
     assert page["total"] == 2 and len(page["files"]) == 1 and page["files"][0]["path"] == str(docs / "broken.pdf")
     failed = client.get("/v1/files", params={"status": "failed", "q": "BROKEN"}).json()["files"][0]
-    assert failed["error"]
+    assert failed["reason"] and failed["status"] == "failed"
     client.post("/v1/ask", json={"question": "When were the tomatoes planted?"})
     entries = client.get("/v1/history", params={"search": "tomatoes"}).json()["entries"]
     assert len(entries) == 1 and entries[0]["grounded"] is True

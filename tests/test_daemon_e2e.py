@@ -12,12 +12,15 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
+from ragd.index.answer.models import Answer
+from ragd.index.models import Hit, IndexStats
 from tests.daemon_proc import Daemon, wait_until
-from tests.helpers import REPO, ragd, ragd_env
+from tests.helpers import REPO, ragd, ragd_env, ragd_json
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -90,12 +93,12 @@ def test_a_delete_disappears(world):
 
 def test_a_rename_keeps_its_embeddings(world):
     daemon, folder, _ = world
-    before = daemon.settled()["indexing"]["chunks_embedded"]
+    before = daemon.settled()["indexing"]["totals"]["chunks_embedded"]
     old, new = folder / "garden.md", folder / "garden-2026.md"
     os.rename(old, new)
     wait_until(lambda: hit_paths(daemon, "tomatoes planted")[:1] == [str(new)], 120, "the rename")
     status = daemon.settled()
-    assert status["indexing"]["chunks_embedded"] == before  # 0 chunks embedded for the rename
+    assert status["indexing"]["totals"]["chunks_embedded"] == before  # 0 chunks embedded for the rename
     assert str(old) not in hit_paths(daemon, "tomatoes planted")
 
 
@@ -125,6 +128,36 @@ def test_cli_goes_through_the_daemon_without_heavy_imports(world):
     assert proc.returncode == 0, proc.stderr
     assert "quokka.txt" in proc.stdout
     assert "HEAVY []" in proc.stdout
+
+
+def test_each_cli_command_has_its_in_process_shape_through_the_daemon(world, tmp_path):
+    """The CLI speaks to the daemon through the same interface as in process (``Service``): one JSON shape per
+    command either way, and the daemon's run reported as what it did for this request."""
+    daemon, _, _ = world
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "kiln.txt").write_text("The pottery kiln is fired to 1240 degrees on Thursdays.\n", encoding="utf-8")
+    (extra / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    run = ragd_json(daemon.home, "index", str(extra))
+    assert set(run) == set(IndexStats().to_json())
+    assert (run["files_indexed"], run["files_failed"]) == (1, 1) and run["chunks_embedded"] >= 1
+    assert [(Path(f["path"]).name, f["status"]) for f in run["failures"]] == [("broken.pdf", "failed")]
+    assert run["failures"][0]["reason"]
+    assert ragd_json(daemon.home, "index", str(extra))["files_indexed"] == 0  # nothing new the second time
+    listed = {s["path"]: s for s in ragd_json(daemon.home, "sources")}
+    assert listed[str(extra)] == {"path": str(extra), "exists": True, "files": 2, "from_config": False,
+                                  "watched": True, "problem": None}
+    hits = ragd_json(daemon.home, "search", "How hot is the pottery kiln fired?", "-k", "2")
+    assert hits[0]["path"] == str(extra / "kiln.txt")
+    assert set(hits[0]) == set(Hit("c", "p", "t", 1.0, None, 1, 1).to_json())
+    answer = ragd_json(daemon.home, "ask", "How hot is the pottery kiln fired?")
+    assert set(answer) == set(Answer("q", "a", True).to_json())
+    assert answer["grounded"] and any(c["path"] == str(extra / "kiln.txt") for c in answer["citations"])
+    streamed = ragd(daemon.home, "ask", "How hot is the pottery kiln fired?").stdout
+    assert "kiln.txt" in streamed  # the sources after the streamed text
+    out = ragd(daemon.home, "sources", "remove", str(extra)).stdout
+    assert out.strip() == f"removed {extra} (2 files dropped from the index)"
+    assert str(extra) not in {s["path"] for s in ragd_json(daemon.home, "sources")}
 
 
 def test_the_api_refuses_strangers_and_bad_requests(world):

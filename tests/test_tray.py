@@ -34,7 +34,7 @@ def status(**over: Any) -> dict[str, Any]:
         "files": 3, "indexed": 3, "failed": 0, "skipped": 0, "chunks": 9, "paused": False, "problems": [],
         "problems_total": 0, "unwatched": {}, "pid": 4242,
         "indexing": {"state": "idle", "queued": 0, "batch": {"done": 0, "total": 0}, "current": None,
-                     "eta_s": None, "last_error": None, "recent_failures": [], "done_through": 0},
+                     "eta_s": None, "last_error": None, "totals": {"failures": []}, "done_through": 0},
     }
     indexing = {**base["indexing"], **over.pop("indexing", {})}
     return {**base, **over, "indexing": indexing}
@@ -154,8 +154,9 @@ def test_states_from_status() -> None:
 
 def test_problems_are_listed_newest_first_and_capped() -> None:
     problems = [{"path": f"/d/f{i}.pdf", "status": "failed", "reason": "bad xref"} for i in range(15)]
-    failures = [{"path": "/d/old.txt", "error": "decode"}, {"path": "/d/new.txt", "error": "timeout"}]
-    view = view_of(status(failed=15, problems=problems, indexing={"recent_failures": failures},
+    failures = [{"path": "/d/old.txt", "status": "failed", "reason": "decode"},
+                {"path": "/d/new.txt", "status": "failed", "reason": "timeout"}]
+    view = view_of(status(failed=15, problems=problems, indexing={"totals": {"failures": failures}},
                           unwatched={"/gone": "no such folder"}))
     assert view.state == "error" and view.title == "ragd: 15 files could not be indexed (see Recent problems)"
     assert view.problems[:3] == ("new.txt: timeout", "old.txt: decode", "f0.pdf: failed, bad xref")

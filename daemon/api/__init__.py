@@ -7,12 +7,12 @@ implements it, and tests may pass a fake through the same seam.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from ragd.daemon.service.records import SourceInfo
 from ragd.index.answer.models import Answer
-from ragd.index.models import Hit
+from ragd.index.models import Hit, Mode
 
-Mode = Literal["hybrid", "dense", "lexical"]
 OnToken = Callable[[str], None]
 
 
@@ -38,10 +38,10 @@ class Backend(Protocol):
         ...
 
 
-class Service(Backend, Protocol):
+class DaemonBackend(Backend, Protocol):
     """What the REST routes need beyond questions: the sources, the writer, the documents."""
 
-    def sources(self) -> list[dict[str, Any]]: ...
+    def sources(self) -> list[SourceInfo]: ...
     def add_source(self, path: str) -> tuple[bool, int]:
         """Whether the folder is new, and the number of the indexing request (see ``status``)."""
         ...

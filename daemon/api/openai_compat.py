@@ -28,6 +28,7 @@ from ragd.daemon.api.contract import LLM_503, MAX_QUERY, SUPPORTED_SHARE, Senten
 from ragd.daemon.api.streaming import INTERNAL_ERROR, stream_answer
 from ragd.index.answer.models import Answer, Citation
 from ragd.index.errors import RagdError
+from ragd.index.location import cited
 from ragd.index.models import Hit
 
 MAX_MESSAGES = 1_000
@@ -300,14 +301,7 @@ def footer(answer: Answer) -> str:
 
 
 def where(at: Citation | Hit) -> str:
-    """``path (p. X, lines a-b)``, leaving out what is unknown."""
-    parts = []
-    if at.page is not None:
-        parts.append(f"p. {at.page}")
-    if at.line_start is not None:
-        end = at.line_end if at.line_end is not None else at.line_start
-        parts.append(f"line {at.line_start}" if end == at.line_start else f"lines {at.line_start}-{end}")
-    return f"{at.path} ({', '.join(parts)})" if parts else at.path
+    return cited(at.path, at.page, at.line_start, at.line_end)
 
 
 def last_user_text(messages: list[UserMessage | OtherMessage]) -> str:

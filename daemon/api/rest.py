@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import JSONResponse, Response
 
-from ragd.daemon.api import NotIndexed, Service
+from ragd.daemon.api import DaemonBackend, NotIndexed
 from ragd.daemon.api.contract import (
     LLM_503,
     MAX_INT,
@@ -27,6 +27,7 @@ from ragd.daemon.api.contract import (
 from ragd.daemon.api.streaming import stream_answer
 from ragd.daemon.desktop import NoOpener
 from ragd.index.errors import RagdError
+from ragd.index.models import Mode
 from ragd.index.store.health import IndexDamaged
 
 PathStr = Annotated[str, Field(min_length=1, max_length=MAX_PATH, pattern=NO_NUL)]
@@ -44,7 +45,7 @@ class _Strict(BaseModel):
 class SearchRequest(_Strict):
     query: str = Field(min_length=1, max_length=MAX_QUERY, description="What to look for.")
     k: WholeNumber = Field(5, ge=1, le=100, description="How many hits.")
-    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    mode: Mode = "hybrid"
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
         "examples": [{"query": "When were the tomatoes planted?", "k": 5, "mode": "hybrid"}]})
@@ -79,7 +80,7 @@ def user_error(exc: RagdError) -> HTTPException:
     return HTTPException(error_status(exc), str(exc))
 
 
-def router(service: Service) -> APIRouter:
+def router(service: DaemonBackend) -> APIRouter:
     api = APIRouter(prefix="/v1")
 
     @api.get("/status", summary="Counts, indexing progress (queued, done, failed, current file, ETA), problems")
@@ -121,7 +122,7 @@ def router(service: Service) -> APIRouter:
 
     @api.get("/sources", summary="The folders being watched")
     def list_sources() -> list[dict[str, Any]]:
-        return service.sources()
+        return [s.to_json() for s in service.sources()]
 
     @api.post("/sources", status_code=status.HTTP_201_CREATED, summary="Watch and index a folder",
               responses=errors(400, 422, why={400: "No such file or folder on this machine, or one that cannot "

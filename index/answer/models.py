@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,11 @@ class Citation:
         return {"n": self.n, "path": self.path, "page": self.page, "line_start": self.line_start,
                 "line_end": self.line_end, "quote": self.quote}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Citation:
+        return cls(n=int(data["n"]), path=data["path"], page=data.get("page"), line_start=data.get("line_start"),
+                   line_end=data.get("line_end"), quote=data["quote"])
+
 
 @dataclass(frozen=True)
 class Sentence:
@@ -47,6 +53,11 @@ class Sentence:
     def to_json(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "text": self.text, "support": self.support,
                 "citations": list(self.citations), "missing": list(self.missing)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Sentence:
+        return cls(start=int(data["start"]), end=int(data["end"]), text=data["text"], support=data["support"],
+                   citations=tuple(data.get("citations") or ()), missing=tuple(data.get("missing") or ()))
 
 
 @dataclass
@@ -82,3 +93,13 @@ class Answer:
             "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Answer:
+        """The answer ``to_json`` made (the daemon's, read back by the CLI and the tray)."""
+        return cls(question=data["question"], answer=data["answer"], grounded=bool(data["grounded"]),
+                   citations=[Citation.from_json(c) for c in data.get("citations") or ()],
+                   nearest=[Hit.from_json(h) for h in data.get("nearest") or ()], model=str(data.get("model") or ""),
+                   timings=dict(data.get("timings") or {}),
+                   sentences=[Sentence.from_json(s) for s in data.get("sentences") or ()],
+                   left_out=list(data.get("left_out") or ()))

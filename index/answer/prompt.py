@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from ragd.index.answer.models import Source
 from ragd.index.chunk import CJK_CHAR
 from ragd.index.llm.base import Message
+from ragd.index.location import place
 from ragd.index.models import Hit
 from ragd.index.sentences import sentence_spans
 
@@ -31,18 +32,9 @@ def language(text: str) -> str:
     return "ja" if cjk >= 2 and 2 * cjk >= len(_LATIN.findall(text)) else "en"
 
 
-def location(hit: Hit) -> str:
-    where = []
-    if hit.page:
-        where.append(f"p. {hit.page}")
-    if hit.line_start:
-        where.append(f"lines {hit.line_start}-{hit.line_end}")
-    return ", ".join(where)
-
-
 def source_block(n: int, hit: Hit, text: str) -> str:
     label = " > ".join(t for t in (hit.title, *hit.heading) if t) or hit.path.rsplit("/", 1)[-1]
-    where = location(hit)
+    where = place(hit.page, hit.line_start, hit.line_end)
     return f"[{n}] {label}{f' ({where})' if where else ''}\n{text.strip()}"
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from ragd.index.models import Chunk
 from ragd.index.store.sqlite import connect
@@ -63,6 +63,14 @@ class FileRecord:
     error: str | None
     chunk_count: int
     indexed_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        """A file's status as every face shows it (``/v1/files``, ``/v1/documents``)."""
+        return {**self.problem(), "size": self.size, "chunks": self.chunk_count, "indexed_at": self.indexed_at}
+
+    def problem(self) -> dict[str, Any]:
+        """``{"path", "status", "reason"}``: the shape of a file in every list of problems and failures."""
+        return {"path": self.path, "status": self.status, "reason": self.error}
 
 
 class FileStat(NamedTuple):

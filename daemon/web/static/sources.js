@@ -237,7 +237,7 @@ function fileRow(file) {
   return h("tr", { dataset: { path: file.path, status: file.status } },
     h("td", {}, h("div", { class: "file" },
       withLang(h("span", { class: "mono path" }, file.path), file.path),
-      file.error ? withLang(h("span", { class: "reason" }, file.error), file.error) : null)),
+      file.reason ? withLang(h("span", { class: "reason" }, file.reason), file.reason) : null)),
     h("td", {}, h("span", { class: `badge ${file.status}` }, file.status)),
     h("td", { class: "num" }, file.chunks ?? ""),
     h("td", { class: "num" }, formatSize(file.size)),
