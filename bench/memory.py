@@ -41,7 +41,7 @@ from typing import Any
 import psutil
 
 from bench.daemon_latency import idle, load_avg, machine, shut_down
-from ragd.daemon.runtime import HOUSEKEEPING_S
+from ragd.daemon.server.runtime import HOUSEKEEPING_S
 from tests.daemon_proc import Daemon, wait_until
 from tests.helpers import REPO, ragd_env
 

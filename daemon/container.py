@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ragd.connectors.files import FileFilter, FilesConnector, Unreadable
 from ragd.daemon.config import Config
-from ragd.daemon.store_watchdog import WatchedVectors
+from ragd.daemon.server.store_watchdog import WatchedVectors
 from ragd.index import embed, llm
 from ragd.index.answer.ask import Asker, AskSettings, unsupported_mode
 from ragd.index.answer.history import HistorySettings, load_history_settings, remember

@@ -9,8 +9,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from ragd.daemon.app import create_app
-from ragd.daemon.runtime import Runtime
+from ragd.daemon.server.app import create_app
+from ragd.daemon.server.runtime import Runtime
 
 TOKEN = "k" * 43
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -30,8 +30,8 @@ import schemathesis
 from schemathesis import GenerationMode
 from starlette.testclient import TestClient
 
-from ragd.daemon.api import DaemonBackend
-from ragd.daemon.app import create_app
+from ragd.daemon.server.api import DaemonBackend
+from ragd.daemon.server.app import create_app
 from tests.daemon_proc import Daemon
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

@@ -12,11 +12,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from ragd.daemon import config as config_mod
-from ragd.daemon.api.contract import MAX_QUERY
-from ragd.daemon.api.openai_compat import NO_QUESTION
-from ragd.daemon.app import create_app
-from ragd.daemon.runtime import Runtime
-from ragd.daemon.server_settings import ServerSettings
+from ragd.daemon.server.api.contract import MAX_QUERY
+from ragd.daemon.server.api.openai_compat import NO_QUESTION
+from ragd.daemon.server.app import create_app
+from ragd.daemon.server.runtime import Runtime
+from ragd.daemon.server.settings import ServerSettings
 from tests.fakes import HashingEmbedder, MemoryVectors, ScriptedLLM
 from tests.inprocess import AUTH, TOKEN, serving, settle, wait_until
 
@@ -225,7 +225,7 @@ def test_files_history_and_open(env, tmp_path):
 def test_idle_housekeeping_returns_memory_once_per_activity(env, monkeypatch):
     client, runtime, docs, _ = env
     trims: list[float] = []
-    monkeypatch.setattr("ragd.daemon.runtime.release_freed_memory", lambda: trims.append(time.time()) or True)
+    monkeypatch.setattr("ragd.daemon.server.runtime.release_freed_memory", lambda: trims.append(time.time()) or True)
     settle(client)
     runtime._idle_housekeeping()
     runtime._idle_housekeeping()

@@ -18,10 +18,10 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from ragd.daemon.changes import ChangeQueue
-from ragd.daemon.security import Guard, ensure_token, host_name, read_daemon_file, write_daemon_file
-from ragd.daemon.server_settings import is_loopback, load_server_settings
-from ragd.daemon.watcher import Watcher
+from ragd.daemon.server.changes import ChangeQueue
+from ragd.daemon.server.security import Guard, ensure_token, host_name, read_daemon_file, write_daemon_file
+from ragd.daemon.server.settings import is_loopback, load_server_settings
+from ragd.daemon.server.watcher import Watcher
 from ragd.index.errors import ConfigError
 
 

@@ -15,8 +15,8 @@ import psutil
 import pytest
 
 from ragd.daemon import config as config_mod
-from ragd.daemon.runtime import Runtime
-from ragd.daemon.server_settings import ServerSettings
+from ragd.daemon.server.runtime import Runtime
+from ragd.daemon.server.settings import ServerSettings
 from ragd.index import embed
 from ragd.index.embed.worker import EmbedWorker
 from ragd.index.pipeline import verify

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ragd.daemon import config as config_mod
-from ragd.daemon.cli_history import history_cmd
+from ragd.daemon.cli.history import history_cmd
 from ragd.index.answer.history import History, HistoryError, HistorySettings, load_history_settings, remember
 from ragd.index.answer.models import Answer, Citation
 from ragd.index.errors import ConfigError

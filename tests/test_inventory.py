@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from ragd.daemon import config as config_mod
-from ragd.daemon.cli_llm import doctor_cmd, models_cmd
+from ragd.daemon.cli.llm import doctor_cmd, models_cmd
 from ragd.index.llm import inventory
 from ragd.index.llm.gguf import read_gguf
 from ragd.index.llm.inventory import ModelReport, describe, estimate_memory_bytes, fits, machine_memory

@@ -7,8 +7,8 @@ import shlex
 import time
 
 from ragd.daemon import config as config_mod
-from ragd.daemon.runtime import Runtime
-from ragd.daemon.server_settings import ServerSettings
+from ragd.daemon.server.runtime import Runtime
+from ragd.daemon.server.settings import ServerSettings
 from tests.fakes import HashingEmbedder, MemoryVectors, ScriptedLLM
 from tests.inprocess import serving
 

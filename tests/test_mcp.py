@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import TextContent
 
-from ragd.daemon.api.mcp_server import mcp_app, mcp_route
+from ragd.daemon.server.api.mcp_server import mcp_app, mcp_route
 from tests.servers import serve_in_thread
 from tests.test_openai_compat import CITATION, HIT, PIECES, FakeBackend
 

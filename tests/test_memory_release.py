@@ -8,7 +8,7 @@ import sys
 import psutil
 import pytest
 
-from ragd.daemon.memory import release_freed_memory
+from ragd.daemon.server.memory import release_freed_memory
 
 
 def rss_mb() -> float:

@@ -13,10 +13,10 @@ import openai
 import pytest
 from fastapi import FastAPI
 
-from ragd.daemon.api import OnToken, mcp_server, rest
-from ragd.daemon.api.contract import MAX_QUERY
-from ragd.daemon.api.openai_compat import NO_QUESTION, closing_text, footer, router
-from ragd.daemon.api.streaming import INTERNAL_ERROR, StreamEvent, stream_answer
+from ragd.daemon.server.api import OnToken, mcp_server, rest
+from ragd.daemon.server.api.contract import MAX_QUERY
+from ragd.daemon.server.api.openai_compat import NO_QUESTION, closing_text, footer, router
+from ragd.daemon.server.api.streaming import INTERNAL_ERROR, StreamEvent, stream_answer
 from ragd.index.answer.models import Answer, Citation, Sentence
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.llm.base import LLMError

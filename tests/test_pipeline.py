@@ -187,7 +187,7 @@ def test_a_new_token_count_re_chunks_and_an_absent_revision_keeps_the_old_signat
 
 
 def test_the_daemons_shared_embedder_signs_the_index_as_the_bare_one_does(world):
-    from ragd.daemon.runtime import SharedEmbedder
+    from ragd.daemon.server.runtime import SharedEmbedder
 
     world.indexer.embedder.token_count_revision = 2
     bare = world.indexer.signature

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ragd.connectors.files import FilesConnector
-from ragd.daemon.security import ensure_token, read_daemon_file, read_token
+from ragd.daemon.server.security import ensure_token, read_daemon_file, read_token
 from ragd.index.answer.history import HistorySettings, remember
 from ragd.index.answer.models import Answer
 from ragd.index.isolate import ParsePool

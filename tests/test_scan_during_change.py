@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 from ragd.connectors import Connector, Entry
 from ragd.daemon import config as config_mod
-from ragd.daemon.changes import Batch
-from ragd.daemon.runtime import Runtime
-from ragd.daemon.server_settings import ServerSettings
+from ragd.daemon.server.changes import Batch
+from ragd.daemon.server.runtime import Runtime
+from ragd.daemon.server.settings import ServerSettings
 from tests.fakes import HashingEmbedder, MemoryVectors, ScriptedLLM
 from tests.inprocess import serving, settle, wait_until
 

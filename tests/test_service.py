@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ragd.daemon import cli_service
-from ragd.daemon import service_files as sf
-from ragd.daemon.cli_service import service_cmd
+from ragd.daemon.cli import service as cli_service
+from ragd.daemon.cli.service import service_cmd
 from ragd.daemon.config import load
+from ragd.daemon.install import files as sf
+from ragd.daemon.install import steps
 from ragd.index.errors import RagdError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,7 +144,7 @@ def test_sample_plist_is_for_alice() -> None:
 def test_checked_in_examples_match_the_templates(rel: str) -> None:
     expected = sf.samples()[rel]
     assert (REPO / rel).read_bytes() == expected, (
-        f"{rel} is stale: python -c 'from ragd.daemon.service_files import write_samples; write_samples()'")
+        f"{rel} is stale: python -c 'from ragd.daemon.install.files import write_samples; write_samples()'")
 
 
 # --- plans: paths and commands ------------------------------------------------------------------
@@ -179,7 +180,7 @@ def test_serve_argv_and_location_env(tmp_path: Path) -> None:
 
 def test_install_writes_the_unit_and_runs_systemctl_in_order(tmp_path: Path) -> None:
     plan, run, said = _linux_plan(tmp_path), Recorder(), list[str]()
-    cli_service.install(plan, run, said.append)
+    steps.install(plan, run, said.append)
     assert plan.target.read_bytes() == plan.content
     assert stat.S_IMODE(plan.target.stat().st_mode) == 0o644
     assert all(d.is_dir() for d in plan.make_dirs)  # ReadWritePaths= must exist
@@ -188,19 +189,19 @@ def test_install_writes_the_unit_and_runs_systemctl_in_order(tmp_path: Path) -> 
     assert f"wrote {plan.target}" in said
 
     plan.target.write_text("stale")  # a reinstall replaces the file
-    cli_service.install(plan, run, said.append)
+    steps.install(plan, run, said.append)
     assert plan.target.read_bytes() == plan.content
     assert not list(plan.target.parent.glob(".*.tmp"))
 
     run.calls.clear()
-    assert cli_service.uninstall(plan, run, said.append) is True
+    assert steps.uninstall(plan, run, said.append) is True
     assert not plan.target.exists()
     assert run.calls == [["systemctl", "--user", "disable", "--now", "ragd.service"],
                          ["systemctl", "--user", "daemon-reload"]]
     assert (tmp_path / "home" / "data").is_dir()  # the index stays
 
     run.calls.clear()
-    assert cli_service.uninstall(plan, run, said.append) is False
+    assert steps.uninstall(plan, run, said.append) is False
     assert run.calls == []
 
 
@@ -208,14 +209,14 @@ def test_launchd_install_tolerates_bootout_of_an_unloaded_agent(tmp_path: Path) 
     home = tmp_path / "home"
     plan = sf.plan("darwin", home, 501, ["/r", "serve"], home / "d", home / "s", {})
     run = Recorder(codes={"bootout": 3}, stderr="Boot-out failed: 3: No such process")
-    cli_service.install(plan, run, lambda _: None)
+    steps.install(plan, run, lambda _: None)
     service = "gui/501/io.ragd.daemon"
     assert run.calls == [["launchctl", "bootout", service], ["launchctl", "enable", service],
                          ["launchctl", "bootstrap", "gui/501", str(plan.target)]]
     assert plistlib.loads(plan.target.read_bytes())["Label"] == "io.ragd.daemon"
     assert (home / "Library/Logs/ragd").is_dir()
     run.calls.clear()
-    assert cli_service.uninstall(plan, run, lambda _: None)
+    assert steps.uninstall(plan, run, lambda _: None)
     assert run.calls == [["launchctl", "bootout", service]] and not plan.target.exists()
 
 
@@ -223,14 +224,14 @@ def test_a_failing_command_is_a_ragd_error_with_its_stderr(tmp_path: Path) -> No
     plan = _linux_plan(tmp_path)
     run = Recorder(codes={"enable": 1}, stderr="Failed to connect to bus: No medium found\n")
     with pytest.raises(RagdError, match=r"systemctl --user enable ragd\.service` failed \(exit 1\): .*No medium found"):
-        cli_service.install(plan, run, lambda _: None)
+        steps.install(plan, run, lambda _: None)
     assert ["systemctl", "--user", "restart", "ragd.service"] not in run.calls  # stops at the failure
 
 
 def test_run_command_reports_a_missing_tool() -> None:
     with pytest.raises(RagdError, match="not found"):
-        cli_service.run_command(["ragd-no-such-tool-xyz", "--version"])
-    assert cli_service.run_command([sys.executable, "-c", "import sys; sys.exit(3)"]).returncode == 3
+        steps.run_command(["ragd-no-such-tool-xyz", "--version"])
+    assert steps.run_command([sys.executable, "-c", "import sys; sys.exit(3)"]).returncode == 3
 
 
 # --- the click commands -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ragd.daemon.shared_embedder import SharedEmbedder
+from ragd.daemon.server.shared_embedder import SharedEmbedder
 from ragd.index.embed import Kind, Vectors
 from tests.fakes import HashingEmbedder
 
@@ -265,7 +265,7 @@ class ThreadedEmbedder(HashingEmbedder):
 
 
 def test_searches_get_half_the_cores_and_the_writer_alone_all_of_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    import ragd.daemon.shared_embedder as module
+    import ragd.daemon.server.shared_embedder as module
 
     monkeypatch.setattr(module, "cores", lambda: 4)
     model = ThreadedEmbedder()

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ragd.daemon import config as config_mod
-from ragd.daemon.changes import Batch, ChangeQueue
-from ragd.daemon.runtime import Runtime
-from ragd.daemon.server_settings import ServerSettings
+from ragd.daemon.server.changes import Batch, ChangeQueue
+from ragd.daemon.server.runtime import Runtime
+from ragd.daemon.server.settings import ServerSettings
 from ragd.index.store.health import catalog_problem, is_corruption
 from ragd.index.store.space import MB, OutOfSpace, SpaceGuard
 from tests.fakes import HashingEmbedder, MemoryVectors, ScriptedLLM

@@ -10,8 +10,8 @@ import threading
 import time
 
 from ragd.daemon import config as config_mod
-from ragd.daemon.runtime import Runtime
-from ragd.daemon.server_settings import ServerSettings
+from ragd.daemon.server.runtime import Runtime
+from ragd.daemon.server.settings import ServerSettings
 from tests.fakes import HashingEmbedder, MemoryVectors, ScriptedLLM
 from tests.helpers import REPO
 from tests.inprocess import serving, wait_until
@@ -65,7 +65,7 @@ def test_a_writer_stuck_in_the_store_leaves_the_api_answering_and_stop_bounded(t
 
 HUNG = textwrap.dedent("""
     import ctypes, sys, time
-    from ragd.daemon.store_watchdog import WatchedVectors
+    from ragd.daemon.server.store_watchdog import WatchedVectors
     from tests.fakes import MemoryVectors
 
     class Hung(MemoryVectors):

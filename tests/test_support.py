@@ -126,7 +126,7 @@ def test_the_unsupported_setting_is_checked():
 
 
 def test_the_terminal_marks_what_is_not_supported():
-    from ragd.daemon.answer_text import marked_answer
+    from ragd.daemon.cli.answer_text import marked_answer
 
     text = "Tomatoes went in on 9 April [1]. They were watered by robots. Beans came in 1975."
     answer = {"answer": text, "sentences": [

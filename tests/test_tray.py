@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from ragd.daemon import tray as tray_mod
-from ragd.daemon.client import DaemonError
 from ragd.daemon.config import load
-from ragd.daemon.tray_launcher import DaemonLauncher
-from ragd.daemon.tray_model import NOTICE_S, START_WAIT_S, Entry, TrayModel
-from ragd.daemon.tray_view import COLOURS, MAX_PROBLEMS, STATES, TITLE_MAX, draw_icon, view_of
+from ragd.daemon.service.client import DaemonError
+from ragd.daemon.tray import app as tray_mod
+from ragd.daemon.tray.launcher import DaemonLauncher
+from ragd.daemon.tray.model import NOTICE_S, START_WAIT_S, Entry, TrayModel
+from ragd.daemon.tray.view import COLOURS, MAX_PROBLEMS, STATES, TITLE_MAX, draw_icon, view_of
 from ragd.index.errors import RagdError
 from tests.daemon_proc import wait_until
 from tests.helpers import REPO, ragd_env

@@ -19,10 +19,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ragd.daemon import tray as tray_mod
 from ragd.daemon.config import load
-from ragd.daemon.tray_launcher import DaemonLauncher
-from ragd.daemon.tray_model import TrayModel
+from ragd.daemon.tray import app as tray_mod
+from ragd.daemon.tray.launcher import DaemonLauncher
+from ragd.daemon.tray.model import TrayModel
 from tests.daemon_proc import Daemon, wait_until
 from tests.helpers import REPO, ragd_env
 from tests.tray_helpers import shows, tray_cli

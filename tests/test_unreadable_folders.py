@@ -15,10 +15,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from ragd.daemon import config as config_mod
-from ragd.daemon.app import create_app
-from ragd.daemon.runtime import Runtime
-from ragd.daemon.server_settings import ServerSettings
-from ragd.daemon.tray_view import view_of
+from ragd.daemon.server.app import create_app
+from ragd.daemon.server.runtime import Runtime
+from ragd.daemon.server.settings import ServerSettings
+from ragd.daemon.tray.view import view_of
 from tests.fakes import HashingEmbedder, MemoryVectors, ScriptedLLM
 
 TOKEN = "k" * 43

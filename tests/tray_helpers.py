@@ -6,7 +6,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from ragd.daemon.tray_view import COLOURS
+from ragd.daemon.tray.view import COLOURS
 
 
 def tray_cli() -> list[str]:

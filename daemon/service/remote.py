@@ -11,9 +11,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ragd.daemon.client import DaemonClient
 from ragd.daemon.config import Config
 from ragd.daemon.service import OnToken, Progress
+from ragd.daemon.service.client import DaemonClient
 from ragd.daemon.service.records import RepairReport, SourceInfo
 from ragd.index.answer.models import Answer
 from ragd.index.errors import RagdError, SourceError

@@ -42,7 +42,7 @@ class MiniLM:
     model_id = "sentence-transformers/all-MiniLM-L6-v2"
     dim = 384
     max_tokens = 256
-    # Queries come in rounds of mixed lengths (daemon/shared_embedder.py), and a batch is padded to its
+    # Queries come in rounds of mixed lengths (daemon/server/shared_embedder.py), and a batch is padded to its
     # longest text: smaller batches of queries sorted by length pad less (a quarter less time for 14 questions).
     query_batch_size = 8
 

@@ -19,7 +19,7 @@ class UseMultilingual:
     model_id = "google/universal-sentence-encoder-multilingual-3"
     dim = 512
     max_tokens = 512
-    # count_tokens may run while another thread embeds: it has a tokenizer of its own (daemon/shared_embedder.py
+    # count_tokens may run while another thread embeds: it has a tokenizer of its own (daemon/server/shared_embedder.py
     # then lets the writer chunk while searches use the model)
     count_tokens_concurrent = True
 

@@ -8,7 +8,7 @@ the calling process: the chunker calls it once per sentence, and the compiled to
 
 A worker that dies mid-batch (killed, out of memory) is started again and the batch sent again, once;
 vectors are returned whole or not at all, so the caller never writes half a batch. Calls are serialised
-(one batch at a time, as one model runs one call at a time anyway); ``daemon/shared_embedder.py`` orders
+(one batch at a time, as one model runs one call at a time anyway); ``daemon/server/shared_embedder.py`` orders
 them, searches first.
 """
 

@@ -23,7 +23,7 @@ from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
-from ragd.daemon.sessions import COOKIE, Sessions
+from ragd.daemon.server.sessions import COOKIE, Sessions
 from ragd.index.errors import RagdError
 from ragd.index.private import PrivacyError, open_private, read_private, write_private
 

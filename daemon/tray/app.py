@@ -39,9 +39,9 @@ from typing import Any, Literal
 from PIL import Image
 
 from ragd.daemon.config import Config
-from ragd.daemon.tray_launcher import DaemonLauncher
-from ragd.daemon.tray_model import SEPARATOR, Client, Entry, TrayModel
-from ragd.daemon.tray_view import View, draw_icon
+from ragd.daemon.tray.launcher import DaemonLauncher
+from ragd.daemon.tray.model import SEPARATOR, Client, Entry, TrayModel
+from ragd.daemon.tray.view import View, draw_icon
 from ragd.index.errors import RagdError
 
 log = logging.getLogger(__name__)
@@ -412,7 +412,7 @@ def _single_instance(config: Config) -> Any:
 def connector(config: Config, timeout: float = 10.0) -> Callable[[], Client | None]:
     """A factory of clients for the daemon running now (None when there is none)."""
     def connect() -> Client | None:
-        from ragd.daemon.client import DaemonClient
+        from ragd.daemon.service.client import DaemonClient
 
         client = DaemonClient.find(config.daemon_path, config.token_path)
         if client is not None:

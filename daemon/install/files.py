@@ -6,7 +6,7 @@ The templates live here so that an installed package can render them; ``systemd/
 ``launchd/io.ragd.daemon.plist`` in the source tree are examples rendered by :func:`samples`
 (a test keeps them equal). Regenerate them with::
 
-    python -c "from ragd.daemon.service_files import write_samples; write_samples()"
+    python -c "from ragd.daemon.install.files import write_samples; write_samples()"
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ Manager = Literal["systemd", "launchd"]
 # string.Template placeholders: ${exec}, ${environment}, ${rw_paths}; values are quoted by _unit_word.
 UNIT_TEMPLATE = Template("""\
 # ragd, the personal RAG daemon, as a systemd user service. Written by `ragd service install`;
-# the template is in ragd/daemon/service_files.py (systemd/ragd.service is an example for /home/alice).
+# the template is in ragd/daemon/install/files.py (systemd/ragd.service is an example for /home/alice).
 [Unit]
 Description=ragd personal RAG daemon
 

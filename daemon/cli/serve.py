@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ragd.daemon.config import Config
-from ragd.daemon.server_settings import ServerSettings, is_loopback, load_server_settings
+from ragd.daemon.server.settings import ServerSettings, is_loopback, load_server_settings
 from ragd.index import private
 from ragd.index.errors import RagdError
 from ragd.index.paths import resolve_paths
@@ -63,9 +63,9 @@ def serve(ctx: click.Context, folders: tuple[str, ...], host: str | None, port: 
     current, and serve the local API."""
     import uvicorn
 
-    from ragd.daemon.app import create_app
-    from ragd.daemon.runtime import Runtime
-    from ragd.daemon.security import ensure_token, write_daemon_file
+    from ragd.daemon.server.app import create_app
+    from ragd.daemon.server.runtime import Runtime
+    from ragd.daemon.server.security import ensure_token, write_daemon_file
 
     config: Config = ctx.obj
     settings: ServerSettings = load_server_settings(config.extra, os.environ)
@@ -113,7 +113,7 @@ def serve(ctx: click.Context, folders: tuple[str, ...], host: str | None, port: 
 
 
 def _remove_own_daemon_file(path: Path) -> None:
-    from ragd.daemon.security import read_daemon_file
+    from ragd.daemon.server.security import read_daemon_file
 
     info = read_daemon_file(path)
     if info is not None and info.get("pid") == os.getpid():

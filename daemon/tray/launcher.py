@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ragd.daemon import service_files as sf
-from ragd.daemon.client import pid_alive
 from ragd.daemon.config import Config
-from ragd.daemon.security import read_daemon_file
-from ragd.daemon.tray_view import NOT_RUNNING
+from ragd.daemon.install import files as sf
+from ragd.daemon.server.security import read_daemon_file
+from ragd.daemon.service.client import pid_alive
+from ragd.daemon.tray.view import NOT_RUNNING
 from ragd.index.errors import RagdError
 from ragd.index.private import open_private
 
@@ -26,7 +26,7 @@ Spawner = Callable[..., subprocess.Popen[bytes]]
 
 
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    from ragd.daemon.cli_service import run_command
+    from ragd.daemon.install.steps import run_command
 
     return run_command(argv)
 
@@ -104,6 +104,6 @@ class DaemonLauncher:
 
 
 def _default_argv(command: str) -> list[str]:
-    from ragd.daemon.cli_service import ragd_argv
+    from ragd.daemon.install.steps import ragd_argv
 
     return ragd_argv(command)

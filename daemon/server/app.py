@@ -21,12 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match
 
-from ragd.daemon import web
-from ragd.daemon.api import DaemonBackend, openai_compat, rest
-from ragd.daemon.api.contract import GUARD, HEADERS, PUBLIC_GUARD, WHY, ErrorBody
-from ragd.daemon.api.mcp_server import mcp_app, mcp_route
-from ragd.daemon.security import PUBLIC_PATHS, Guard, Message, Receive, Scope, Send
-from ragd.daemon.sessions import Sessions
+from ragd.daemon.server import web
+from ragd.daemon.server.api import DaemonBackend, openai_compat, rest
+from ragd.daemon.server.api.contract import GUARD, HEADERS, PUBLIC_GUARD, WHY, ErrorBody
+from ragd.daemon.server.api.mcp_server import mcp_app, mcp_route
+from ragd.daemon.server.security import PUBLIC_PATHS, Guard, Message, Receive, Scope, Send
+from ragd.daemon.server.sessions import Sessions
 from ragd.index.store.health import IndexDamaged
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import AsyncGenerator, Callable
 from typing import Literal, TypeAlias
 
-from ragd.daemon.api import OnToken
+from ragd.daemon.server.api import OnToken
 from ragd.index.answer.models import Answer
 from ragd.index.errors import RagdError
 

@@ -23,9 +23,9 @@ from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from ragd.daemon.api import Backend, OnToken
-from ragd.daemon.api.contract import LLM_503, MAX_QUERY, SUPPORTED_SHARE, SentenceOut, error_status, errors
-from ragd.daemon.api.streaming import INTERNAL_ERROR, stream_answer
+from ragd.daemon.server.api import Backend, OnToken
+from ragd.daemon.server.api.contract import LLM_503, MAX_QUERY, SUPPORTED_SHARE, SentenceOut, error_status, errors
+from ragd.daemon.server.api.streaming import INTERNAL_ERROR, stream_answer
 from ragd.index.answer.models import Answer, Citation
 from ragd.index.errors import RagdError
 from ragd.index.location import cited

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.staticfiles import StaticFiles
 
-from ragd.daemon.sessions import COOKIE, SESSION_TTL_S, Sessions
+from ragd.daemon.server.sessions import COOKIE, SESSION_TTL_S, Sessions
 
 STATIC = Path(__file__).parent / "static"
 NEXT = r"^/(#[a-z]{1,20})?$"  # only places on the page itself: a link cannot redirect anywhere else

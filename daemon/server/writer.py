@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragd.connectors import Connector
-from ragd.daemon.changes import Batch, ChangeQueue
+from ragd.daemon.server.changes import Batch, ChangeQueue
 from ragd.index.pipeline import Cancelled, Indexer, IndexStats, Slices
 from ragd.index.store.health import is_corruption
 from ragd.index.store.space import OutOfSpace, SpaceGuard

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ragd.daemon.answer_text import marked_answer
+from ragd.daemon.cli.answer_text import marked_answer
 from ragd.daemon.config import Config
 from ragd.index.answer.history import History, HistoryEntry, HistoryError, load_history_settings
 from ragd.index.location import place

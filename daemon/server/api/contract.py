@@ -80,7 +80,7 @@ WHY: dict[int, str] = {
 }
 LLM_503 = "The language model cannot be loaded or failed, or the index is being rebuilt (`Retry-After`)."
 
-# What the guard in front of every route may answer (``ragd.daemon.security.Guard``), and FastAPI's 422.
+# What the guard in front of every route may answer (``ragd.daemon.server.security.Guard``), and FastAPI's 422.
 GUARD = (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN, status.HTTP_413_CONTENT_TOO_LARGE)
 PUBLIC_GUARD = (status.HTTP_403_FORBIDDEN, status.HTTP_413_CONTENT_TOO_LARGE)  # /healthz: no token needed
 HEADERS: dict[int, dict[str, Any]] = {

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
-from ragd.daemon.tray_view import NOT_RUNNING, View, shorten, view_of
+from ragd.daemon.tray.view import NOT_RUNNING, View, shorten, view_of
 from ragd.index.errors import RagdError
 
 log = logging.getLogger(__name__)

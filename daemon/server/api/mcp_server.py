@@ -33,9 +33,9 @@ from pydantic import BaseModel, Field
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from ragd.daemon.api import Backend
-from ragd.daemon.api.contract import MAX_QUERY, SUPPORTED_SHARE, SentenceOut
-from ragd.daemon.api.openai_compat import footer, where
+from ragd.daemon.server.api import Backend
+from ragd.daemon.server.api.contract import MAX_QUERY, SUPPORTED_SHARE, SentenceOut
+from ragd.daemon.server.api.openai_compat import footer, where
 from ragd.index.answer.models import Answer
 from ragd.index.errors import RagdError
 from ragd.index.models import Hit

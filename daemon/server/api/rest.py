@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import JSONResponse, Response
 
-from ragd.daemon.api import DaemonBackend, NotIndexed
-from ragd.daemon.api.contract import (
+from ragd.daemon.server.api import DaemonBackend, NotIndexed
+from ragd.daemon.server.api.contract import (
     LLM_503,
     MAX_INT,
     MAX_PATH,
@@ -24,8 +24,8 @@ from ragd.daemon.api.contract import (
     error_status,
     errors,
 )
-from ragd.daemon.api.streaming import stream_answer
-from ragd.daemon.desktop import NoOpener
+from ragd.daemon.server.api.streaming import stream_answer
+from ragd.daemon.server.desktop import NoOpener
 from ragd.index.errors import RagdError
 from ragd.index.models import Mode
 from ragd.index.store.health import IndexDamaged

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from ragd.daemon.security import read_daemon_file, read_token
+from ragd.daemon.server.security import read_daemon_file, read_token
 from ragd.index.errors import RagdError
 
 

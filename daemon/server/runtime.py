@@ -23,19 +23,19 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from ragd.connectors import Connector
 from ragd.connectors.files import Unreadable
-from ragd.daemon.api import NotIndexed, OnToken
-from ragd.daemon.changes import Batch, ChangeQueue
 from ragd.daemon.config import Config
 from ragd.daemon.container import Container
-from ragd.daemon.desktop import open_with_desktop
-from ragd.daemon.memory import release_freed_memory
-from ragd.daemon.repairs import StoreRepairs
-from ragd.daemon.server_settings import ServerSettings, load_server_settings
+from ragd.daemon.server.api import NotIndexed, OnToken
+from ragd.daemon.server.changes import Batch, ChangeQueue
+from ragd.daemon.server.desktop import open_with_desktop
+from ragd.daemon.server.memory import release_freed_memory
+from ragd.daemon.server.repairs import StoreRepairs
+from ragd.daemon.server.settings import ServerSettings, load_server_settings
+from ragd.daemon.server.shared_embedder import SharedEmbedder
+from ragd.daemon.server.watcher import Watcher
+from ragd.daemon.server.writer import IndexWriter
 from ragd.daemon.service.local import not_a_source
 from ragd.daemon.service.records import SourceInfo
-from ragd.daemon.shared_embedder import SharedEmbedder
-from ragd.daemon.watcher import Watcher
-from ragd.daemon.writer import IndexWriter
 from ragd.index import tokenize
 from ragd.index.answer.context import passage_context
 from ragd.index.answer.history import History

@@ -1,0 +1,1 @@
+"""The installers' room: the systemd user unit and the LaunchAgent that run ``ragd serve`` (``ragd service``)."""
