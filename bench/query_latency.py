@@ -300,7 +300,7 @@ def stats_ms(values: list[float]) -> dict[str, Any]:
             "mean": round(statistics.fmean(values), 5), "max": round(max(values), 5)}
 
 
-class KnownQueries:
+class KnownQueries(Embedder):
     """An embedder that answers with query vectors embedded beforehand: a search through it is the search
     without the query embedding (the part ragd's retrieval itself costs)."""
 

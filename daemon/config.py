@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ragd.connectors.files import FOLLOW_MODES
+from ragd.index import plugins
 from ragd.index.errors import ConfigError
 
 APP = "ragd"
@@ -157,8 +158,9 @@ def load(env: Mapping[str, str]) -> Config:
 
 
 def _validate(cfg: Config) -> None:
-    if cfg.vector_store not in ("chroma", "chroma-http"):
-        raise ConfigError(f"config: vector_store must be 'chroma' or 'chroma-http', not {cfg.vector_store!r}")
+    stores = plugins.names(plugins.VECTOR_STORES)
+    if cfg.vector_store not in stores:
+        raise ConfigError(f"config: vector_store must be one of {', '.join(stores)}, not {cfg.vector_store!r}")
     if cfg.max_file_mb <= 0 or cfg.parse_timeout_s <= 0 or cfg.parse_memory_mb < 256:
         raise ConfigError("config: max_file_mb and parse_timeout_s must be positive, parse_memory_mb >= 256")
     if not 1 <= cfg.parse_workers <= 64:

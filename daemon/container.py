@@ -37,7 +37,7 @@ from ragd.index.store.health import (
     vector_store_problem,
 )
 from ragd.index.store.space import MB, SpaceGuard
-from ragd.index.store.vectors import ChromaVectors, VectorStore
+from ragd.index.store.vectors import STORES, StoreSite, VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +74,17 @@ class Container:
         return store if self.store_call_limit_s is None else WatchedVectors(store, self.store_call_limit_s)
 
     def _open_vectors(self) -> VectorStore:
-        model_id = self.embedder.model_id
-        if self.config.vector_store == "chroma-http":
-            return ChromaVectors.http(self.config.chroma_url, model_id)
+        factory = STORES.get(self.config.vector_store)  # an entry point of ragd.vector_stores
         path = self.config.chroma_path
-        problem = vector_store_problem(path)  # in a child process: a crash in native code stays there
-        if problem is not None:
-            if self.readonly:
-                raise IndexDamaged(f"the vector store in {path} is damaged ({problem}); `ragd repair` rebuilds it "
-                                   "(so does the daemon when it starts)")
-            self.record_repair(Repair("vector store", problem, "moved aside; rebuilt from the catalog and the "
-                                      "embedding cache", str(move_aside(path)), time.time()))
-        return ChromaVectors.persistent(path, model_id)
+        if self.config.vector_store == "chroma":  # the embedded store's files are ours to check and repair
+            problem = vector_store_problem(path)  # in a child process: a crash in native code stays there
+            if problem is not None:
+                if self.readonly:
+                    raise IndexDamaged(f"the vector store in {path} is damaged ({problem}); `ragd repair` rebuilds "
+                                       "it (so does the daemon when it starts)")
+                self.record_repair(Repair("vector store", problem, "moved aside; rebuilt from the catalog and the "
+                                          "embedding cache", str(move_aside(path)), time.time()))
+        return factory(StoreSite(path, self.config.chroma_url), self.embedder.model_id)
 
     # -- damaged stores --------------------------------------------------------------------
     def repair_catalog(self) -> Repair | None:
@@ -165,6 +164,11 @@ class Container:
     @cached_property
     def llm(self) -> LLM:
         return self.llm_override or llm.create(self.llm_settings)
+
+    @property
+    def llm_loaded(self) -> bool:
+        """Whether the model has been made yet (``llm`` is made on first use)."""
+        return "llm" in self.__dict__
 
     @cached_property
     def _verify_pool(self) -> IdlePool:

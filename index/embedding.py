@@ -52,7 +52,7 @@ class Embedding:
     def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
         self.embedder = embedder
         self.cache = cache
-        concurrent = bool(getattr(embedder, "count_tokens_concurrent", False))
+        concurrent = embedder.count_tokens_concurrent
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="embed") if concurrent else None
 
     def start(self, files: list[Parsed]) -> Batch:

@@ -14,6 +14,10 @@ class SourceError(RagdError):
     """A path given as a source is missing or unusable."""
 
 
+class NothingIndexed(SourceError):
+    """A question or a search before anything is indexed (HTTP: 409, not possible yet)."""
+
+
 class ParseError(Exception):
     """A file could not be parsed; the message is the reason recorded for it."""
 

@@ -86,7 +86,7 @@ class Indexer:
     def signature(self) -> str:
         """What the chunks depend on besides the files: a change means re-chunking everything. An embedder
         whose token count changed says so with ``token_count_revision``."""
-        revision = getattr(self.embedder, "token_count_revision", None)
+        revision = self.embedder.token_count_revision
         counted = f"|count={revision}" if revision else ""
         units = self.settings.unit_tokens
         grouped = "" if units == SENTENCE_UNITS else f">={units}"  # one vector per sentence: the old signature
@@ -123,9 +123,8 @@ class Indexer:
             self._scan = None
         self.catalog.set_meta("signature", self.signature)
         self.catalog.set_meta("model_id", self.embedder.model_id)
-        drop_others = getattr(self.vectors, "drop_others", None)
-        if forced and callable(drop_others):
-            drop_others()  # the collections of a previous model
+        if forced:
+            self.vectors.drop_others()  # the collections of a previous model
         stats.seconds = round(time.monotonic() - started, 3)
         return stats
 

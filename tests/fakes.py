@@ -8,14 +8,15 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ragd.index.embed import Kind, Vectors, normalise
+from ragd.index.embed import Embedder, Kind, Vectors, normalise
 from ragd.index.llm.base import Message
+from ragd.index.store.vectors import VectorStore
 
 _CJK = "\u3040-\u30ff\u3400-\u9fff"
 _WORDS = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 
 
-class HashingEmbedder:
+class HashingEmbedder(Embedder):
     """Bag-of-words hashed into a small vector: similar words → similar vectors, deterministic. Japanese text
     (no spaces) counts character by character, so that it is similar to itself in other sentences too."""
 
@@ -41,7 +42,7 @@ class HashingEmbedder:
         return len(re.findall(r"\w+|[^\w\s]", text))
 
 
-class MemoryVectors:
+class MemoryVectors(VectorStore):
     """An exact in-memory vector store."""
 
     def __init__(self) -> None:
@@ -88,6 +89,9 @@ class ScriptedLLM:
         self.prompts.append(prompt)
         text = self.reply(prompt) if callable(self.reply) else self.reply
         yield from re.findall(r"\S+\s*", text)[:max_tokens]
+
+    def unload_if_idle(self, now: float | None = None) -> bool:
+        return False
 
     def close(self) -> None:
         self.closed = True

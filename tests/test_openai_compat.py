@@ -18,7 +18,7 @@ from ragd.daemon.server.api.contract import MAX_QUERY
 from ragd.daemon.server.api.openai_compat import NO_QUESTION, closing_text, footer, router
 from ragd.daemon.server.api.streaming import INTERNAL_ERROR, StreamEvent, stream_answer
 from ragd.index.answer.models import Answer, Citation, Sentence
-from ragd.index.errors import RagdError, SourceError
+from ragd.index.errors import NothingIndexed, RagdError
 from ragd.index.llm.base import LLMError
 from ragd.index.models import Hit
 from ragd.index.store.health import IndexDamaged
@@ -50,7 +50,7 @@ class FakeBackend:
         if question == "damaged":
             raise IndexDamaged("the index is damaged; ragd is rebuilding it")
         if question == "nothing indexed":
-            raise SourceError("nothing is indexed yet: add a folder with `ragd add`")
+            raise NothingIndexed("nothing is indexed yet: add a folder with `ragd add`")
         if question == "slow":  # a long answer, for clients that go away
             try:
                 for _ in range(2000):

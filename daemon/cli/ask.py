@@ -35,7 +35,7 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     and print one JSON object per line."""
     if question != "-" and not question.strip():
         raise click.UsageError("the question is empty")
-    service = service_of(ctx)
+    service = service_of(ctx, warn=True)
     if question == "-":
         for line in sys.stdin:
             if line.strip():

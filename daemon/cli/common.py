@@ -38,12 +38,14 @@ def daemon_of(ctx: click.Context) -> DaemonClient | None:
     return client
 
 
-def service_of(ctx: click.Context) -> Service:
-    """The running daemon's, or this process's (see ``connect``); closed with the command."""
+def service_of(ctx: click.Context, *, warn: bool = False) -> Service:
+    """The running daemon's, or this process's (see ``connect``); closed with the command. With ``warn``, what
+    a person should know before trusting results is said first (on stderr)."""
     service = connect(ctx.obj, os.environ)
     ctx.call_on_close(service.close)
-    for notice in service.notices():
-        click.echo(f"ragd: warning: {notice}", err=True)
+    if warn:
+        for notice in service.notices():
+            click.echo(f"ragd: warning: {notice}", err=True)
     return service
 
 

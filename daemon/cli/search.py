@@ -19,7 +19,7 @@ from ragd.index.models import MODES, Hit, Mode
 @click.pass_context
 def search(ctx: click.Context, query: str, k: int, mode: Mode, as_json: bool) -> None:
     """Search the index. With - as QUERY, read one query per line and print one JSON list per line."""
-    service = service_of(ctx)
+    service = service_of(ctx, warn=True)
 
     def find(text: str) -> list[Hit]:
         return service.search(text, k, mode) if text.strip() else []

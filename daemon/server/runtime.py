@@ -42,7 +42,7 @@ from ragd.index.answer.history import History
 from ragd.index.answer.models import Answer
 from ragd.index.embed import Embedder
 from ragd.index.embed.worker import EmbedWorker
-from ragd.index.errors import RagdError, SourceError
+from ragd.index.errors import NothingIndexed, RagdError, SourceError
 from ragd.index.idle_pool import IdlePool
 from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
@@ -193,11 +193,9 @@ class Runtime:
 
     def _idle_housekeeping(self) -> None:
         """Unload an idle LLM; once nothing is being indexed or answered, return freed memory to the OS."""
-        if self.reads is not None and "llm" in self.reads.__dict__:
-            unload = getattr(self.reads.llm, "unload_if_idle", None)
-            if callable(unload) and unload():
-                log.info("the model was idle; unloaded it")
-                self._trimmed_after = None
+        if self.reads is not None and self.reads.llm_loaded and self.reads.llm.unload_if_idle():
+            log.info("the model was idle; unloaded it")
+            self._trimmed_after = None
         if self._close_idle_pools(self.config.embed_idle_s):
             log.info("parse workers unused for %.0f s; stopped them", self.config.embed_idle_s)
         if self.embed_worker is not None and self.embed_worker.release_counters():
@@ -340,7 +338,7 @@ class Runtime:
         assert self.reads is not None, "the runtime is not started"
         with self._reading():
             if not self._catalog().counts()["chunks"]:
-                raise SourceError("nothing is indexed yet: add a folder first")
+                raise NothingIndexed("nothing is indexed yet: add a folder first")
         with self._ask_lock:
             with self._parse_lock, self._reading():
                 answer = self.reads.asker.ask(question, on_token=on_token)

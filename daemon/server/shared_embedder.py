@@ -71,7 +71,7 @@ class _Query:
     error: BaseException | None = field(default=None, repr=False)
 
 
-class SharedEmbedder:
+class SharedEmbedder(Embedder):
     """An ``Embedder`` over ``inner`` that many threads may call; kind ``"query"`` goes first.
 
     ``slice_size`` fixes the passages per writer call (None: as described above); ``threads`` fixes the
@@ -86,18 +86,16 @@ class SharedEmbedder:
         self.dim = inner.dim
         self.max_tokens = inner.max_tokens
         # part of the index signature (Indexer.signature): the daemon must sign its index as `ragd index` does
-        self.token_count_revision: int | None = getattr(inner, "token_count_revision", None)
+        self.token_count_revision = inner.token_count_revision
         self.slice_size = None if slice_size is None else max(1, slice_size)
         self.max_query_texts = max(1, max_query_texts)
         self.writer_turn_s = writer_turn_s
         self.writer_grace_s = writer_grace_s
         self.threads_searching = threads or searching_threads()
         self.threads_alone = threads or cores()
-        self._count_concurrent = bool(getattr(inner, "count_tokens_concurrent", False))
+        self._count_concurrent = inner.count_tokens_concurrent
         # safe to call beside embed_batch from another thread: counts wait for the model where the inner needs it
         self.count_tokens_concurrent = True
-        setter = getattr(inner, "set_threads", None)
-        self._set_threads: Callable[[int], None] | None = setter if callable(setter) else None
         self._cond = threading.Condition()
         self._busy = False  # the model is running a call
         self._queries: deque[_Query] = deque()  # waiting, not yet taken by a round
@@ -158,8 +156,7 @@ class SharedEmbedder:
 
     def _threads(self, n: int) -> None:
         """Set the model's threads, from the thread about to call it (torch keeps the setting per thread)."""
-        if self._set_threads is not None:
-            self._set_threads(n)
+        self.inner.set_threads(n)
 
     def _writer_call(self, call: Callable[[], T], passages: int = 0) -> T:
         """Run ``call`` on the model for the writer (or any passage work): after the waiting queries

@@ -61,7 +61,7 @@ class Deadlines:
 DEADLINES = Deadlines()  # one per process: faulthandler has one timer
 
 
-class WatchedVectors:
+class WatchedVectors(VectorStore):
     """A ``VectorStore`` whose writes, listings and counts are bounded by ``limit_s`` (see the module's
     docstring)."""
 
@@ -92,5 +92,4 @@ class WatchedVectors:
         self.deadlines.run(self.limit_s, self.inner.reset)
 
     def drop_others(self) -> list[str]:
-        drop: Callable[[], list[str]] | None = getattr(self.inner, "drop_others", None)
-        return self.deadlines.run(self.limit_s, drop) if drop is not None else []
+        return self.deadlines.run(self.limit_s, self.inner.drop_others)

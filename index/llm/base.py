@@ -41,6 +41,10 @@ class LLM(Protocol):
 
     def close(self) -> None: ...
 
+    def unload_if_idle(self, now: float | None = None) -> bool:
+        """Let the model's memory go if it has been idle long enough; True if it did (a server holds none)."""
+        ...
+
 
 def complete(llm: LLM, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0) -> str:
     return "".join(llm.stream(messages, max_tokens=max_tokens, temperature=temperature))

@@ -95,6 +95,9 @@ class OpenAIServerLLM:
     def close(self) -> None:
         self._client.close()
 
+    def unload_if_idle(self, now: float | None = None) -> bool:
+        return False  # the server holds the model
+
     # -- probes -------------------------------------------------------------------------------------
 
     def _probe_context(self) -> int | None:

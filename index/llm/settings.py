@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ragd.index import plugins
 from ragd.index.errors import ConfigError
 
 DEFAULT_MODEL = "smollm2-135m"
-BACKENDS = ("llama-cpp", "openai")
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,9 @@ def load_llm_settings(extra: Mapping[str, Any], env: Mapping[str, str]) -> LLMSe
     key_env = values.pop("api_key_env", "")
     api_key = env.get(key_env) if key_env else None
     settings = LLMSettings(models=_models(extra.get("models")), api_key=api_key, **values)
-    if settings.backend not in BACKENDS:
-        raise ConfigError(f"llm: backend must be one of {', '.join(BACKENDS)}, not {settings.backend!r}")
+    backends = plugins.names(plugins.LLM_BACKENDS)
+    if settings.backend not in backends:
+        raise ConfigError(f"llm: backend must be one of {', '.join(backends)}, not {settings.backend!r}")
     if settings.backend == "openai" and not settings.base_url:
         raise ConfigError("llm: backend 'openai' needs base_url, e.g. http://127.0.0.1:8080/v1")
     if not 256 <= settings.context_tokens <= 1 << 20:

@@ -1,8 +1,9 @@
 """Document parsers by file type, behind one small Protocol and a registry.
 
-Built-in parsers register themselves through :func:`register`, exactly as an
-extension would; a later registration wins for the suffixes it claims. Parser
-modules import their heavy libraries lazily, so :func:`is_supported` is cheap.
+Parsers are found through the ``ragd.parsers`` entry points (``ragd.index.plugins``): ragd's own are
+declared in its ``pyproject.toml`` exactly as an extension declares its own, and an extension's parser wins
+for the suffixes it claims. :func:`register` adds one in this process. Parser modules import their heavy
+libraries lazily, so :func:`is_supported` is cheap.
 
 Policy shared by all parsers: a file whose text cannot be read raises
 :class:`ParseError` with a reason a user can act on (encrypted, image-only,
@@ -20,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from ragd.index.errors import ParseError, UnsupportedFormat
 from ragd.index.models import Document
+from ragd.index.plugins import PARSERS, Registry
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +52,33 @@ class Parser(Protocol):
         ...
 
 
+def _made(obj: object) -> Parser:
+    """An entry point names a parser class (made with no arguments) or a parser object."""
+    parser = obj() if isinstance(obj, type) else obj
+    if not isinstance(parser, Parser):
+        raise TypeError(f"{obj!r} is not a parser (it needs `suffixes` and `parse(path, data)`)")
+    return parser
+
+
+PARSER_REGISTRY: Registry[Parser] = Registry(PARSERS, "parser", _made)
 _registry: dict[str, Parser] = {}
 _lock = threading.RLock()
 _builtins_loaded = False
 
 
 def _load_builtins() -> None:
+    """Every installed parser, ragd's own first (so that an extension's claims its suffixes)."""
     global _builtins_loaded
     if _builtins_loaded:
         return
     with _lock:
         if _builtins_loaded:
             return
-        from ragd.index.parse import docx, epub, html, mail, markdown, pdf, text
-
-        for parser in (text.TextParser(), markdown.MarkdownParser(), html.HtmlParser(), pdf.PdfParser(),
-                       docx.DocxParser(), epub.EpubParser(), mail.EmlParser(), mail.MboxParser()):
-            _add(parser)
+        for name, parser in PARSER_REGISTRY.all().items():
+            try:
+                _add(parser)
+            except ValueError as exc:
+                log.warning("the parser %r is left out: %s", name, exc)
         _builtins_loaded = True
 
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from ragd.index import plugins
 from ragd.index.embed import Vectors
 from ragd.index.errors import ConfigError
+from ragd.index.plugins import Registry
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,33 @@ class VectorStore(Protocol):
         """Start the collection anew, empty (a damaged one is dropped; the writer then restores the vectors)."""
         ...
 
+    def drop_others(self) -> list[str]:
+        """Drop the collections of other models (after a re-embed with a new one); returns their names. A store
+        that keeps one collection has none to drop."""
+        return []
+
+
+@dataclass(frozen=True)
+class StoreSite:
+    """Where a vector store keeps its collections: a folder (embedded) or a server's address."""
+
+    path: Path
+    url: str
+
+
+StoreFactory = Callable[[StoreSite, str], VectorStore]  # (where, the embedder's model id) -> the store
+STORES: Registry[StoreFactory] = Registry(plugins.VECTOR_STORES, "vector store")
+
+
+def embedded_chroma(site: StoreSite, model_id: str) -> VectorStore:
+    """``vector_store = "chroma"``: chromadb in this process, its files in the data folder."""
+    return ChromaVectors.persistent(site.path, model_id)
+
+
+def chroma_server(site: StoreSite, model_id: str) -> VectorStore:
+    """``vector_store = "chroma-http"``: a Chroma server at ``chroma_url``."""
+    return ChromaVectors.http(site.url, model_id)
+
 
 def collection_name(model_id: str) -> str:
     slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", model_id).strip("-._")
@@ -45,7 +75,7 @@ def _settings() -> Any:
     return Settings(anonymized_telemetry=False, allow_reset=False)
 
 
-class ChromaVectors:
+class ChromaVectors(VectorStore):
     """A chromadb collection for one embedding model."""
 
     def __init__(self, client: Any, model_id: str, *, paged_listing: bool = True) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import status
 from pydantic import BaseModel, BeforeValidator, Field
 
-from ragd.index.errors import RagdError, SourceError
+from ragd.index.errors import NothingIndexed, RagdError
 from ragd.index.llm.base import LLMError
 from ragd.index.store.health import IndexDamaged
 
@@ -105,6 +105,6 @@ def error_status(exc: RagdError) -> int:
     a 409, anything else a 400."""
     if isinstance(exc, LLMError | IndexDamaged):
         return status.HTTP_503_SERVICE_UNAVAILABLE
-    if isinstance(exc, SourceError) and "nothing is indexed" in str(exc):
+    if isinstance(exc, NothingIndexed):
         return status.HTTP_409_CONFLICT
     return status.HTTP_400_BAD_REQUEST
