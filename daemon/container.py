@@ -13,16 +13,17 @@ from pathlib import Path
 from ragd.connectors.files import FileFilter, FilesConnector, Unreadable
 from ragd.daemon.config import Config
 from ragd.daemon.server.store_watchdog import WatchedVectors
+from ragd.daemon.settings import history_settings, llm_settings
 from ragd.index import embed, llm
-from ragd.index.answer.ask import Asker, AskSettings, unsupported_mode
-from ragd.index.answer.history import HistorySettings, load_history_settings, remember
+from ragd.index.answer.ask import Asker, AskSettings
+from ragd.index.answer.history import HistorySettings, remember
 from ragd.index.answer.models import Answer
 from ragd.index.answer.verify import Verifier
 from ragd.index.embed import Embedder
 from ragd.index.idle_pool import IdlePool
 from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
-from ragd.index.llm.settings import LLMSettings, load_llm_settings
+from ragd.index.llm.settings import LLMSettings
 from ragd.index.paths import resolve_path
 from ragd.index.pipeline import Indexer
 from ragd.index.retrieve import Retriever
@@ -159,7 +160,7 @@ class Container:
     # -- the answer path -------------------------------------------------------------------
     @cached_property
     def llm_settings(self) -> LLMSettings:
-        return load_llm_settings(self.config.extra, self.env)
+        return llm_settings(self.config, self.env)
 
     @cached_property
     def llm(self) -> LLM:
@@ -186,12 +187,12 @@ class Container:
     def asker(self) -> Asker:
         s = self.llm_settings
         settings = AskSettings(answer_tokens=s.max_answer_tokens, temperature=s.temperature,
-                               unsupported=unsupported_mode(self.config.extra, self.env))
+                               unsupported=self.config.answer.unsupported)
         return Asker(self.retriever, self.catalog, lambda: self.llm, self.verifier, settings)
 
     @cached_property
     def history_settings(self) -> HistorySettings:
-        return load_history_settings(self.config.extra, self.env)
+        return history_settings(self.config)
 
     @property
     def history_path(self) -> Path:

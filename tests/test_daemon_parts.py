@@ -20,9 +20,8 @@ from starlette.testclient import TestClient
 
 from ragd.daemon.server.changes import ChangeQueue
 from ragd.daemon.server.security import Guard, ensure_token, host_name, read_daemon_file, write_daemon_file
-from ragd.daemon.server.settings import is_loopback, load_server_settings
+from ragd.daemon.server.settings import is_loopback
 from ragd.daemon.server.watcher import Watcher
-from ragd.index.errors import ConfigError
 
 
 class Clock:
@@ -205,17 +204,6 @@ def test_daemon_file_round_trip(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     path.write_text("{not json", encoding="utf-8")
     assert read_daemon_file(path) is None
-
-
-def test_server_settings_from_config_and_env():
-    s = load_server_settings({"server": {"port": 9000, "debounce_s": 0.1}}, {"RAGD_HOST": "::1"})
-    assert (s.host, s.port, s.debounce_s, s.loopback) == ("::1", 9000, 0.1, True)
-    with pytest.raises(ConfigError, match="unknown setting"):
-        load_server_settings({"server": {"prot": 1}}, {})
-    with pytest.raises(ConfigError, match="port"):
-        load_server_settings({}, {"RAGD_PORT": "70000"})
-    with pytest.raises(ConfigError, match="invalid value"):
-        load_server_settings({"server": {"port": "eighty"}}, {})
 
 
 # -- the real watchdog observer ---------------------------------------------------------------------

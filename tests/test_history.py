@@ -10,9 +10,8 @@ from click.testing import CliRunner
 
 from ragd.daemon import config as config_mod
 from ragd.daemon.cli.history import history_cmd
-from ragd.index.answer.history import History, HistoryError, HistorySettings, load_history_settings, remember
+from ragd.index.answer.history import History, HistoryError, HistorySettings, remember
 from ragd.index.answer.models import Answer, Citation
-from ragd.index.errors import ConfigError
 from ragd.index.store.sqlite import connect
 
 DAY = 86400.0
@@ -149,37 +148,6 @@ def test_remember_respects_settings(path):
         assert [e.id for e in h.recent()] == [entry_id]
 
 
-def test_settings_parsing():
-    assert load_history_settings({}, {}) == HistorySettings(enabled=True, retention_days=0)
-    s = load_history_settings({"history": {"enabled": False, "retention_days": 90}}, {})
-    assert s == HistorySettings(enabled=False, retention_days=90.0)
-    assert load_history_settings({"history": {"retention_days": 0.5}}, {}).retention_days == 0.5
-    for off in ("off", "0", "false", "OFF"):
-        assert load_history_settings({}, {"RAGD_HISTORY": off}).enabled is False
-    assert load_history_settings({"history": {"enabled": False}}, {"RAGD_HISTORY": "on"}).enabled is True
-    assert load_history_settings({}, {"RAGD_HISTORY": ""}).enabled is True
-
-
-@pytest.mark.parametrize("extra, env, message", [
-    ({"history": {"enable": True}}, {}, "unknown setting.*'enable'"),
-    ({"history": {"enabled": "yes"}}, {}, "enabled must be true or false"),
-    ({"history": {"retention_days": "30"}}, {}, "retention_days must be a number"),
-    ({"history": {"retention_days": -1}}, {}, "retention_days must be a number"),
-    ({"history": {"retention_days": True}}, {}, "retention_days must be a number"),
-    ({"history": "off"}, {}, r"\[history\] must be a section"),
-    ({}, {"RAGD_HISTORY": "maybe"}, "RAGD_HISTORY must be on or off"),
-])
-def test_bad_settings_are_clear_errors(extra, env, message):
-    with pytest.raises(ConfigError, match=message):
-        load_history_settings(extra, env)
-
-
-def test_settings_from_the_config_file(tmp_path):
-    (tmp_path / "config.toml").write_text("[history]\nenabled = false\nretention_days = 7\n")
-    cfg = config_mod.load({"RAGD_HOME": str(tmp_path)})
-    assert load_history_settings(cfg.extra, {}) == HistorySettings(enabled=False, retention_days=7.0)
-
-
 # --- the command line ---------------------------------------------------------------------------
 
 
@@ -239,7 +207,10 @@ def test_cli_empty_and_off(cli, monkeypatch):
     assert json.loads(invoke("--json").output) == []
     assert not (cfg.data_dir / "history.sqlite").exists()
     _fill(cfg)
-    result = invoke(env={"RAGD_HISTORY": "off"})
+    env_off = config_mod.load({"RAGD_HOME": str(cfg.config_file.parent), "RAGD_HISTORY": "off"})
+    grp = click.Group()
+    grp.add_command(history_cmd)
+    result = CliRunner().invoke(grp, ["history"], obj=env_off)
     assert result.exit_code == 0
     assert result.output.strip() == "history is off (set [history] enabled = true)"
     (cfg.config_file).write_text("[history]\nenabled = false\n")

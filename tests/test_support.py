@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ragd.index.answer import support
-from ragd.index.answer.ask import LEFT_OUT, unsupported_mode
-from ragd.index.errors import ConfigError
+from ragd.index.answer.ask import LEFT_OUT
 from tests.fakes import ScriptedLLM
 from tests.test_answer import World
 
@@ -113,16 +112,6 @@ def test_details_numbers_names_negation():
     assert support.missing_details("OAPEC proclaimed it.", "The Organization of Arab Petroleum Exporting "
                                    "Countries proclaimed it.") == []
     assert not support.details("トマトは少ない。").negated and support.details("トマトは植えなかった。").negated
-
-
-def test_the_unsupported_setting_is_checked():
-    assert unsupported_mode({}, {}) == "mark"
-    assert unsupported_mode({"answer": {"unsupported": "drop"}}, {}) == "drop"
-    assert unsupported_mode({}, {"RAGD_ANSWER_UNSUPPORTED": "drop"}) == "drop"
-    with pytest.raises(ConfigError, match="mark"):
-        unsupported_mode({"answer": {"unsupported": "hide"}}, {})
-    with pytest.raises(ConfigError, match="unknown"):
-        unsupported_mode({"answer": {"unsuported": "drop"}}, {})
 
 
 def test_the_terminal_marks_what_is_not_supported():

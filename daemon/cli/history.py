@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import click
 
 from ragd.daemon.cli.answer_text import marked_answer
 from ragd.daemon.config import Config
-from ragd.index.answer.history import History, HistoryEntry, HistoryError, load_history_settings
+from ragd.index.answer.history import History, HistoryEntry, HistoryError
 from ragd.index.location import place
 
 PREVIEW_CHARS = 200
@@ -59,7 +58,7 @@ def history_cmd(ctx: click.Context, limit: int, search: str | None, as_json: boo
     if ctx.invoked_subcommand is not None:
         return
     cfg: Config = ctx.obj
-    if not load_history_settings(cfg.extra, os.environ).enabled:
+    if not cfg.history.enabled:
         message = "history is off (set [history] enabled = true)"
         if as_json:
             _emit([])

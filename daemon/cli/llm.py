@@ -13,9 +13,10 @@ from typing import Any
 import click
 
 from ragd.daemon.config import Config
+from ragd.daemon.settings import llm_settings
 from ragd.index.errors import ConfigError
 from ragd.index.llm.inventory import ModelReport, describe, fits, human_bytes, human_count, machine_memory
-from ragd.index.llm.settings import LLMSettings, ModelSpec, load_llm_settings
+from ragd.index.llm.settings import LLMSettings, ModelSpec
 
 
 def _emit(data: Any) -> None:
@@ -25,7 +26,7 @@ def _emit(data: Any) -> None:
 def _inventory(cfg: Config) -> tuple[LLMSettings, list[tuple[ModelReport, bool]], str | None]:
     """(settings, [(report, selected)], why the selection is invalid). A model given as a path rather
     than a name is listed after the configured ones."""
-    settings = load_llm_settings(cfg.extra, os.environ)
+    settings = llm_settings(cfg, os.environ)
     specs = list(settings.models.values())
     selected: ModelSpec | None = None
     problem = None

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from ragd.daemon.config import Config
-from ragd.daemon.server.settings import ServerSettings, is_loopback, load_server_settings
+from ragd.daemon.server.settings import ServerSettings, is_loopback
 from ragd.index import private
 from ragd.index.errors import RagdError
 from ragd.index.paths import resolve_paths
@@ -68,8 +67,8 @@ def serve(ctx: click.Context, folders: tuple[str, ...], host: str | None, port: 
     from ragd.daemon.server.security import ensure_token, write_daemon_file
 
     config: Config = ctx.obj
-    settings: ServerSettings = load_server_settings(config.extra, os.environ)
-    settings = replace(settings, host=host or settings.host, port=settings.port if port is None else port)
+    settings: ServerSettings = config.server.model_copy(
+        update={"host": host or config.server.host, "port": config.server.port if port is None else port})
     if not is_loopback(settings.host):
         if not allow_remote:
             raise RagdError(f"ragd listens on loopback only; to listen on {settings.host}, add --allow-remote")

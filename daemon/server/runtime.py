@@ -30,7 +30,7 @@ from ragd.daemon.server.changes import Batch, ChangeQueue
 from ragd.daemon.server.desktop import open_with_desktop
 from ragd.daemon.server.memory import release_freed_memory
 from ragd.daemon.server.repairs import StoreRepairs
-from ragd.daemon.server.settings import ServerSettings, load_server_settings
+from ragd.daemon.server.settings import ServerSettings
 from ragd.daemon.server.shared_embedder import SharedEmbedder
 from ragd.daemon.server.watcher import Watcher
 from ragd.daemon.server.writer import IndexWriter
@@ -71,7 +71,7 @@ class Runtime:
         """``embedder``, ``vectors`` and ``llm`` replace the configured ones (tests pass fakes here)."""
         self.config = config
         self.env = env
-        self.settings = settings or load_server_settings(config.extra, env)
+        self.settings = settings or config.server
         self.started_at = time.time()
         self.lock = WriterLock(config.lock_path)
         self._locked = False

@@ -15,12 +15,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from ragd.index.answer import cite, grounding, prompt, support
 from ragd.index.answer.models import Answer, Citation, Sentence, Source
 from ragd.index.answer.verify import Verifier
-from ragd.index.errors import ConfigError
 from ragd.index.llm.base import LLM, Message
 from ragd.index.models import Hit
 from ragd.index.retrieve import Retriever
@@ -50,21 +48,6 @@ class AskSettings:
     nearest: int = 3
     extractive_fallback: bool = True
     unsupported: str = "mark"  # or "drop": leave unsupported sentences out of the answer (it says so)
-
-
-def unsupported_mode(extra: Mapping[str, Any], env: Mapping[str, str]) -> str:
-    """``[answer] unsupported`` from the config file, then ``RAGD_ANSWER_UNSUPPORTED``: "mark" (default) or "drop"."""
-    section = extra.get("answer", {})
-    if not isinstance(section, Mapping):
-        raise ConfigError("config: [answer] must be a section")
-    unknown = sorted(set(section) - {"unsupported"})
-    if unknown:
-        raise ConfigError(f"config: [answer] has unknown setting(s) {', '.join(map(repr, unknown))} "
-                          "(known: unsupported)")
-    mode = env.get("RAGD_ANSWER_UNSUPPORTED") or section.get("unsupported", "mark")
-    if mode not in UNSUPPORTED_MODES:
-        raise ConfigError(f"config: [answer] unsupported must be \"mark\" or \"drop\", not {mode!r}")
-    return str(mode)
 
 
 class Asker:

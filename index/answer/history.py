@@ -13,7 +13,6 @@ import json
 import sqlite3
 import time
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from ragd.index.answer.models import Answer
-from ragd.index.errors import ConfigError, RagdError
+from ragd.index.errors import RagdError
 from ragd.index.store.sqlite import connect
 
 SCHEMA = """
@@ -53,31 +52,6 @@ class HistoryError(RagdError):
 class HistorySettings:
     enabled: bool = True
     retention_days: float = 0  # 0 = keep forever
-
-
-def load_history_settings(extra: Mapping[str, Any], env: Mapping[str, str]) -> HistorySettings:
-    """The ``[history]`` section of the config file, then ``RAGD_HISTORY`` from ``env``."""
-    section = extra.get("history", {})
-    if not isinstance(section, Mapping):
-        raise ConfigError("config: [history] must be a section")
-    unknown = sorted(set(section) - {"enabled", "retention_days"})
-    if unknown:
-        raise ConfigError(f"config: [history] has unknown setting(s) {', '.join(map(repr, unknown))} "
-                          "(known: enabled, retention_days)")
-    enabled = section.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"config: [history] enabled must be true or false, not {enabled!r}")
-    days = section.get("retention_days", 0)
-    if isinstance(days, bool) or not isinstance(days, int | float) or days < 0 or days != days:
-        raise ConfigError(f"config: [history] retention_days must be a number >= 0 (0 = keep forever), not {days!r}")
-    flag = env.get("RAGD_HISTORY", "").strip().lower()
-    if flag in _OFF:
-        enabled = False
-    elif flag in _ON:
-        enabled = True
-    elif flag:
-        raise ConfigError(f"RAGD_HISTORY must be on or off, not {env['RAGD_HISTORY']!r}")
-    return HistorySettings(enabled=enabled, retention_days=float(days))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def create(settings: LLMSettings) -> LLM:
     return BACKENDS.get(settings.backend)(settings)
 
 
-def llama_cpp(settings: LLMSettings) -> LLM:
+def llama_cpp_backend(settings: LLMSettings) -> LLM:
     """``backend = "llama-cpp"``: a GGUF file run in this process."""
     from ragd.index.llm.local import LlamaCppLLM
 
@@ -27,7 +27,7 @@ def llama_cpp(settings: LLMSettings) -> LLM:
                        gpu_layers=settings.gpu_layers, idle_unload_s=settings.idle_unload_s)
 
 
-def openai_server(settings: LLMSettings) -> LLM:
+def openai_backend(settings: LLMSettings) -> LLM:
     """``backend = "openai"``: any OpenAI-compatible server."""
     from ragd.index.llm.openai_server import OpenAIServerLLM
 
