@@ -326,6 +326,39 @@ def query_section(r: Report) -> None:
     notes = get(data, "notes")
     if notes:
         r.add("\n".join(f"- {n}" for n in notes))
+    million_section(r)
+
+
+MILLION_BAR_MS = 150  # issue 16: hybrid p95 at 1M chunks, in process
+
+
+def million_section(r: Report) -> None:
+    """The 1M-chunk point, measured in a run of its own (it takes an hour to build on 2 cores)."""
+    data = r.load("query-latency-1m.json")
+    if data is None:
+        return
+    p = get(data, "params", default={}) or {}
+    r.add("### At a million chunks\n\n`python -m bench.query_latency --chunks 100000,1000000 --jitter "
+          f"{p.get('jitter', 0):g} --out-file query-latency-1m.json` (in process; the same questions and code path "
+          "as above, the 100k size measured again in the same run for comparison).")
+    rows = []
+    for s in get(data, "sizes", default=[]) or []:
+        first = True
+        for mode, st in (s.get("modes") or {}).items():
+            extra = (f"{s.get('vectors', 0):,} vectors, {s.get('rss_mb', 0):,} MB resident, "
+                     f"{s.get('store_mb', 0):,} MB on disk, built in {get(s, 'build', 'seconds', default=0):,.0f} s"
+                     if first else "")
+            rows.append((f"{s.get('chunks'):,}", mode, ms(st.get("p50")), ms(st.get("p95")),
+                         ratio(st.get("p50_over_embed")), extra))
+            first = False
+    r.add(table(("chunks", "mode", "p50", "p95", "p50 / query embedding", "index"), rows))
+    big = (get(data, "sizes", default=[]) or [{}])[-1]
+    p95 = get(big, "modes", "hybrid", "p95")
+    if p95 is not None and p95 * 1000 > MILLION_BAR_MS:
+        r.lose(f"Hybrid search at {big.get('chunks', 0):,} chunks: p95 {ms(p95)}, over the {MILLION_BAR_MS} ms bar.")
+    notes = get(data, "notes")
+    if notes:
+        r.add("\n".join(f"- {n}" for n in notes))
 
 
 # -- 4. the answer path -------------------------------------------------------------------------------
