@@ -155,6 +155,10 @@ def test_each_cli_command_has_its_in_process_shape_through_the_daemon(world, tmp
     assert answer["grounded"] and any(c["path"] == str(extra / "kiln.txt") for c in answer["citations"])
     streamed = ragd(daemon.home, "ask", "How hot is the pottery kiln fired?").stdout
     assert "kiln.txt" in streamed  # the sources after the streamed text
+    link = ragd(daemon.home, "open", "--print-url", "--view", "sources").stdout.strip()
+    assert link.startswith(daemon.url + "/") and "sources" in link  # an absolute one-time link to the page
+    with httpx.Client(trust_env=False, follow_redirects=False) as browser:
+        assert browser.get(link).status_code in (302, 303, 307)  # it signs the browser in
     out = ragd(daemon.home, "sources", "remove", str(extra)).stdout
     assert out.strip() == f"removed {extra} (2 files dropped from the index)"
     assert str(extra) not in {s["path"] for s in ragd_json(daemon.home, "sources")}

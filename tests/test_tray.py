@@ -50,23 +50,31 @@ class FakeClient:
         self.down = False
         self.closed = False
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        self.calls.append(("GET", path, params))
+    """The daemon's ``Service`` as the tray sees it; each call is recorded as the request it stands for."""
+
+    def status(self) -> dict[str, Any]:
+        self.calls.append(("GET", "/v1/status", None))
         if self.down:
             raise DaemonError(f"cannot reach the daemon at {self.url}: connection refused")
         return self.answer
 
-    def post(self, path: str, body: Any = None) -> Any:
+    def _post(self, path: str, body: Any = None) -> None:
         self.calls.append(("POST", path, body))
         if self.down:
             raise DaemonError("cannot reach the daemon")
-        if path == "/v1/pause":
-            self.answer = {**self.answer, "paused": True}
-        elif path == "/v1/resume":
-            self.answer = {**self.answer, "paused": False}
-        elif path == "/v1/session/link":
-            return {"url": f"{self.link}&next={body['next']}"}
-        return {}
+
+    def pause(self) -> None:
+        self._post("/v1/pause")
+        self.answer = {**self.answer, "paused": True}
+
+    def resume(self) -> None:
+        self._post("/v1/resume")
+        self.answer = {**self.answer, "paused": False}
+
+    def page_link(self, next_path: str) -> str:
+        self._post("/v1/session/link", {"next": next_path})
+        url = f"{self.link}&next={next_path}"
+        return self.url + url if url.startswith("/") else url  # as RemoteService.page_link (tested end to end)
 
     def close(self) -> None:
         self.closed = True

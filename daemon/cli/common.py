@@ -12,9 +12,7 @@ from typing import Any
 
 import click
 
-from ragd.daemon import config as config_mod
 from ragd.daemon.service import Progress, Service, connect
-from ragd.daemon.service.client import DaemonClient
 
 
 def emit(data: Any) -> None:
@@ -25,17 +23,6 @@ def snippet(text: str, limit: int) -> str:
     """``text`` on one line, cut at ``limit`` characters."""
     flat = " ".join(text.split())
     return f"{flat[:limit]}{'…' if len(flat) > limit else ''}"
-
-
-def daemon_of(ctx: click.Context) -> DaemonClient | None:
-    """The running daemon, if there is one (``RAGD_NO_DAEMON=1`` works in-process regardless)."""
-    if os.environ.get("RAGD_NO_DAEMON", "") not in ("", "0"):
-        return None
-    cfg: config_mod.Config = ctx.obj
-    client = DaemonClient.find(cfg.daemon_path, cfg.token_path)
-    if client is not None:
-        ctx.call_on_close(client.close)
-    return client
 
 
 def service_of(ctx: click.Context, *, warn: bool = False) -> Service:

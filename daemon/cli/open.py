@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ragd.daemon.cli.common import daemon_of
-from ragd.index.errors import RagdError
+from ragd.daemon.cli.common import service_of
 
 
 @click.command("open")
@@ -14,10 +13,7 @@ from ragd.index.errors import RagdError
 @click.pass_context
 def open_cmd(ctx: click.Context, view: str, print_url: bool) -> None:
     """Open the web page, signed in through a one-time link (the page never sees the API token)."""
-    client = daemon_of(ctx)
-    if client is None:
-        raise RagdError("the daemon is not running: start it with `ragd serve` (or `ragd service install`)")
-    url = str(client.post("/v1/session/link", {"next": f"/#{view}"})["url"])
+    url = service_of(ctx).page_link(f"/#{view}")
     if print_url:
         click.echo(url)
         return

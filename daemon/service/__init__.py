@@ -56,6 +56,16 @@ class Service(Protocol):
 
     def repair(self, progress: Progress | None = None) -> RepairReport: ...
 
+    def pause(self) -> None:
+        """Hold indexing (changes are still collected); the daemon only."""
+        ...
+
+    def resume(self) -> None: ...
+
+    def page_link(self, next_path: str) -> str:
+        """A one-time link that signs the browser in to the web page at ``next_path``; the daemon only."""
+        ...
+
     def notices(self) -> list[str]:
         """What a person should know before trusting the results (an index built with another model)."""
         ...

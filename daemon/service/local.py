@@ -16,7 +16,7 @@ from ragd.daemon.container import Container
 from ragd.daemon.service import OnToken, Progress
 from ragd.daemon.service.records import RepairReport, SourceInfo
 from ragd.index.answer.models import Answer
-from ragd.index.errors import NothingIndexed, SourceError
+from ragd.index.errors import NothingIndexed, RagdError, SourceError
 from ragd.index.lock import WriterLock
 from ragd.index.models import Hit, IndexStats, Mode
 from ragd.index.paths import resolve_paths
@@ -24,6 +24,7 @@ from ragd.index.pipeline import verify
 from ragd.index.store.catalog import Catalog
 from ragd.index.store.health import CHECKED_NAME, IndexDamaged
 
+NO_DAEMON = "the daemon is not running: start it with `ragd serve` (or `ragd service install`)"
 NOTHING_TO_INDEX = "nothing to index yet: give a folder, e.g. `ragd index ~/Documents`"
 
 
@@ -121,6 +122,15 @@ class LocalService:
             return verify(c.catalog, c.vectors)
         except IndexDamaged as exc:
             return [str(exc)]
+
+    def pause(self) -> None:
+        raise RagdError(NO_DAEMON)
+
+    def resume(self) -> None:
+        raise RagdError(NO_DAEMON)
+
+    def page_link(self, next_path: str) -> str:
+        raise RagdError(NO_DAEMON)
 
     def notices(self) -> list[str]:
         c = self._reader()

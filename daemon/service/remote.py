@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
+
 from ragd.daemon.config import Config
 from ragd.daemon.service import OnToken, Progress
 from ragd.daemon.service.client import DaemonClient
@@ -30,9 +32,14 @@ class RemoteService:
         self.url: str | None = client.url
 
     @classmethod
-    def find(cls, config: Config) -> RemoteService | None:
+    def find(cls, config: Config, timeout: float | None = None) -> RemoteService | None:
+        """The daemon running now, or None; ``timeout`` caps each request (the tray must not hang on one)."""
         client = DaemonClient.find(config.daemon_path, config.token_path)
-        return None if client is None else cls(client)
+        if client is None:
+            return None
+        if timeout is not None:
+            client.http.timeout = httpx.Timeout(timeout, connect=2.0)
+        return cls(client)
 
     def close(self) -> None:
         self.client.close()
@@ -104,6 +111,16 @@ class RemoteService:
 
     def verify(self) -> list[str]:
         return list(self.client.get("/v1/verify")["problems"])
+
+    def pause(self) -> None:
+        self.client.post("/v1/pause")
+
+    def resume(self) -> None:
+        self.client.post("/v1/resume")
+
+    def page_link(self, next_path: str) -> str:
+        url = str(self.client.post("/v1/session/link", {"next": next_path})["url"])
+        return self.client.url + url if url.startswith("/") else url
 
     def notices(self) -> list[str]:
         return []  # the daemon re-embeds an index built with another model when it starts

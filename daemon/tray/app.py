@@ -410,16 +410,11 @@ def _single_instance(config: Config) -> Any:
 
 
 def connector(config: Config, timeout: float = 10.0) -> Callable[[], Client | None]:
-    """A factory of clients for the daemon running now (None when there is none)."""
+    """A factory of the running daemon's ``Service`` (None when there is none)."""
     def connect() -> Client | None:
-        from ragd.daemon.service.client import DaemonClient
+        from ragd.daemon.service.remote import RemoteService
 
-        client = DaemonClient.find(config.daemon_path, config.token_path)
-        if client is not None:
-            import httpx
-
-            client.http.timeout = httpx.Timeout(timeout, connect=2.0)  # a tray must not hang on a request
-        return client
+        return RemoteService.find(config, timeout)
 
     return connect
 

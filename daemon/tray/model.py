@@ -24,13 +24,17 @@ START_WAIT_S = 180.0  # how long "Ask…" waits for a daemon it started before g
 NOTICE_S = 30.0  # how long an action's failure stays in the tooltip
 
 class Client(Protocol):
-    """What the tray needs of ``DaemonClient``."""
+    """What the tray needs of the running daemon's ``Service`` (``RemoteService``)."""
 
-    url: str
+    url: str | None
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
+    def status(self) -> dict[str, Any]: ...
 
-    def post(self, path: str, body: Any = None) -> Any: ...
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def page_link(self, next_path: str) -> str: ...
 
     def close(self) -> None: ...
 
@@ -118,7 +122,7 @@ class TrayModel:
             if client is None:
                 return None, None
         try:
-            status = client.get("/v1/status")
+            status = client.status()
         except RagdError as exc:
             self._drop()
             return None, str(exc)
@@ -162,7 +166,8 @@ class TrayModel:
                 self._browse(url)
             return
         actions: dict[str, Callable[[], None]] = {
-            "pause": lambda: self._post("/v1/pause"), "resume": lambda: self._post("/v1/resume"),
+            "pause": lambda: self._then_refresh(self._need_client().pause),
+            "resume": lambda: self._then_refresh(self._need_client().resume),
             "start": self.start_daemon, "stop": self.stop_daemon, "quit": self.on_quit,
         }
         action = actions.get(key)
@@ -191,9 +196,7 @@ class TrayModel:
         return None
 
     def _link(self, next_path: str) -> str:
-        client = self._need_client()
-        url = str(client.post("/v1/session/link", {"next": next_path})["url"])
-        return client.url.rstrip("/") + url if url.startswith("/") else url
+        return self._need_client().page_link(next_path)
 
     def _browse(self, url: str) -> None:
         try:
@@ -205,8 +208,8 @@ class TrayModel:
             with self._lock:
                 self._say("no web browser could be started")
 
-    def _post(self, path: str) -> None:
-        self._need_client().post(path)
+    def _then_refresh(self, action: Callable[[], None]) -> None:
+        action()
         self.refresh()
 
     def _need_client(self) -> Client:
