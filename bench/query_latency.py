@@ -130,14 +130,29 @@ def make_note(n: int, rng: random.Random, passages: list[list[str]], count: Call
     return Note(str(path), "\n\n".join(paras) + "\n", chunk_document(Document(parts=parts), count, settings))
 
 
+def copy_note(n: int, rng: random.Random, earlier: Sequence[Note], tree: Path) -> Note:
+    """A copy of an earlier note under a new name (the same text, so the same chunks and units)."""
+    source = earlier[rng.randrange(len(earlier))]
+    note = Note.__new__(Note)
+    note.path = str(tree / f"area-{n // 100 % 1000:03d}" / f"note-{n:07d}.txt")
+    note.data, note.chunks, note.units = source.data, source.chunks, source.units
+    return note
+
+
 def notes_for(target_chunks: int, rng: random.Random, passages: list[list[str]], count: Callable[[str], int],
-              settings: ChunkSettings, have: list[Note], tree: Path) -> list[Note]:
+              settings: ChunkSettings, have: list[Note], tree: Path, reuse_above: int = 0) -> list[Note]:
     """Append notes to ``have`` until they hold ``target_chunks`` chunks in all; returns the new ones.
-    A note cut short to land on the size is still written whole (its record says it is unchanged)."""
+    A note cut short to land on the size is still written whole (its record says it is unchanged).
+    Past ``reuse_above`` chunks (when set), new notes are copies of the notes made before that point."""
     total = sum(len(n.chunks) for n in have)
     new: list[Note] = []
+    pool: list[Note] | None = None  # the notes made before copying began
     while total < target_chunks:
-        note = make_note(len(have) + len(new), rng, passages, count, settings, tree)
+        if reuse_above and total >= reuse_above:
+            pool = pool if pool is not None else have + new
+            note = copy_note(len(have) + len(new), rng, pool, tree)
+        else:
+            note = make_note(len(have) + len(new), rng, passages, count, settings, tree)
         if total + len(note.chunks) > target_chunks:  # land exactly on the size: keep only what fits
             note.chunks = note.chunks[: target_chunks - total]
             note.units = note.units[: len(note.chunks)]
@@ -440,6 +455,9 @@ def main() -> None:
     ap.add_argument("--jitter", type=float, default=0.0,
                     help="store each repeated unit's copies as near duplicates, moved off the real vector by this "
                          "share of its length (0: exact duplicates)")
+    ap.add_argument("--reuse-above", type=int, default=0,
+                    help="past this many chunks, new notes are copies of earlier ones (no new texts to embed; "
+                         "with --jitter their vectors are near duplicates)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     ap.add_argument("--out-file", default="query-latency.json",
                     help="the report's name in --out (bench.report also reads query-latency-1m.json)")
@@ -463,7 +481,7 @@ def main() -> None:
     notes: list[Note] = []
     plan: list[list[Note]] = []
     for size in sizes:  # decide every note first: the distinct unit texts are embedded once, up front
-        plan.append(notes_for(size, rng, passages, count, settings, notes, tree))
+        plan.append(notes_for(size, rng, passages, count, settings, notes, tree, args.reuse_above))
     all_units = [u for n in notes for units in n.units for u in units]
     print(f"{len(notes):,} notes, {sum(len(n.chunks) for n in notes):,} chunks, {len(all_units):,} units "
           f"({time.perf_counter() - started:.1f} s)", flush=True)
@@ -478,7 +496,7 @@ def main() -> None:
         "params": {"chunks": sizes, "queries": args.queries, "k": args.k, "warmup": args.warmup, "seed": args.seed,
                    "embedder": cfg.embedder, "model_id": embedder.model_id, "chunk_tokens": cfg.chunk_tokens,
                    "passages": {"english": len(english), "japanese": len(japanese)}, "query_sets": list(QA_SETS),
-                   "http": args.http, "jitter": args.jitter},
+                   "http": args.http, "jitter": args.jitter, "reuse_above": args.reuse_above},
         "embedding": embedded,
         "load_avg_1m": {"start": load_avg()},
         "sizes": [],

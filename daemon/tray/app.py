@@ -26,7 +26,6 @@ import contextlib
 import functools
 import logging
 import os
-import queue
 import signal
 import sys
 import threading
@@ -34,13 +33,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 from PIL import Image
 
 from ragd.daemon.config import Config
 from ragd.daemon.tray.launcher import DaemonLauncher
 from ragd.daemon.tray.model import SEPARATOR, Client, Entry, TrayModel
+from ragd.daemon.tray.popup import TkPopup, Worker
 from ragd.daemon.tray.view import View, draw_icon
 from ragd.index.errors import RagdError
 
@@ -73,115 +73,6 @@ def _backend_name(pystray: ModuleType) -> str:
     return str(pystray.Icon.__module__).rsplit(".", 1)[-1].lstrip("_")
 
 
-class _Worker:
-    """Runs menu actions one at a time off the GUI thread (a browser or an HTTP call must not freeze it)."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="ragd-tray-actions", daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self._jobs.put(job)
-
-    def close(self) -> None:
-        self._jobs.put(None)
-
-    def _loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            try:
-                job()
-            except Exception:  # act() reports user errors itself; anything else is a bug worth a log line
-                log.exception("a tray action failed")
-
-
-class _TkPopup:
-    """The menu for pystray's xorg backend, which has none: a right click on the icon pops it up with Tk
-    (when tkinter is there). Tk lives on a thread of its own and is touched only from it."""
-
-    def __init__(self, entries: Callable[[], list[Entry]], choose: Callable[[str], None]) -> None:
-        self.entries = entries
-        self.choose = choose
-        self._requests: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._root: Any = None  # Tk state: touched only on the Tk thread
-        self._shown: list[Any] = []
-
-    @staticmethod
-    def available() -> bool:
-        try:
-            import tkinter  # noqa: F401
-        except ImportError:
-            return False
-        return True
-
-    def popup(self, x: int, y: int) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="ragd-tray-menu", daemon=True)
-            self._thread.start()
-        self._requests.put((x, y))
-
-    def close(self) -> None:
-        self._requests.put(None)
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5)  # Tk cleans up on its own thread
-
-    def _loop(self) -> None:
-        import gc
-        import tkinter
-
-        try:
-            self._root = tkinter.Tk(className="ragd-menu")
-        except tkinter.TclError:
-            log.warning("no right-click menu: Tk cannot open the display", exc_info=True)
-            return
-        self._root.withdraw()
-        self._root.after(0, self._check)
-        try:
-            self._root.mainloop()
-        finally:  # Tk objects must die on the thread that made them, or Tcl aborts the process
-            self._root, self._shown = None, []
-            gc.collect()
-
-    def _check(self) -> None:
-        root = self._root
-        try:
-            request = self._requests.get_nowait()
-        except queue.Empty:
-            root.after(50, self._check)
-            return
-        if request is None:
-            root.destroy()
-            return
-        while self._shown:
-            self._shown.pop().destroy()
-        menu = self._menu(root, self.entries())
-        self._shown.append(menu)
-        try:
-            menu.tk_popup(*request)
-        finally:
-            menu.grab_release()
-        root.after(50, self._check)
-
-    def _menu(self, root: Any, entries: list[Entry]) -> Any:
-        import tkinter
-
-        menu = tkinter.Menu(root, tearoff=0)
-        for entry in entries:
-            state: Literal["normal", "disabled"] = "normal" if entry.enabled else "disabled"
-            if entry is SEPARATOR:
-                menu.add_separator()
-            elif entry.children:
-                menu.add_cascade(label=entry.text, menu=self._menu(menu, list(entry.children)), state=state)
-            else:
-                menu.add_command(label=entry.text, state=state, command=self._chooser(entry.key))
-        return menu
-
-    def _chooser(self, key: str) -> Callable[[], None]:
-        return lambda: self.choose(key)
-
-
 class Tray:
     """The pystray glue: one icon whose image, title and menu follow :class:`TrayModel`."""
 
@@ -191,7 +82,7 @@ class Tray:
         self.poll_s = poll_s
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._worker = _Worker()
+        self._worker = Worker()
         self._shown: tuple[Any, ...] = ()
         self._menu_shown: list[Entry] = []
         model.on_quit = self.quit
@@ -199,7 +90,7 @@ class Tray:
         self.backend = _backend_name(pystray)
         self.icon: Any = pystray.Icon("ragd", self._image(model.view), self._title(model.view),
                                       menu=pystray.Menu(self._items))
-        self.popup: _TkPopup | None = None
+        self.popup: TkPopup | None = None
         self._dock_retry_at, self._dock_warned = 0.0, False
         if self.backend == "xorg":
             logging.getLogger("pystray._base").addFilter(_quiet_dock_failures)
@@ -249,8 +140,8 @@ class Tray:
             mask = Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
             icon._window.change_attributes(event_mask=mask)
             icon._display.flush()
-            if _TkPopup.available():
-                self.popup = popup = _TkPopup(self.model.menu, self.choose)
+            if TkPopup.available():
+                self.popup = popup = TkPopup(self.model.menu, self.choose)
                 left = icon._message_handlers[Xlib.X.ButtonPress]
 
                 def on_press(event: Any) -> None:
