@@ -215,7 +215,7 @@ def test_files_history_and_open(env, tmp_path):
     opener = tmp_path / "opener.sh"
     opener.write_text(f"#!/bin/sh\necho \"$1\" >> {record}\n", encoding="utf-8")
     opener.chmod(0o755)
-    runtime.env = {**runtime.env, "RAGD_OPENER": str(opener)}
+    runtime.read_side.env = {**runtime.read_side.env, "RAGD_OPENER": str(opener)}  # the read side opens files
     assert client.post("/v1/open", json={"path": str(docs / "garden.txt")}).json() == {"opened": True}
     wait_until(lambda: record.exists() and record.read_text().strip() == str(docs / "garden.txt"),
                what="the opener")

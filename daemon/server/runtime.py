@@ -13,10 +13,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,10 +25,10 @@ from ragd.connectors import Connector
 from ragd.connectors.files import Unreadable
 from ragd.daemon.config import Config
 from ragd.daemon.container import Container
-from ragd.daemon.server.api import NotIndexed, OnToken
+from ragd.daemon.server.api import OnToken
 from ragd.daemon.server.changes import Batch, ChangeQueue
-from ragd.daemon.server.desktop import open_with_desktop
 from ragd.daemon.server.memory import release_freed_memory
+from ragd.daemon.server.reads import ReadSide
 from ragd.daemon.server.repairs import StoreRepairs
 from ragd.daemon.server.settings import ServerSettings
 from ragd.daemon.server.shared_embedder import SharedEmbedder
@@ -37,12 +37,11 @@ from ragd.daemon.server.writer import IndexWriter
 from ragd.daemon.service.local import not_a_source
 from ragd.daemon.service.records import SourceInfo
 from ragd.index import tokenize
-from ragd.index.answer.context import passage_context
 from ragd.index.answer.history import History
 from ragd.index.answer.models import Answer
 from ragd.index.embed import Embedder
 from ragd.index.embed.worker import EmbedWorker
-from ragd.index.errors import NothingIndexed, RagdError, SourceError
+from ragd.index.errors import RagdError, SourceError
 from ragd.index.idle_pool import IdlePool
 from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
@@ -50,9 +49,8 @@ from ragd.index.lock import WriterLock
 from ragd.index.models import Hit, Mode
 from ragd.index.paths import resolve_paths
 from ragd.index.pipeline import Indexer, IndexStats, verify
-from ragd.index.retrieve import Retriever
 from ragd.index.store.catalog import Catalog
-from ragd.index.store.health import IndexDamaged, is_corruption
+from ragd.index.store.health import is_corruption
 from ragd.index.store.vectors import VectorStore
 
 log = logging.getLogger(__name__)
@@ -63,7 +61,8 @@ STATUS_PROBLEMS = 200  # problems listed in /v1/status (problems_total counts th
 
 
 class Runtime:
-    """Implements the API's ``Backend`` over a live index."""
+    """The daemon: its writer, watcher and scheduler, with the read side (``ReadSide``) they keep current; the
+    API's ``DaemonBackend``."""
 
     def __init__(self, config: Config, env: Mapping[str, str], *, settings: ServerSettings | None = None,
                  embedder: Embedder | None = None, vectors: VectorStore | None = None, llm: LLM | None = None,
@@ -96,12 +95,8 @@ class Runtime:
                                   on_damage=self.repairs.noticed)
         self.watcher = Watcher(self.queue.add, ignore=self._ignored, on_overflow=self._events_lost)
         self.scheduler = BackgroundScheduler(daemon=True)
-        self.reads: Container | None = None
-        self._local = threading.local()
-        self._ask_lock = threading.Lock()
-        self._answers = 0  # questions answered (idle housekeeping trims memory after new activity)
+        self.read_side = ReadSide(config, env, self.writes, self.embedder, self.repairs, self.connectors)
         self._trimmed_after: tuple[int, int] | None = None
-        self._parse_lock = threading.Lock()  # the answer path's parser pool serves one call at a time
         self._connectors: list[Connector] = []
         self.unreadable = Unreadable()  # folders the scans could not read: listed in status()["problems"]
         self._roots: list[str] = []
@@ -120,9 +115,7 @@ class Runtime:
         self.acquire()
         try:
             self.writes.catalog  # creates the schema before any reader opens the file  # noqa: B018
-            self.reads = Container(self.config, readonly=True, embedder_override=self.embedder,
-                                   vectors_override=self.writes.vectors, llm_override=self.writes.llm_override,
-                                   env=self.env)
+            self.read_side.open()
             self._refresh_sources()
             if self.embed_worker is not None:  # models load while the first scan walks the folders
                 threading.Thread(target=self._warm_embedder, name="embed-warm", daemon=True).start()
@@ -151,8 +144,7 @@ class Runtime:
         self.parsers.close()
         if self.embed_worker is not None:
             self.embed_worker.close()
-        if self.reads is not None:
-            self.reads.close()
+        self.read_side.close()
         self.writes.close()
         self._release()
 
@@ -203,8 +195,8 @@ class Runtime:
         if tokenize.release_idle(self.config.embed_idle_s or float("inf")):
             log.info("Japanese dictionary unused for %.0f s; unloaded it", self.config.embed_idle_s)
             self._trimmed_after = None
-        activity = (self.queue.done_through(), self._answers)
-        quiet = self.writer.snapshot()["state"] == "idle" and not self._ask_lock.locked()
+        activity = (self.queue.done_through(), self.read_side.answers)
+        quiet = self.writer.snapshot()["state"] == "idle" and not self.read_side.ask_lock.locked()
         if quiet and activity != self._trimmed_after:
             self._trimmed_after = activity
             release_freed_memory()
@@ -302,55 +294,46 @@ class Runtime:
         return self.queue.request_full_scan()
 
     # -- the read side (Backend) ---------------------------------------------------------------
-    def _catalog(self) -> Catalog:
-        """This thread's read-only connection (made anew after a repair replaced the file)."""
-        catalog: Catalog | None = getattr(self._local, "catalog", None)
-        generation = self.repairs.generation
-        if catalog is not None and getattr(self._local, "generation", 0) != generation:
-            catalog.close()
-            catalog = None
-        if catalog is None:
-            catalog = Catalog(self.config.catalog_path, readonly=True)
-            self._local.catalog, self._local.generation = catalog, generation
-        if self.reads is not None and self.reads.catalog_generation != generation:
-            self.reads.reopen_catalog(generation)
-        return catalog
+    @property
+    def reads(self) -> Container | None:
+        """The answer path's container (None until started)."""
+        return self.read_side.container
 
-    @contextmanager
-    def _reading(self) -> Iterator[None]:
-        """A damaged catalog met by a reader: reported (the writer repairs it) and answered as a 503."""
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            if not is_corruption(exc):
-                raise
-            self.repairs.noticed("catalog", exc)
-            raise IndexDamaged(f"the index is damaged ({exc}); ragd is rebuilding it from your files, "
-                               "try again in a moment (`ragd status` shows the progress)") from None
+    @property
+    def _ask_lock(self) -> threading.Lock:
+        return self.read_side.ask_lock
 
     def search(self, query: str, k: int, mode: Mode) -> list[Hit]:
-        with self._reading():
-            retriever = Retriever(self._catalog(), self.writes.vectors, self.embedder,
-                                  on_vector_error=lambda exc: self.repairs.noticed("vector store", exc))
-            return retriever.search(query, k, mode)
+        return self.read_side.search(query, k, mode)
 
     def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
-        assert self.reads is not None, "the runtime is not started"
-        with self._reading():
-            if not self._catalog().counts()["chunks"]:
-                raise NothingIndexed("nothing is indexed yet: add a folder first")
-        with self._ask_lock:
-            with self._parse_lock, self._reading():
-                answer = self.reads.asker.ask(question, on_token=on_token)
-            self._answers += 1
-            self.reads.remember(answer)
-        return answer
+        return self.read_side.ask(question, on_token)
+
+    def files(self, under: str | None, status: str | None, contains: str | None, limit: int,
+              offset: int) -> dict[str, Any]:
+        return self.read_side.files(under, status, contains, limit, offset)
+
+    def history(self, search: str | None, limit: int) -> list[dict[str, Any]]:
+        return self.read_side.history(search, limit)
+
+    def forget(self, entry_id: int) -> bool:
+        return self.read_side.forget(entry_id)
+
+    def open_file(self, path: str) -> None:
+        self.read_side.open_file(path)
+
+    def document(self, path: str) -> dict[str, Any]:
+        return self.read_side.document(path)
+
+    def context(self, path: str, doc_key: str, page: int | None, line_start: int | None, line_end: int | None,
+                around: int) -> list[dict[str, Any]]:
+        return self.read_side.context(path, doc_key, page, line_start, line_end, around)
 
     def model_name(self) -> str:
         return MODEL_NAME
 
     def status(self) -> dict[str, Any]:
-        catalog = self._catalog()
+        catalog = self.read_side.catalog()
         try:
             records, counts, model = catalog.problems(), catalog.counts(), catalog.get_meta("model_id")
         except sqlite3.DatabaseError as exc:  # never claim files that the catalog cannot serve
@@ -379,37 +362,8 @@ class Runtime:
             "uptime_s": round(time.time() - self.started_at, 1),
         }
 
-    def files(self, under: str | None, status: str | None, contains: str | None, limit: int,
-              offset: int) -> dict[str, Any]:
-        with self._reading():
-            total, records = self._catalog().list_files(under=under, status=status, contains=contains,
-                                                         limit=limit, offset=offset)
-        return {"total": total, "files": [r.to_json() for r in records]}
-
-    def history(self, search: str | None, limit: int) -> list[dict[str, Any]]:
-        with History(self.writes.history_path, readonly=True) as history:
-            return [e.to_json() for e in history.recent(limit, search)]
-
-    def forget(self, entry_id: int) -> bool:
-        with History(self.writes.history_path) as history:
-            return history.delete(entry_id)
-
-    def open_file(self, path: str) -> None:
-        with self._reading():
-            record = self._catalog().file(path)
-        if record is None or record.status != "indexed" or not self._still_a_source_file(path):
-            raise NotIndexed(path)
-        open_with_desktop(path, self.env)
-
-    def _still_a_source_file(self, path: str) -> bool:
-        """The path is still a file its source takes as it is: not one replaced by a link out of the sources
-        since it was indexed (the index learns of that at the next event; the API must not wait for it)."""
-        owner = next((c for c in self._connectors if c.covers(path)), None)
-        entry = owner.entry(path) if owner is not None else None
-        return entry is not None and entry.path == path and entry.skip_reason is None
-
     def sources(self) -> list[SourceInfo]:
-        catalog = self._catalog()
+        catalog = self.read_side.catalog()
         configured = self.writes.configured_sources()
         unwatched = self.watcher.problems
         return [SourceInfo(root, os.path.exists(root), len(catalog.files_under(root)), root in configured,
@@ -431,20 +385,3 @@ class Runtime:
     def resume(self) -> None:
         self.writer.resume()
 
-    def document(self, path: str) -> dict[str, Any]:
-        with self._reading():
-            record = self._catalog().file(path)
-        if record is None:
-            raise NotIndexed(path)
-        return record.to_json()
-
-    def context(self, path: str, doc_key: str, page: int | None, line_start: int | None, line_end: int | None,
-                around: int) -> list[dict[str, Any]]:
-        with self._reading():
-            record = self._catalog().file(path)
-        if record is None or record.status != "indexed" or not self._still_a_source_file(path):
-            raise NotIndexed(path)  # only what the user chose to index is ever read
-        assert self.reads is not None, "the runtime is not started"
-        with self._parse_lock:
-            docs = self.reads.verifier.documents(path)
-        return [line.to_json() for line in passage_context(docs, doc_key, page, line_start, line_end, around)]
