@@ -567,7 +567,9 @@ def notes_text(r: dict[str, Any]) -> list[str]:
         "sentence embedded once); notes reuse sentences, so the vector store holds "
         + (f"near duplicates: every copy after a text's first is moved off its vector by {p['jitter']:g} of its "
            "length (--jitter), as an edited copy would be" if p.get("jitter") else "exact duplicates")
-        + " (vectors vs distinct_vectors in the JSON).",
+        + " (vectors vs distinct_vectors in the JSON)."
+        + (f" Past {p['reuse_above']:,} chunks the notes are copies of the earlier ones (--reuse-above): no new "
+           "text to embed, the lexical index holding the same terms many times over." if p.get("reuse_above") else ""),
         "dense and hybrid embed the query; p50 / query embedding compares each mode with embedding the query alone, "
         "timed in the same loop. The rows '(vector given)' are the same searches with the query vector embedded "
         "beforehand: what the search costs besides the query embedding (hybrid overlaps its lexical side with "

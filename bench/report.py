@@ -338,9 +338,12 @@ def million_section(r: Report) -> None:
     if data is None:
         return
     p = get(data, "params", default={}) or {}
+    reuse = f" --reuse-above {p['reuse_above']}" if p.get("reuse_above") else ""
+    cpu = get(data, "machine", "cpu", default="?")
     r.add("### At a million chunks\n\n`python -m bench.query_latency --chunks 100000,1000000 --jitter "
-          f"{p.get('jitter', 0):g} --out-file query-latency-1m.json` (in process; the same questions and code path "
-          "as above, the 100k size measured again in the same run for comparison).")
+          f"{p.get('jitter', 0):g}{reuse} --out-file query-latency-1m.json` (in process; the same questions and code "
+          f"path as above, the 100k size measured again in the same run for comparison; on {cpu}, "
+          f"{get(data, 'machine', 'cores', default='?')} cores).")
     rows = []
     for s in get(data, "sizes", default=[]) or []:
         first = True
