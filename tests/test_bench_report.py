@@ -136,3 +136,29 @@ def test_an_answer_set_without_json_keeps_its_earlier_row_and_losses(tmp_path: P
     assert "carried forward from the report of 2026-01-02, measured on Test CPU 9000" in answers
     assert "- On jsquad_ja, the answers are short (§7)" in text
     assert "the answers are long" not in text  # squad_en was measured again: its old loss goes
+
+
+def _latency(chunks: int, hybrid_p95: float) -> dict[str, object]:
+    modes = {m: {"p50": 0.02, "p95": p95, "p50_over_embed": 3.0}
+             for m, p95 in (("dense", 0.02), ("lexical", 0.05), ("hybrid", hybrid_p95))}
+    return {"chunks": chunks, "vectors": 2 * chunks, "rss_mb": 9000, "store_mb": 9500, "build": {"seconds": 2000},
+            "modes": modes}
+
+
+def test_the_million_chunk_point_has_its_own_table_and_says_when_it_misses_the_bar(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    run = {"machine": {"cpu": "Test CPU 9000", "cores": 2}, "params": {"jitter": 0.15, "reuse_above": 100000},
+           "sizes": [_latency(100_000, 0.06), _latency(1_000_000, 0.071)], "notes": ["made of copies"]}
+    (out / "query-latency.json").write_text(json.dumps({"sizes": [_latency(10_000, 0.02)]}), encoding="utf-8")
+    (out / "query-latency-1m.json").write_text(json.dumps(run), encoding="utf-8")
+    text = build(out, tmp_path / "RESULTS.md", commentary=None)
+    million = text.split("### At a million chunks", 1)[1].split("\n## ", 1)[0]
+    assert "--reuse-above 100000" in million and "Test CPU 9000" in million and "- made of copies" in million
+    assert "| 1,000,000 | hybrid | 20 ms | 71 ms | 3.00× |" in million
+    assert "2,000,000 vectors, 9,000 MB resident, 9,500 MB on disk" in million
+    assert "over the 150 ms bar" not in text
+    run["sizes"][-1] = _latency(1_000_000, 0.2)  # type: ignore[index]
+    (out / "query-latency-1m.json").write_text(json.dumps(run), encoding="utf-8")
+    assert "Hybrid search at 1,000,000 chunks: p95 200 ms, over the 150 ms bar." in \
+        build(out, tmp_path / "RESULTS.md", commentary=None)
