@@ -90,8 +90,6 @@ def load(env: Mapping[str, str]) -> Config:
         given = next((var for var in ("RAGD_HOME", "RAGD_DATA_DIR") if env.get(var)), None)
         if given:
             origins["data_dir"] = given
-    fields = settings.model_dump(exclude={"data_dir"})
-    fields.update(llm=settings.llm, server=settings.server, history=settings.history, answer=settings.answer,
-                  models=settings.models)
+    fields = {name: getattr(settings, name) for name in Settings.model_fields if name != "data_dir"}
     return Config.model_construct(config_file=config_file, data_dir=data_dir, state_dir=state_dir, origins=origins,
                                   **fields)

@@ -196,7 +196,7 @@ class Container:
 
     @property
     def history_path(self) -> Path:
-        return self.config.data_dir / "history.sqlite"
+        return self.config.history_path
 
     def remember(self, answer: Answer) -> int | None:
         return remember(answer, self.history_path, self.history_settings)

@@ -8,6 +8,7 @@ where the value came from.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,15 @@ from ragd.index.errors import ConfigError
 from ragd.index.llm.settings import DEFAULT_MODEL, LLMSettings, ModelSpec, with_default
 
 DEFAULT_PORT = 8765
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Section(BaseModel):
@@ -70,8 +80,6 @@ class ServerSection(Section):
 
     @property
     def loopback(self) -> bool:
-        from ragd.daemon.server.settings import is_loopback
-
         return is_loopback(self.host)
 
     @model_validator(mode="after")
@@ -137,7 +145,7 @@ class Settings(Section):
         return self
 
 
-SECTIONS = ("llm", "server", "history", "answer")
+SECTIONS = tuple(name for name, f in Settings.model_fields.items() if isinstance(f.default, Section))  # [llm] ...
 
 # Each variable and the setting it overrides (section, key); the section's name is None for the top level.
 ENV: dict[str, tuple[str | None, str]] = {
@@ -217,9 +225,7 @@ def read(raw: Mapping[str, Any], env: Mapping[str, str], file: str) -> tuple[Set
             value = _FLAGS[given.lower()]
         else:
             value = given
-        target = values if section is None else values.setdefault(section, {})
-        if not isinstance(target, dict):
-            raise ConfigError(f"config: [{section}] must be a table")
+        target = values if section is None else values.setdefault(section, {})  # a table: the file's was checked
         target[key] = value
         origins[key if section is None else f"{section}.{key}"] = var
     try:

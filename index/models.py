@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, get_args
 
 Mode = Literal["hybrid", "dense", "lexical"]  # how a search ranks: both sides fused, vectors only, terms only
-MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
+MODES: tuple[Mode, ...] = get_args(Mode)
 RECENT_FAILURES = 20  # failures a running total keeps (each run's own are all kept)
 
 
@@ -109,7 +109,7 @@ class IndexStats:
 
     def counts(self) -> dict[str, float]:
         """The numbers alone (what a running total keeps)."""
-        return {k: v for k, v in asdict(self).items() if k != "failures"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "failures"}
 
     def add(self, other: IndexStats) -> None:
         """Count ``other``'s run into this one (a running total over batches)."""

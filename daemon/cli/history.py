@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ragd.daemon.cli.answer_text import marked_answer
+from ragd.daemon.cli.common import emit, snippet
 from ragd.daemon.config import Config
 from ragd.index.answer.history import History, HistoryEntry, HistoryError
 from ragd.index.location import place
@@ -16,13 +16,9 @@ from ragd.index.location import place
 PREVIEW_CHARS = 200
 
 
-def _emit(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False))
-
-
 def _path(ctx: click.Context) -> Path:
     cfg: Config = ctx.obj
-    return cfg.data_dir / "history.sqlite"
+    return cfg.history_path
 
 
 def _local(entry: HistoryEntry, seconds: bool = False) -> str:
@@ -61,21 +57,20 @@ def history_cmd(ctx: click.Context, limit: int, search: str | None, as_json: boo
     if not cfg.history.enabled:
         message = "history is off (set [history] enabled = true)"
         if as_json:
-            _emit([])
+            emit([])
         click.echo(message, err=as_json)
         return
     with History(_path(ctx), readonly=True) as history:
         entries = history.recent(limit, search)
     if as_json:
-        _emit([e.to_json() for e in entries])
+        emit([e.to_json() for e in entries])
         return
     if not entries:
         click.echo("no matching history entries" if search else "no history yet: `ragd ask` adds to it")
     for e in entries:
         click.echo(click.style(f"#{e.id}", bold=True) + f"  {_local(e)}  {_mark(e)}  " + click.style(e.question,
                                                                                                    bold=True))
-        text = " ".join(e.answer.split())
-        click.echo(f"    {text[:PREVIEW_CHARS]}{'…' if len(text) > PREVIEW_CHARS else ''}")
+        click.echo(f"    {snippet(e.answer, PREVIEW_CHARS)}")
         cited = _cited(e)
         if cited:
             click.echo(f"    sources: {cited}")
@@ -92,7 +87,7 @@ def history_show(ctx: click.Context, entry_id: int, as_json: bool) -> None:
     if entry is None:
         raise HistoryError(f"no history entry {entry_id}")
     if as_json:
-        _emit(entry.to_json())
+        emit(entry.to_json())
         return
     grounded = "grounded" if entry.grounded else "not grounded in your files"
     click.echo(click.style(f"#{entry.id}", bold=True) + f"  {_local(entry, seconds=True)}  {_mark(entry)} {grounded}"

@@ -6,21 +6,16 @@ Both only read GGUF headers and system counters: no model is loaded and no serve
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
-from typing import Any
 
 import click
 
+from ragd.daemon.cli.common import emit
 from ragd.daemon.config import Config
 from ragd.daemon.settings import llm_settings
 from ragd.index.errors import ConfigError
 from ragd.index.llm.inventory import ModelReport, describe, fits, human_bytes, human_count, machine_memory
 from ragd.index.llm.settings import LLMSettings, ModelSpec
-
-
-def _emit(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False))
 
 
 def _inventory(cfg: Config) -> tuple[LLMSettings, list[tuple[ModelReport, bool]], str | None]:
@@ -61,7 +56,7 @@ def models_cmd(ctx: click.Context, as_json: bool) -> None:
     server = {"base_url": settings.base_url, "api_model": settings.api_model} \
         if settings.backend == "openai" else None
     if as_json:
-        _emit({"backend": settings.backend, "model": settings.model, "selection_error": problem,
+        emit({"backend": settings.backend, "model": settings.model, "selection_error": problem,
                "server": server, "context_tokens": settings.context_tokens,
                "models": [{**r.to_json(), "selected": sel} for r, sel in rows]})
         return
@@ -100,7 +95,7 @@ def doctor_cmd(ctx: click.Context, as_json: bool) -> None:
     llama_cpp = _llama_cpp_version()
     verdicts = [(r, sel, fits(r, machine)) for r, sel in rows]
     if as_json:
-        _emit({"machine": machine, "backend": settings.backend, "llama_cpp_python": llama_cpp,
+        emit({"machine": machine, "backend": settings.backend, "llama_cpp_python": llama_cpp,
                "selection_error": problem,
                "models": [{**r.to_json(), "selected": sel, "fits": verdict} for r, sel, verdict in verdicts]})
         return

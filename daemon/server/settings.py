@@ -3,19 +3,8 @@ checks it; ``RAGD_HOST``, ``RAGD_PORT`` and ``RAGD_DEBOUNCE_S`` override the fil
 
 from __future__ import annotations
 
-import ipaddress
-
-from ragd.daemon.settings import DEFAULT_PORT, ServerSection
+from ragd.daemon.settings import DEFAULT_PORT, ServerSection, is_loopback
 
 ServerSettings = ServerSection
 
 __all__ = ["DEFAULT_PORT", "ServerSettings", "is_loopback"]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

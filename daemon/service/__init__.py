@@ -17,8 +17,9 @@ from ragd.index.models import Mode
 if TYPE_CHECKING:
     from ragd.daemon.config import Config
     from ragd.index.answer.models import Answer
-    from ragd.index.models import Hit, IndexStats, Mode
+    from ragd.index.models import Hit, IndexStats
 
+NOTHING_TO_INDEX = "nothing to index yet: give a folder, e.g. `ragd index ~/Documents`"
 Progress = Callable[[int, int, str], None]  # files done, files in the run, the file in hand
 OnToken = Callable[[str], None]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ragd.daemon.config import Config
 from ragd.daemon.container import Container
-from ragd.daemon.service import OnToken, Progress
+from ragd.daemon.service import NOTHING_TO_INDEX, OnToken, Progress
 from ragd.daemon.service.records import RepairReport, SourceInfo
 from ragd.index.answer.models import Answer
 from ragd.index.errors import NothingIndexed, RagdError, SourceError
@@ -21,18 +21,9 @@ from ragd.index.lock import WriterLock
 from ragd.index.models import Hit, IndexStats, Mode
 from ragd.index.paths import resolve_paths
 from ragd.index.pipeline import verify
-from ragd.index.store.catalog import Catalog
 from ragd.index.store.health import CHECKED_NAME, IndexDamaged
 
 NO_DAEMON = "the daemon is not running: start it with `ragd serve` (or `ragd service install`)"
-NOTHING_TO_INDEX = "nothing to index yet: give a folder, e.g. `ragd index ~/Documents`"
-
-
-def index_summary(catalog: Catalog) -> dict[str, Any]:
-    """Counts, the model the index was built with and every file that failed or was skipped (with its reason):
-    the part of a status that the catalog alone tells, with or without a daemon."""
-    return {**catalog.counts(), "model": catalog.get_meta("model_id"),
-            "problems": [r.problem() for r in catalog.problems()]}
 
 
 def not_a_source(root: str, configured: set[str]) -> SourceError:
@@ -113,8 +104,9 @@ class LocalService:
 
     def status(self) -> dict[str, Any]:
         c = self._reader()
-        return {**index_summary(c.catalog), "sources": c.source_paths(), "data_dir": str(self.config.data_dir),
-                "daemon": None}
+        return {**c.catalog.counts(), "model": c.catalog.get_meta("model_id"),
+                "problems": [r.problem() for r in c.catalog.problems()], "sources": c.source_paths(),
+                "data_dir": str(self.config.data_dir), "daemon": None}
 
     def verify(self) -> list[str]:
         c = self._reader()

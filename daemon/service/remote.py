@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from ragd.daemon.config import Config
-from ragd.daemon.service import OnToken, Progress
+from ragd.daemon.service import NOTHING_TO_INDEX, OnToken, Progress
 from ragd.daemon.service.client import DaemonClient
 from ragd.daemon.service.records import RepairReport, SourceInfo
 from ragd.index.answer.models import Answer
@@ -22,7 +22,6 @@ from ragd.index.errors import RagdError, SourceError
 from ragd.index.models import Hit, IndexStats, Mode
 from ragd.index.paths import resolve_paths
 
-NOTHING_TO_INDEX = "nothing to index yet: give a folder, e.g. `ragd index ~/Documents`"
 POLL_S = 0.2
 
 
