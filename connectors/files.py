@@ -17,94 +17,27 @@ import errno
 import logging
 import os
 import stat
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pathspec
 
-from ragd.connectors import Entry
+from ragd.connectors import FILES, Connector, Entry, SourceContext, is_url
+from ragd.connectors.file_rules import FileFilter, Unreadable, below
+from ragd.index.errors import SourceError
 from ragd.index.paths import resolve_path
 
 log = logging.getLogger(__name__)
 
 IGNORE_FILES = (".gitignore", ".ragdignore")
 IGNORE_FILE_MAX = 1 << 20  # bytes read from one ignore file
-SYSTEM_DIRS = frozenset({
-    "node_modules", "__pycache__", "venv", "site-packages", "System Volume Information", "$RECYCLE.BIN",
-    "Library", "AppData", "lost+found",
-})
 FollowMode = Literal["inside", "never", "always"]
 FOLLOW_MODES: tuple[FollowMode, ...] = ("inside", "never", "always")
 _QUIET_ERRORS = (errno.ENOENT, errno.ENOTDIR)  # vanished during the scan: not a problem to report
 
 Specs = list[tuple[str, pathspec.GitIgnoreSpec]]
-
-
-@dataclass
-class FileFilter:
-    """Which files a source takes, as data: globs relative to the source root (gitignore syntax)."""
-
-    include: Sequence[str] = ()
-    exclude: Sequence[str] = ()
-    max_bytes: int = 64 * 1024 * 1024
-    skip_hidden: bool = True
-    _include: pathspec.GitIgnoreSpec | None = field(init=False, default=None)
-    _exclude: pathspec.GitIgnoreSpec | None = field(init=False, default=None)
-
-    def __post_init__(self) -> None:
-        self._include = pathspec.GitIgnoreSpec.from_lines(self.include) if self.include else None
-        self._exclude = pathspec.GitIgnoreSpec.from_lines(self.exclude) if self.exclude else None
-
-    def skip_dir(self, name: str, rel: str) -> bool:
-        if self.skip_hidden and name.startswith("."):
-            return True
-        if name in SYSTEM_DIRS:
-            return True
-        return bool(self._exclude and self._exclude.match_file(rel + "/"))
-
-    def skip_file(self, name: str, rel: str) -> bool:
-        if self.skip_hidden and name.startswith("."):
-            return True
-        if name.endswith(("~", ".swp", ".tmp", ".part", ".crdownload")) or name.startswith("~$"):
-            return True  # editor and download temporaries
-        if self._exclude and self._exclude.match_file(rel):
-            return True
-        return bool(self._include and not self._include.match_file(rel))
-
-
-class Unreadable:
-    """Places inside the sources that a scan could not read (path -> reason), shared by the connectors.
-
-    A scan of a folder replaces what was recorded below it, so a folder that became readable again
-    drops out at its next scan. Thread-safe: the writer records, request threads read.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._found: dict[str, str] = {}
-
-    def snapshot(self) -> dict[str, str]:
-        with self._lock:
-            return dict(sorted(self._found.items()))
-
-    def known(self, path: str) -> bool:
-        with self._lock:
-            return path in self._found
-
-    def settle(self, under: str, found: Mapping[str, str]) -> None:
-        """What a finished scan of ``under`` found unreadable there (and wherever its links led)."""
-        with self._lock:
-            self._found = {p: r for p, r in self._found.items() if not _below(p, under)}
-            self._found.update(found)
-
-    def keep_under(self, roots: Iterable[str]) -> None:
-        """Forget what lies outside ``roots`` (a source was removed)."""
-        kept = list(roots)
-        with self._lock:
-            self._found = {p: r for p, r in self._found.items() if any(_below(p, root) for root in kept)}
 
 
 @dataclass
@@ -118,7 +51,9 @@ class _Walk:
 
 
 class FilesConnector:
-    name = "files"
+    kind: ClassVar[str] = FILES
+    schemes: ClassVar[tuple[str, ...]] = ()
+    poll_s: float | None = None  # a folder's changes come from the watcher, not by polling
 
     def __init__(self, root: str | Path, file_filter: FileFilter | None = None,
                  on_error: Callable[[str, OSError], None] | None = None, *, sources: Iterable[str | Path] = (),
@@ -127,23 +62,54 @@ class FilesConnector:
         when its target lies in one of them. ``unreadable`` collects the folders a scan could not read."""
         if follow_symlinks not in FOLLOW_MODES:
             raise ValueError(f"follow_symlinks must be one of {', '.join(FOLLOW_MODES)}, not {follow_symlinks!r}")
-        self.root = Path(resolve_path(root))
+        self.root = resolve_path(root)
         self.filter = file_filter or FileFilter()
         self.on_error = on_error
         self.follow: FollowMode = follow_symlinks  # narrowed by the check above
         self.unreadable = unreadable
-        roots = {str(self.root), *(resolve_path(s) for s in sources)}
+        roots = {self.root, *(resolve_path(s) for s in sources)}
         self.sources = tuple(sorted(roots, key=len, reverse=True))  # the innermost source first
-        self._siblings: dict[str, FilesConnector] = {str(self.root): self}
+        self._siblings: dict[str, FilesConnector] = {self.root: self}
+
+    @classmethod
+    def open(cls, spec: str, context: SourceContext) -> Connector:
+        s = context.settings
+        return cls(spec, FileFilter(include=s.include, exclude=s.exclude, max_bytes=int(s.max_file_mb * 1024 * 1024)),
+                   sources=[p for p in context.sources if not is_url(p)], follow_symlinks=s.follow_symlinks,
+                   unreadable=context.unreadable)
+
+    def probe(self) -> None:
+        if not os.path.exists(self.root):
+            raise SourceError(f"no such file or directory: {self.root}")
 
     def covers(self, path: str) -> bool:
-        return _below(path, str(self.root))
+        return below(path, self.root)
+
+    def is_container(self, key: str) -> bool:
+        return os.path.isdir(key)
+
+    def read(self, key: str) -> bytes:
+        """The file's bytes (regular files only, opened without blocking: a FIFO would hang the reader)."""
+        fd = os.open(key, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", key)
+            return f.read()
+
+    def local_path(self, key: str) -> str | None:
+        return key
+
+    def changed(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
 
     # -- the Connector protocol -----------------------------------------------------------------
     def scan(self) -> Iterator[Entry]:
         walk = _Walk()
         yield from self._scan(walk)
-        self._settle(str(self.root), walk)
+        self._settle(self.root, walk)
 
     def entry(self, path: str) -> Entry | None:
         """The entry for one file under this source, or None if it is gone, not a file, or filtered out.
@@ -183,13 +149,13 @@ class FilesConnector:
         try:
             st = os.stat(self.root)
         except OSError as exc:
-            self._error(str(self.root), exc, walk)
+            self._error(self.root, exc, walk)
             return
         if stat.S_ISREG(st.st_mode):  # a single file given as a source
-            yield from _once(self._entry(str(self.root), st), walk)
+            yield from _once(self._entry(self.root, st), walk)
         elif stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in walk.dirs:
             walk.dirs.add((st.st_dev, st.st_ino))
-            yield from self._walk(self.root, "", [], walk)
+            yield from self._walk(Path(self.root), "", [], walk)
 
     def _scan_under(self, directory: str, walk: _Walk) -> Iterator[Entry]:
         rel = self._rel(directory)
@@ -294,7 +260,7 @@ class FilesConnector:
         """Where ``path`` (``rel`` below this root) really leads, judging each link on the way as a walk would:
         (the connector to ask, the path to ask it) -- this one and ``path`` itself when no link is followed
         elsewhere -- or a refused link's skipped entry, or None (refused, or gone)."""
-        here = str(self.root)
+        here = self.root
         parts = rel.split("/")
         for i, part in enumerate(parts):
             here = os.path.join(here, part)
@@ -321,7 +287,7 @@ class FilesConnector:
 
     def _owner(self, real: str) -> FilesConnector | None:
         """The connector of the innermost configured source that holds ``real`` (a resolved path)."""
-        root = next((r for r in self.sources if _below(real, r)), None)
+        root = next((r for r in self.sources if below(real, r)), None)
         if root is None:
             return None
         sibling = self._siblings.get(root)
@@ -354,17 +320,17 @@ class FilesConnector:
         """``path`` relative to the root with / separators; None if outside this source."""
         if not self.covers(path):
             return None
-        return Path(path).relative_to(self.root).as_posix() if path != str(self.root) else ""
+        return Path(path).relative_to(self.root).as_posix() if path != self.root else ""
 
     def _specs_down_to(self, rel_dir: str) -> Specs | None:
         """The ignore specs in force inside ``rel_dir``; None if that folder or one above it is skipped."""
-        specs = self._ignore_specs(self.root, "")
+        specs = self._ignore_specs(Path(self.root), "")
         here = ""
         for name in rel_dir.split("/") if rel_dir else []:
             here = f"{here}/{name}" if here else name
             if self.filter.skip_dir(name, here) or _ignored(specs, here + "/"):
                 return None
-            specs = specs + self._ignore_specs(self.root / here, here)
+            specs = specs + self._ignore_specs(Path(self.root) / here, here)
         return specs
 
     def _stat(self, entry: os.DirEntry[str], walk: _Walk) -> os.stat_result | None:
@@ -410,10 +376,6 @@ class FilesConnector:
     def _settle(self, under: str, walk: _Walk) -> None:
         if self.unreadable is not None:
             self.unreadable.settle(under, walk.errors)
-
-
-def _below(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _name(entry: os.DirEntry[str]) -> str:

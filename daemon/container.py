@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ragd.connectors.files import FileFilter, FilesConnector, Unreadable
+from ragd.connectors import Connector, SourceContext, kind_of, open_source
+from ragd.connectors.file_rules import Unreadable
 from ragd.daemon.config import Config
 from ragd.daemon.server.store_watchdog import WatchedVectors
 from ragd.daemon.settings import history_settings, llm_settings
@@ -21,7 +22,7 @@ from ragd.index.answer.models import Answer
 from ragd.index.answer.verify import Verifier
 from ragd.index.embed import Embedder
 from ragd.index.idle_pool import IdlePool
-from ragd.index.isolate import ParsePool
+from ragd.index.isolate import ParseJob, ParsePool
 from ragd.index.llm.base import LLM
 from ragd.index.llm.settings import LLMSettings
 from ragd.index.paths import resolve_path
@@ -53,6 +54,7 @@ class Container:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     repairs: list[Repair] = field(default_factory=list)  # damaged stores this container moved aside
     catalog_generation: int = 0  # which replacement of the catalog file ``catalog`` is connected to
+    _source_connectors: tuple[tuple[str, ...], list[Connector]] = field(default=((), []), repr=False)
     store_call_limit_s: float | None = None  # the daemon bounds every vector store call (store_watchdog)
 
     @cached_property
@@ -103,8 +105,8 @@ class Container:
                         "re-indexed from the files and the embedding cache",
                         str(move_aside(path, "-wal", "-shm", "-journal")), time.time())
         fresh = Catalog(path)
-        for source in sources:
-            fresh.add_source(source)
+        for spec, kind in sources:
+            fresh.add_source(spec, kind)
         fresh.close()
         if opened is not None:
             opened.reopen()
@@ -140,15 +142,37 @@ class Container:
     def retriever(self) -> Retriever:
         return Retriever(self.catalog, self.vectors, self.embedder)
 
-    def connector(self, root: str, *, sources: Sequence[str] | None = None,
-                  unreadable: Unreadable | None = None) -> FilesConnector:
-        """The connector of ``root``; ``sources`` (default: ``source_paths()``) decides which links lead
-        "inside" a source, ``unreadable`` collects the folders its scans cannot read."""
-        c = self.config
-        return FilesConnector(root, FileFilter(include=c.include, exclude=c.exclude,
-                                               max_bytes=int(c.max_file_mb * 1024 * 1024)),
-                              sources=self.source_paths() if sources is None else sources,
-                              follow_symlinks=c.follow_symlinks, unreadable=unreadable)
+    def connector(self, spec: str, *, sources: Sequence[str] | None = None,
+                  unreadable: Unreadable | None = None) -> Connector:
+        """The connector of the source ``spec`` (of the kind the catalog stored for it, else the kind its spec
+        names); ``sources`` (default: ``source_paths()``) decides which links lead "inside" a source,
+        ``unreadable`` collects the folders its scans cannot read."""
+        context = SourceContext(self.config, self.env, self.source_paths() if sources is None else sources,
+                                unreadable)
+        return open_source(spec, context, self.catalog.source_kinds().get(spec) or kind_of(spec))
+
+    def source_connectors(self) -> list[Connector]:
+        """A connector for every source (the answer path reads items through them), made once per set of
+        sources."""
+        specs = tuple(self.source_paths())
+        if self._source_connectors[0] != specs:
+            for old in self._source_connectors[1]:
+                old.close()
+            self._source_connectors = (specs, [self.connector(s, sources=specs) for s in specs])
+        return self._source_connectors[1]
+
+    def read_item(self, key: str) -> ParseJob | None:
+        """An item's bytes read now through the connector of its source (None if none holds it, or it is
+        gone or unreadable)."""
+        owner = next((c for c in self.source_connectors() if c.covers(key)), None)
+        entry = owner.entry(key) if owner is not None else None
+        if owner is None or entry is None:
+            return None
+        try:
+            return ParseJob(entry.parse_name, owner.read(key))
+        except OSError as exc:
+            log.info("cannot read %s again: %s", key, exc)
+            return None
 
     def configured_sources(self) -> set[str]:
         """The sources named in the config file, resolved as the catalog stores paths."""
@@ -181,7 +205,7 @@ class Container:
 
     @cached_property
     def verifier(self) -> Verifier:
-        return Verifier(self._verify_pool.parse)
+        return Verifier(self._verify_pool.parse, read_item=self.read_item)
 
     @cached_property
     def asker(self) -> Asker:

@@ -105,6 +105,11 @@ class AnswerSection(Section):
     unsupported: Literal["mark", "drop"] = "mark"  # unsupported sentences: marked, or left out (it says so)
 
 
+class MailSection(Section):
+    poll_s: float = Field(default=60.0, gt=0.0)  # how often a mailbox (an imap:// source) is asked what changed
+    timeout_s: float = Field(default=30.0, gt=0.0)  # a mail server that does not answer within this is unavailable
+
+
 class Settings(Section):
     data_dir: str = ""  # empty: the platform's data folder
     embedder: str = "use+minilm"
@@ -128,6 +133,7 @@ class Settings(Section):
     server: ServerSection = ServerSection()
     history: HistorySection = HistorySection()
     answer: AnswerSection = AnswerSection()
+    mail: MailSection = MailSection()
 
     @field_validator("sources", "include", "exclude", mode="before")
     @classmethod
@@ -173,6 +179,7 @@ ENV: dict[str, tuple[str | None, str]] = {
     "RAGD_DEBOUNCE_S": ("server", "debounce_s"),
     "RAGD_HISTORY": ("history", "enabled"),
     "RAGD_ANSWER_UNSUPPORTED": ("answer", "unsupported"),
+    "RAGD_MAIL_POLL_S": ("mail", "poll_s"),
 }
 _FLAGS = {"on": True, "1": True, "true": True, "yes": True, "off": False, "0": False, "false": False, "no": False}
 

@@ -14,6 +14,10 @@ class SourceError(RagdError):
     """A path given as a source is missing or unusable."""
 
 
+class SourceUnavailable(SourceError):
+    """A source cannot be read now (its server does not answer, no password): what is indexed from it stays."""
+
+
 class NothingIndexed(SourceError):
     """A question or a search before anything is indexed (HTTP: 409, not possible yet)."""
 

@@ -11,9 +11,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from ragd.index.isolate import ParsePool, ParseResult
+from ragd.index.isolate import Job, ParsePool, ParseResult
 
 
 class IdlePool:
@@ -34,9 +33,9 @@ class IdlePool:
             finally:
                 self._used = time.monotonic()
 
-    def parse(self, path: Path) -> ParseResult:
+    def parse(self, job: Job) -> ParseResult:
         with self.use() as pool:
-            return pool.parse(path)
+            return pool.parse(job)
 
     def close_if_idle(self, idle_s: float) -> bool:
         """Close the pool if nobody has used it for ``idle_s`` seconds (0: never); True if it was closed."""

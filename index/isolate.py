@@ -3,7 +3,8 @@
 Each worker is a fresh interpreter (``python -I -c ...``, not fork): safe when the parent
 has loaded torch or runs threads, and it never re-imports the parent's ``__main__``. It
 sets ``RLIMIT_AS`` (memory) and ``RLIMIT_CPU`` (a backstop for the wall-clock timeout) on
-itself, parses one path at a time and sends the documents back pickled over a socket.
+itself, parses one job at a time (a file's path, which it reads itself, or an item's bytes that a
+connector read) and sends the documents back pickled over a socket.
 The parent enforces the timeout; a worker that times out, crashes or runs out of memory
 is killed and replaced, and the file gets a short, recorded reason. Workers exit when
 the parent closes the pool, closes the socket or dies.
@@ -33,7 +34,7 @@ from typing import Any
 from ragd.index.child import Child, watch_parent
 from ragd.index.errors import ParseError, UnsupportedFormat
 from ragd.index.models import Document
-from ragd.index.parse import parse_file, parser_for
+from ragd.index.parse import MAX_FILE_BYTES, parse_bytes, parse_file, parser_for
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,21 @@ _BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
          "from ragd.index.isolate import _worker_main; "
          "_worker_main(int(sys.argv[2]), json.loads(sys.argv[3]))")
 _QUIET_LOGGERS = ("pypdf", "pdfminer", "fontTools", "charset_normalizer", "PIL")
+
+
+@dataclass(frozen=True, eq=False)
+class ParseJob:
+    """An item's bytes to parse as if they were a file named ``name`` (the suffix chooses the parser)."""
+
+    name: str
+    data: bytes
+
+    @property
+    def path(self) -> Path:
+        return Path(self.name)
+
+
+Job = Path | ParseJob  # a local file (the worker reads it) or bytes in hand
 
 
 @dataclass
@@ -98,9 +114,9 @@ class _Worker(Child):
             self.kill()
             raise RuntimeError(f"parse worker failed to start: {detail}")
 
-    def send(self, path: Path) -> bool:
+    def send(self, job: Job) -> bool:
         try:
-            self.conn.send(str(path))
+            self.conn.send((job.name, job.data) if isinstance(job, ParseJob) else str(job))
             return True
         except (BrokenPipeError, ConnectionError, OSError):
             return False
@@ -172,43 +188,44 @@ class ParsePool:
         self._closed = False
         self._finalizer = weakref.finalize(self, _shutdown, self._all)
 
-    def parse(self, path: Path) -> ParseResult:
-        """Parse one file."""
-        for _, result in self.parse_many([path]):
+    def parse(self, job: Job) -> ParseResult:
+        """Parse one file (or item)."""
+        for _, result in self.parse_many([job]):
             return result
         raise AssertionError("unreachable")
 
-    def parse_many(self, paths: Iterable[Path]) -> Iterator[tuple[Path, ParseResult]]:
-        """Parse ``paths``, up to ``workers`` at a time; yield (path, result) as each finishes.
+    def parse_many(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, ParseResult]]:
+        """Parse ``jobs``, up to ``workers`` at a time; yield (job, result) as each finishes.
 
-        The path yielded is the object that was passed in. Stopping the iteration early
+        The job yielded is the object that was passed in. Stopping the iteration early
         kills the workers still busy with files whose results are no longer wanted.
         """
         if self._closed:
             raise RuntimeError("ParsePool is closed")
-        pending = iter(paths)
-        busy: dict[_Worker, tuple[Path, float]] = {}
+        pending = iter(jobs)
+        busy: dict[_Worker, tuple[Job, float]] = {}
         exhausted = False
         try:
             while True:
                 while not exhausted and len(busy) < self.workers:
-                    path = next(pending, None)
-                    if path is None:
+                    job = next(pending, None)
+                    if job is None:
                         exhausted = True
                         break
-                    if parser_for(path) is None:
-                        suffix = path.suffix or "(no suffix)"
-                        yield path, ParseResult(error=f"unsupported file type: {suffix}", unsupported=True)
+                    named = job.path if isinstance(job, ParseJob) else job
+                    if parser_for(named) is None:
+                        suffix = named.suffix or "(no suffix)"
+                        yield job, ParseResult(error=f"unsupported file type: {suffix}", unsupported=True)
                         continue
-                    worker = self._dispatch(path)
-                    busy[worker] = (path, time.monotonic() + self.timeout_s)
+                    worker = self._dispatch(job)
+                    busy[worker] = (job, time.monotonic() + self.timeout_s)
                 if not busy:
                     return
                 wait_s = max(0.0, min(deadline for _, deadline in busy.values()) - time.monotonic())
                 ready = set(wait([w.conn for w in busy], wait_s))
                 now = time.monotonic()
-                finished: list[tuple[Path, ParseResult]] = []
-                for worker, (path, deadline) in list(busy.items()):
+                finished: list[tuple[Job, ParseResult]] = []
+                for worker, (job, deadline) in list(busy.items()):
                     if worker.conn in ready:
                         result = worker.receive()
                     elif now >= deadline:
@@ -218,20 +235,20 @@ class ParsePool:
                         continue
                     del busy[worker]
                     self._release(worker)
-                    finished.append((path, result))
+                    finished.append((job, result))
                 yield from finished
         finally:
             for worker in busy:
                 worker.kill()
                 self._release(worker)
 
-    def _dispatch(self, path: Path) -> _Worker:
-        """Hand ``path`` to an idle worker, starting or replacing one as needed."""
+    def _dispatch(self, job: Job) -> _Worker:
+        """Hand ``job`` to an idle worker, starting or replacing one as needed."""
         for _ in range(2):
             while self._idle and not self._idle[-1].alive():
                 self._forget(self._idle.pop())
             worker = self._idle.pop() if self._idle else self._start()
-            if worker.send(path):
+            if worker.send(job):
                 return worker
             worker.kill()
             self._forget(worker)
@@ -294,9 +311,14 @@ def _limit_cpu(seconds: float) -> None:
         log.debug("cannot limit CPU time: %s", exc)
 
 
-def _handle(path: str) -> tuple[str, Any]:
+def _handle(job: str | tuple[str, bytes]) -> tuple[str, Any]:
+    path = job if isinstance(job, str) else job[0]
     try:
-        return "ok", parse_file(Path(path))
+        if isinstance(job, str):
+            return "ok", parse_file(Path(job))
+        if len(job[1]) > MAX_FILE_BYTES:
+            raise ParseError(f"refused: item too large ({len(job[1]) >> 20} MB)")
+        return "ok", parse_bytes(Path(job[0]), job[1])
     except UnsupportedFormat as exc:
         return "unsupported", str(exc)
     except ParseError as exc:
@@ -328,13 +350,13 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
         return
     while True:
         try:
-            path = conn.recv()
+            job = conn.recv()
         except (EOFError, OSError):
             return
-        if path is None:
+        if job is None:
             return
         _limit_cpu(float(config["cpu_s"]))
-        reply = _handle(path)
+        reply = _handle(job)
         try:
             conn.send(reply)
         except MemoryError:

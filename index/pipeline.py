@@ -19,15 +19,16 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from ragd.connectors import Connector, Entry
+from ragd.connectors import Connector, Entry, is_url
 from ragd.index.chunk import ChunkSettings, chunk_document, embed_text, embedding_units
 from ragd.index.embed import Embedder, Vectors
 from ragd.index.embedding import Batch, Embedding, Parsed
-from ragd.index.isolate import ParsePool, ParseResult
+from ragd.index.errors import SourceUnavailable
+from ragd.index.isolate import Job, ParseJob, ParsePool, ParseResult
 from ragd.index.models import Chunk, IndexStats
 from ragd.index.parse import is_supported
 from ragd.index.paths import resolve_paths
@@ -81,6 +82,7 @@ class Indexer:
         self.pool_factory = pool
         self.settings = ChunkSettings(max_tokens=chunk_tokens, unit_tokens=unit_tokens)
         self._vectors_checked = False  # this process has compared the two stores id by id
+        self._sources: Sequence[Connector] = ()  # the connectors of the run or update in progress
 
     @property
     def signature(self) -> str:
@@ -106,6 +108,7 @@ class Indexer:
         """
         started = time.monotonic()
         stats = IndexStats()
+        self._sources = connectors
         if self.catalog.get_meta("signature") is None and not self.catalog.counts()["files"]:
             self.catalog.set_meta("signature", self.signature)  # a new index: an interrupted first run resumes
         forced = self.catalog.get_meta("signature") != self.signature
@@ -140,18 +143,24 @@ class Indexer:
             return self.run(connectors, prune_outside=False, progress=progress)
         started = time.monotonic()
         stats = IndexStats()
+        if scan is None:
+            self._sources = connectors
         seen: dict[str, Entry] = {}
         known: dict[str, FileRecord] = {}
         for path in dict.fromkeys(paths):
             owner = next((c for c in connectors if c.covers(path)), None)
             if owner is None:
                 continue
+            try:
+                if owner.is_container(path):
+                    entries = list(owner.scan_under(path))
+                else:
+                    one = owner.entry(path)
+                    entries = [one] if one is not None else []
+            except SourceUnavailable as exc:  # nothing is known to be gone: what is indexed stays
+                log.warning("%s not scanned: %s", path, exc)
+                continue
             known.update(self.catalog.files_under(path))
-            if os.path.isdir(path):
-                entries = list(owner.scan_under(path))
-            else:
-                one = owner.entry(path)
-                entries = [one] if one is not None else []
             for entry in entries:
                 seen.setdefault(entry.path, entry)
         removed = [p for p in known if p not in seen]
@@ -168,28 +177,33 @@ class Indexer:
         found: dict[str, Entry] = {}
         due = time.monotonic() + slices.seconds if slices is not None else 0.0
         for connector in connectors:
-            for entry in connector.scan():
-                if entry.path in scan.seen:  # reached twice (two sources): the first one counts
-                    continue
-                scan.seen.add(entry.path)
-                if not self._settled(entry, scan, stats):
-                    found[entry.path] = entry
-                if slices is not None and (len(found) >= slices.files or time.monotonic() >= due):
-                    self._apply_found(found, scan, stats, progress)
-                    found = {}
-                    slices.between()
-                    due = time.monotonic() + slices.seconds
+            try:
+                for entry in connector.scan():
+                    if entry.path in scan.seen:  # reached twice (two sources): the first one counts
+                        continue
+                    scan.seen.add(entry.path)
+                    if not self._settled(entry, scan, stats):
+                        found[entry.path] = entry
+                    if slices is not None and (len(found) >= slices.files or time.monotonic() >= due):
+                        self._apply_found(found, scan, stats, progress)
+                        found = {}
+                        slices.between()
+                        due = time.monotonic() + slices.seconds
+            except SourceUnavailable as exc:  # its items stay as they were indexed (see _sweep)
+                log.warning("source %s not scanned: %s", connector.root, exc)
+                scan.unavailable.append(connector)
         self._apply_found(found, scan, stats, progress)
 
     def _settled(self, entry: Entry, scan: Scan, stats: IndexStats) -> bool:
         """True (and counted) if the manifest as the scan began already says what this scan would write."""
         reason = entry.skip_reason
         if reason is None:
-            suffix = _suffix(entry.path)
+            name = entry.parse_name
+            suffix = _suffix(name)
             supported = scan.supported.get(suffix)
             if supported is None:
-                supported = scan.supported[suffix] = is_supported(Path(entry.path))
-            reason = None if supported else _unsupported(entry.path)
+                supported = scan.supported[suffix] = is_supported(Path(name))
+            reason = None if supported else _unsupported(name)
         verdict = _verdict(entry, reason, scan.stat_of(entry.path), scan.forced)
         if verdict == "skipped":
             stats.files_skipped += 1
@@ -208,6 +222,8 @@ class Indexer:
         """Remove the files the whole scan did not meet (those outside every source only with ``prune_outside``)."""
         for path in scan.known:
             if path in scan.seen or path in scan.touched:
+                continue
+            if any(c.covers(path) for c in scan.unavailable):
                 continue
             if prune_outside or any(c.covers(path) for c in connectors):
                 self._remove(path)
@@ -239,12 +255,11 @@ class Indexer:
         if not todo:
             return
         with self.pool_factory() as pool, Embedding(self.embedder, self.cache) as embedding:
-            digests = {e.path: d for e, d in todo}
-            entries = {e.path: e for e, _ in todo}
+            jobs: dict[Job, tuple[Entry, str]] = {}
             in_flight: Batch | None = None
-            for parsed_path, result in pool.parse_many(Path(e.path) for e, _ in todo):
-                entry = entries[str(parsed_path)]
-                parsed = self._after_parse(entry, digests[entry.path], result, stats)
+            for job, result in pool.parse_many(self._jobs(todo, jobs, stats)):
+                entry, digest = jobs.pop(job)
+                parsed = self._after_parse(entry, digest, result, stats)
                 done += 1
                 if progress:
                     progress(done, total, entry.path)
@@ -258,6 +273,49 @@ class Indexer:
             in_flight = self._next(embedding, in_flight, batch, stats)
             if in_flight is not None:
                 self._store(in_flight, stats)
+
+    def _jobs(self, todo: list[tuple[Entry, str]], jobs: dict[Job, tuple[Entry, str]],
+              stats: IndexStats) -> Iterator[Job]:
+        """Each entry's parse job, made as the pool asks for it: a local file's path, or an item's bytes read
+        now (one that cannot be read is recorded as failed)."""
+        for entry, digest in todo:
+            owner = self._owner(entry.path)
+            local = owner.local_path(entry.path) if owner is not None else entry.path
+            job: Job
+            if local is not None and entry.media_type is None:
+                job = Path(local)
+            else:
+                try:
+                    job = ParseJob(entry.parse_name, self._read(owner, entry.path))
+                except OSError as exc:
+                    self._failed(entry, digest, f"cannot read: {exc.strerror or exc}", stats)
+                    continue
+            jobs[job] = (entry, digest)
+            yield job
+
+    def _owner(self, key: str) -> Connector | None:
+        return next((c for c in self._sources if c.covers(key)), None)
+
+    @staticmethod
+    def _read(owner: Connector | None, key: str) -> bytes:
+        if owner is None:
+            raise OSError(errno.ENOENT, "no source holds it any more", key)
+        return owner.read(key)
+
+    def _digest(self, entry: Entry) -> str:
+        """The content's identity: the connector's fingerprint, else the hash of the bytes."""
+        if entry.fingerprint is not None:
+            return entry.fingerprint
+        owner = self._owner(entry.path)
+        local = owner.local_path(entry.path) if owner is not None else entry.path
+        if local is not None:
+            return file_hash(local)
+        return hashlib.sha256(self._read(owner, entry.path)).hexdigest()
+
+    def _failed(self, entry: Entry, digest: str | None, reason: str, stats: IndexStats) -> None:
+        self._record(entry, digest, "failed", reason)
+        stats.files_failed += 1
+        stats.failures.append({"path": entry.path, "status": "failed", "reason": reason})
 
     def _next(self, embedding: Embedding, in_flight: Batch | None, batch: list[Parsed],
               stats: IndexStats) -> Batch | None:
@@ -277,7 +335,8 @@ class Indexer:
         todo: list[tuple[Entry, str]] = []
         for path, entry in seen.items():
             old = known.get(path)
-            reason = entry.skip_reason or (None if is_supported(Path(path)) else _unsupported(path))
+            name = entry.parse_name
+            reason = entry.skip_reason or (None if is_supported(Path(name)) else _unsupported(name))
             verdict = _verdict(entry, reason, old, forced)
             if reason is not None:
                 if verdict is None:
@@ -288,7 +347,7 @@ class Indexer:
                 stats.files_unchanged += 1
                 continue
             try:
-                digest = file_hash(path)
+                digest = self._digest(entry)
             except OSError as exc:  # vanished or unreadable since the scan
                 self._record(entry, None, "failed", f"cannot read: {exc.strerror or exc}")
                 stats.files_failed += 1
@@ -302,14 +361,12 @@ class Indexer:
 
     def _after_parse(self, entry: Entry, digest: str, result: ParseResult, stats: IndexStats) -> Parsed | None:
         if result.error is not None or result.documents is None:
-            status = "skipped" if result.unsupported else "failed"
             reason = result.error or "parser returned nothing"
-            self._record(entry, digest, status, reason)
-            if status == "failed":
-                stats.files_failed += 1
-                stats.failures.append({"path": entry.path, "status": "failed", "reason": reason})
-            else:
+            if result.unsupported:
+                self._record(entry, digest, "skipped", reason)
                 stats.files_skipped += 1
+            else:
+                self._failed(entry, digest, reason, stats)
             return None
         chunks: list[Chunk] = []
         for doc in result.documents:
@@ -411,7 +468,7 @@ def verify(catalog: Catalog, vectors: VectorStore, check_files: bool = True) -> 
     problems += _listed("vector store has unknown chunk", "more unknown ids in the vector store", have - want)
     if check_files:
         for path, rec in catalog.files().items():
-            if rec.status == "indexed" and not os.path.exists(path):
+            if rec.status == "indexed" and not is_url(path) and not os.path.exists(path):
                 problems.append(f"{path}: indexed but no longer on disk (run `ragd index`)")
     return problems
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ragd.connectors import Connector
 from ragd.index.store.catalog import FileStat, FileStatRow
 
 Progress = Callable[[int, int, str], None]  # (files done, files to do, current path)
@@ -31,6 +32,7 @@ class Scan:
     seen: set[str] = field(default_factory=set)
     touched: set[str] = field(default_factory=set)
     supported: dict[str, bool] = field(default_factory=dict)  # by suffix: one parser look-up per kind of file
+    unavailable: list[Connector] = field(default_factory=list)  # sources it could not read: nothing of theirs is gone
 
     def stat_of(self, path: str) -> FileStat | None:
         row = None if path in self.touched else self.known.get(path)

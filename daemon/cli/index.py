@@ -8,7 +8,7 @@ import click
 
 from ragd.daemon.cli.common import emit, progress_bar, service_of
 from ragd.index.errors import SourceError
-from ragd.index.paths import resolve_paths
+from ragd.index.paths import is_url, resolve_paths
 
 
 @click.command()
@@ -16,10 +16,13 @@ from ragd.index.paths import resolve_paths
 @click.option("--json", "as_json", is_flag=True, help="Print what the run did as one JSON object.")
 @click.pass_context
 def index(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
-    """Add PATHS as sources (if given) and bring the index up to date."""
+    """Add PATHS as sources (if given) and bring the index up to date.
+
+    A path is a folder or a file; a mailbox is imap://user@host/Mailbox (its password from the keyring or
+    RAGD_IMAP_PASSWORD, never the command line)."""
     roots = resolve_paths(paths)
     for root in roots:
-        if not os.path.exists(root):
+        if not is_url(root) and not os.path.exists(root):
             raise SourceError(f"no such file or directory: {root}")
     service = service_of(ctx)
     with progress_bar(as_json) as progress:

@@ -22,7 +22,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from ragd.connectors import Connector
-from ragd.connectors.files import Unreadable
+from ragd.connectors.file_rules import Unreadable
 from ragd.daemon.config import Config
 from ragd.daemon.container import Container
 from ragd.daemon.server.api import OnToken
@@ -41,7 +41,7 @@ from ragd.index.answer.history import History
 from ragd.index.answer.models import Answer
 from ragd.index.embed import Embedder
 from ragd.index.embed.worker import EmbedWorker
-from ragd.index.errors import RagdError, SourceError
+from ragd.index.errors import RagdError
 from ragd.index.idle_pool import IdlePool
 from ragd.index.isolate import ParsePool
 from ragd.index.llm.base import LLM
@@ -233,12 +233,34 @@ class Runtime:
         return list(self._roots)
 
     def _refresh_sources(self) -> None:
-        """Rebuild the connectors from the config and the catalog; watch exactly those folders."""
+        """Rebuild the connectors from the config and the catalog; watch exactly those folders, poll the others."""
+        for old in self._connectors:
+            old.close()
         self._roots = self.writes.source_paths()
-        self._connectors = [self.writes.connector(p, sources=self._roots, unreadable=self.unreadable)
-                            for p in self._roots]
+        self._connectors = []
+        for spec in self._roots:
+            try:
+                self._connectors.append(self.writes.connector(spec, sources=self._roots, unreadable=self.unreadable))
+            except RagdError as exc:  # e.g. a source whose connector's extension was uninstalled
+                log.warning("source %s left out: %s", spec, exc)
+                self.unreadable.settle(spec, {spec: str(exc)})
         self.unreadable.keep_under(self._roots)
-        self.watcher.watch(self._roots)
+        self.watcher.watch([c.root for c in self._connectors if c.poll_s is None])
+        self._schedule_polls()
+
+    def _schedule_polls(self) -> None:
+        """One job per polled source (a mailbox): when it changed, its items are queued as a folder's are."""
+        polled = {f"poll:{c.root}": c for c in self._connectors if c.poll_s is not None}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("poll:") and job.id not in polled:
+                job.remove()
+        for job_id, connector in polled.items():
+            self.scheduler.add_job(self._poll, "interval", seconds=connector.poll_s, id=job_id, args=[connector],
+                                   replace_existing=True, max_instances=1, coalesce=True)
+
+    def _poll(self, connector: Connector) -> None:
+        if connector in self._connectors and connector.changed():
+            self.queue.add([connector.root])
 
     def _ignored(self, path: str) -> bool:
         """The daemon's own files never count as changes (the data dir may sit inside a source)."""
@@ -264,11 +286,11 @@ class Runtime:
     def add_source(self, path: str) -> tuple[bool, int]:
         """Watch and index a folder (or file). Returns whether it is new, and the request's number."""
         root = resolve_paths([path])[0]
-        if not os.path.exists(root):
-            raise SourceError(f"no such file or directory: {root}")
+        connector = self.writes.connector(root)
+        connector.probe()
 
         def job() -> bool:
-            added = self.writes.catalog.add_source(root)
+            added = self.writes.catalog.add_source(root, connector.kind)
             self._refresh_sources()
             return added
 

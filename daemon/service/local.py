@@ -63,11 +63,18 @@ class LocalService:
     def index(self, roots: Sequence[str], progress: Progress | None = None) -> IndexStats:
         with self._writing() as c:
             for root in roots:
-                c.catalog.add_source(root)
+                connector = c.connector(root)
+                connector.probe()
+                c.catalog.add_source(root, connector.kind)
             targets = list(roots) or c.source_paths()
             if not targets:
                 raise SourceError(NOTHING_TO_INDEX)
-            return c.indexer.run([c.connector(r) for r in targets], prune_outside=not roots, progress=progress)
+            connectors = [c.connector(r) for r in targets]
+            try:
+                return c.indexer.run(connectors, prune_outside=not roots, progress=progress)
+            finally:
+                for connector in connectors:
+                    connector.close()
 
     def remove_source(self, path: str) -> int:
         root = resolve_paths([path])[0]

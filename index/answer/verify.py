@@ -1,12 +1,14 @@
 """Citation checking: a quote must occur verbatim (whitespace aside) in its file at the cited place.
 
 The file is parsed again, now (in the isolated parser pool), so a file that changed or
-vanished since it was indexed does not keep its citations. The line span reported is the
-span of the quote itself, found in the parsed part it came from.
+vanished since it was indexed does not keep its citations. An item that is not a local file (a
+message on a mail server) is read again through its connector, the same ``read`` that indexed it.
+The line span reported is the span of the quote itself, found in the parsed part it came from.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -15,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragd.index.isolate import ParseResult
+from ragd.connectors import is_url
+from ragd.index.isolate import Job, ParseJob, ParseResult
 from ragd.index.models import Document, Part
 
 _SPACE = re.compile(r"\s+")
@@ -64,24 +67,37 @@ def find_in_part(quote: str, part: Part) -> Place | None:
 
 
 class Verifier:
-    """Finds quotes in freshly parsed files; keeps the last few parses, keyed by path, size and mtime."""
+    """Finds quotes in freshly parsed files; keeps the last few parses, keyed by path, size and mtime (an item
+    read through a connector: by the hash of its bytes)."""
 
-    def __init__(self, parse: Callable[[Path], ParseResult], keep: int = 16) -> None:
+    def __init__(self, parse: Callable[[Job], ParseResult], keep: int = 16,
+                 read_item: Callable[[str], ParseJob | None] | None = None) -> None:
+        """``read_item``: an item's bytes now, by its key (a URL), or None if no source holds it or it is gone."""
         self.parse = parse
         self.keep = keep
+        self.read_item = read_item
         self._docs: OrderedDict[str, list[Document]] = OrderedDict()
 
     def documents(self, path: str) -> list[Document]:
         """The file parsed now (or recently, if its size and mtime have not changed since)."""
-        try:
-            st = os.stat(path)
-        except OSError:
-            return []
-        key = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
+        job: Job
+        if is_url(path):
+            item = self.read_item(path) if self.read_item is not None else None
+            if item is None:
+                return []
+            job, key = item, f"{path}\0{hashlib.sha256(item.data).hexdigest()}"
+        else:
+            try:
+                st = os.stat(path)
+            except OSError:
+                return []
+            if not stat.S_ISREG(st.st_mode):
+                return []
+            job, key = Path(path), f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
         if key in self._docs:
             self._docs.move_to_end(key)
             return self._docs[key]
-        result = self.parse(Path(path)) if stat.S_ISREG(st.st_mode) else ParseResult(error="not a file")
+        result = self.parse(job)
         docs = result.documents or []
         self._docs[key] = docs
         if len(self._docs) > self.keep:

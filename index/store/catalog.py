@@ -22,7 +22,7 @@ from ragd.index.tokenize import fts_match, fts_phrase, index_text, query_terms
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sources (path TEXT PRIMARY KEY, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (path TEXT PRIMARY KEY, added_at REAL NOT NULL, kind TEXT NOT NULL DEFAULT 'files');
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -158,6 +158,8 @@ class Catalog:
         conn = connect(self.path, readonly=self.readonly)
         if not self.readonly:
             conn.executescript(SCHEMA)
+            if "kind" not in {row[1] for row in conn.execute("PRAGMA table_info(sources)")}:  # made before kinds
+                conn.execute("ALTER TABLE sources ADD COLUMN kind TEXT NOT NULL DEFAULT 'files'")
             conn.commit()
         return conn
 
@@ -183,15 +185,19 @@ class Catalog:
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     def sources(self) -> list[str]:
-        try:
-            return [r[0] for r in self.conn.execute("SELECT path FROM sources ORDER BY path")]
-        except sqlite3.OperationalError:
-            return []
+        return list(self.source_kinds())
 
-    def add_source(self, path: str) -> bool:
+    def source_kinds(self) -> dict[str, str]:
+        """Each source's spec (a path or a URL) and the kind of connector that reads it."""
+        try:
+            return dict(self.conn.execute("SELECT path, kind FROM sources ORDER BY path").fetchall())
+        except sqlite3.OperationalError:
+            return {}
+
+    def add_source(self, path: str, kind: str = "files") -> bool:
         with self.conn:
-            cur = self.conn.execute("INSERT OR IGNORE INTO sources(path, added_at) VALUES (?, ?)",
-                                    (path, time.time()))
+            cur = self.conn.execute("INSERT OR IGNORE INTO sources(path, added_at, kind) VALUES (?, ?, ?)",
+                                    (path, time.time(), kind))
         return cur.rowcount > 0
 
     def remove_source(self, path: str) -> bool:

@@ -87,12 +87,15 @@ def catalog_problem(path: Path) -> str | None:
     return "; ".join(found[:3]) + (f" (and {len(found) - 3} more)" if len(found) > 3 else "") if found else None
 
 
-def salvage_sources(path: Path) -> list[str]:
-    """The source folders a damaged catalog still yields (none if even that table is unreadable)."""
+def salvage_sources(path: Path) -> list[tuple[str, str]]:
+    """The sources (spec, kind) a damaged catalog still yields (none if even that table is unreadable)."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
-            return [str(r[0]) for r in conn.execute("SELECT path FROM sources")]
+            try:
+                return [(str(r[0]), str(r[1])) for r in conn.execute("SELECT path, kind FROM sources")]
+            except sqlite3.OperationalError:  # a catalog made before kinds: every source was a folder
+                return [(str(r[0]), "files") for r in conn.execute("SELECT path FROM sources")]
         finally:
             conn.close()
     except sqlite3.Error:
