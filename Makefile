@@ -43,12 +43,14 @@ typecheck: $(VENV)/.installed
 	cd build/typecheck && MYPYPATH=. ../../$(BIN)/mypy --config-file ../../pyproject.toml \
 		-p ragd.index -p ragd.daemon -p ragd.connectors
 
-# What the browser and tray tests need from the system (Debian/Ubuntu names): installed when missing.
-SYSTEM_PACKAGES := chromium xvfb trayer xdotool fonts-noto-cjk
+# What the browser, tray and mail tests need from the system (Debian/Ubuntu names): installed when missing.
+# Dovecot is only run by the tests, on a free loopback port with a config of their own (tests/imap_server.py).
+SYSTEM_PACKAGES := chromium xvfb trayer xdotool fonts-noto-cjk dovecot-imapd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
 	@if command -v apt-get >/dev/null && ! ( command -v chromium && command -v Xvfb && command -v trayer \
-		&& command -v xdotool && fc-list | grep -qi "Noto Sans CJK" ) >/dev/null 2>&1; then \
+		&& command -v xdotool && fc-list | grep -qi "Noto Sans CJK" \
+		&& { command -v dovecot || test -x /usr/sbin/dovecot; } ) >/dev/null 2>&1; then \
 		echo "installing $(SYSTEM_PACKAGES)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 			$(SYSTEM_PACKAGES) >/dev/null; \

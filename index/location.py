@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ragd.index.paths import is_url
+
 
 def place(page: int | None, line_start: int | None, line_end: int | None) -> str:
     """``p. 3, lines 4-9`` (``line 4`` for one line), leaving out what is unknown; empty when nothing is."""
@@ -14,7 +16,9 @@ def place(page: int | None, line_start: int | None, line_end: int | None) -> str
     return ", ".join(parts)
 
 
-def cited(path: str, page: int | None, line_start: int | None, line_end: int | None) -> str:
-    """``path (p. 3, lines 4-9)``, or the path alone when its place is unknown."""
+def cited(path: str, page: int | None, line_start: int | None, line_end: int | None, title: str | None = None) -> str:
+    """``path (p. 3, lines 4-9)``, or the path alone when its place is unknown. An item that is not a file (its key
+    is a URL: a message) is named with its title too (a message's subject): ``imap://…;UID=7 "Subject" (lines 8-9)``."""
     where = place(page, line_start, line_end)
-    return f"{path} ({where})" if where else path
+    name = f'{path} "{title}"' if title and is_url(path) else path
+    return f"{name} ({where})" if where else name

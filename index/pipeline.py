@@ -13,33 +13,30 @@ its later runs (the daemon's periodic scans) compare the counts alone.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
-import os
-import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from ragd.connectors import Connector, Entry, is_url
+from ragd.connectors import Connector, Entry
 from ragd.index.chunk import ChunkSettings, chunk_document, embed_text, embedding_units
 from ragd.index.embed import Embedder, Vectors
 from ragd.index.embedding import Batch, Embedding, Parsed
 from ragd.index.errors import SourceUnavailable
-from ragd.index.isolate import Job, ParseJob, ParsePool, ParseResult
+from ragd.index.isolate import Job, ParsePool, ParseResult
+from ragd.index.items import Items
 from ragd.index.models import Chunk, IndexStats
 from ragd.index.parse import is_supported
 from ragd.index.paths import resolve_paths
-from ragd.index.scan import Progress, Scan, Slices, Tally
-from ragd.index.store.catalog import Catalog, FileRecord, FileStat, chunk_of, unit_ids
+from ragd.index.scan import Progress, Scan, Slices, Tally, judge, suffix_of, unsupported_reason
+from ragd.index.store.catalog import Catalog, FileRecord, chunk_of, unit_ids
 from ragd.index.store.embed_cache import EmbeddingCache, text_hash
-from ragd.index.store.health import catalog_problem
 from ragd.index.store.space import SpaceGuard
 from ragd.index.store.vectors import VectorStore
 
-__all__ = ["Cancelled", "IndexStats", "Indexer", "Progress", "Slices", "resolve_paths", "verify"]
+__all__ = ["Cancelled", "IndexStats", "Indexer", "Progress", "Slices", "resolve_paths"]
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +46,6 @@ BYTES_PER_TEXT = 16 * 1024  # room a stored text may take: its vector in the cac
 
 class Cancelled(Exception):
     """Raised by a progress callback to stop a run between two files (what is stored stays consistent)."""
-
-
-def file_hash(path: str) -> str:
-    h = hashlib.sha256()
-    # Regular files only, opened without blocking: a FIFO swapped in since the scan would hang the writer.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    with open(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def chunk_id(path: str, embed_hash: str, occurrence: int) -> str:
@@ -82,7 +67,7 @@ class Indexer:
         self.pool_factory = pool
         self.settings = ChunkSettings(max_tokens=chunk_tokens, unit_tokens=unit_tokens)
         self._vectors_checked = False  # this process has compared the two stores id by id
-        self._sources: Sequence[Connector] = ()  # the connectors of the run or update in progress
+        self._items = Items(())  # the items of the run or update in progress, through their connectors
 
     @property
     def signature(self) -> str:
@@ -108,7 +93,7 @@ class Indexer:
         """
         started = time.monotonic()
         stats = IndexStats()
-        self._sources = connectors
+        self._items = Items(connectors)
         if self.catalog.get_meta("signature") is None and not self.catalog.counts()["files"]:
             self.catalog.set_meta("signature", self.signature)  # a new index: an interrupted first run resumes
         forced = self.catalog.get_meta("signature") != self.signature
@@ -144,7 +129,7 @@ class Indexer:
         started = time.monotonic()
         stats = IndexStats()
         if scan is None:
-            self._sources = connectors
+            self._items = Items(connectors)
         seen: dict[str, Entry] = {}
         known: dict[str, FileRecord] = {}
         for path in dict.fromkeys(paths):
@@ -199,12 +184,12 @@ class Indexer:
         reason = entry.skip_reason
         if reason is None:
             name = entry.parse_name
-            suffix = _suffix(name)
+            suffix = suffix_of(name)
             supported = scan.supported.get(suffix)
             if supported is None:
                 supported = scan.supported[suffix] = is_supported(Path(name))
-            reason = None if supported else _unsupported(name)
-        verdict = _verdict(entry, reason, scan.stat_of(entry.path), scan.forced)
+            reason = None if supported else unsupported_reason(name)
+        verdict = judge(entry, reason, scan.stat_of(entry.path), scan.forced)
         if verdict == "skipped":
             stats.files_skipped += 1
         elif verdict == "unchanged":
@@ -276,41 +261,16 @@ class Indexer:
 
     def _jobs(self, todo: list[tuple[Entry, str]], jobs: dict[Job, tuple[Entry, str]],
               stats: IndexStats) -> Iterator[Job]:
-        """Each entry's parse job, made as the pool asks for it: a local file's path, or an item's bytes read
-        now (one that cannot be read is recorded as failed)."""
+        """Each entry's parse job, made as the pool asks for it (an item's bytes are read then); an item that
+        cannot be read is recorded as failed."""
         for entry, digest in todo:
-            owner = self._owner(entry.path)
-            local = owner.local_path(entry.path) if owner is not None else entry.path
-            job: Job
-            if local is not None and entry.media_type is None:
-                job = Path(local)
-            else:
-                try:
-                    job = ParseJob(entry.parse_name, self._read(owner, entry.path))
-                except OSError as exc:
-                    self._failed(entry, digest, f"cannot read: {exc.strerror or exc}", stats)
-                    continue
+            try:
+                job = self._items.job(entry)
+            except OSError as exc:
+                self._failed(entry, digest, f"cannot read: {exc.strerror or exc}", stats)
+                continue
             jobs[job] = (entry, digest)
             yield job
-
-    def _owner(self, key: str) -> Connector | None:
-        return next((c for c in self._sources if c.covers(key)), None)
-
-    @staticmethod
-    def _read(owner: Connector | None, key: str) -> bytes:
-        if owner is None:
-            raise OSError(errno.ENOENT, "no source holds it any more", key)
-        return owner.read(key)
-
-    def _digest(self, entry: Entry) -> str:
-        """The content's identity: the connector's fingerprint, else the hash of the bytes."""
-        if entry.fingerprint is not None:
-            return entry.fingerprint
-        owner = self._owner(entry.path)
-        local = owner.local_path(entry.path) if owner is not None else entry.path
-        if local is not None:
-            return file_hash(local)
-        return hashlib.sha256(self._read(owner, entry.path)).hexdigest()
 
     def _failed(self, entry: Entry, digest: str | None, reason: str, stats: IndexStats) -> None:
         self._record(entry, digest, "failed", reason)
@@ -336,8 +296,8 @@ class Indexer:
         for path, entry in seen.items():
             old = known.get(path)
             name = entry.parse_name
-            reason = entry.skip_reason or (None if is_supported(Path(name)) else _unsupported(name))
-            verdict = _verdict(entry, reason, old, forced)
+            reason = entry.skip_reason or (None if is_supported(Path(name)) else unsupported_reason(name))
+            verdict = judge(entry, reason, old, forced)
             if reason is not None:
                 if verdict is None:
                     self._record(entry, None, "skipped", reason)
@@ -347,7 +307,7 @@ class Indexer:
                 stats.files_unchanged += 1
                 continue
             try:
-                digest = self._digest(entry)
+                digest = self._items.digest(entry)
             except OSError as exc:  # vanished or unreadable since the scan
                 self._record(entry, None, "failed", f"cannot read: {exc.strerror or exc}")
                 stats.files_failed += 1
@@ -454,53 +414,3 @@ class Indexer:
             log.info("vector store repaired: %d extra removed, %d missing restored", len(extra), len(missing))
         self._vectors_checked = True
         return len(extra) + len(missing)
-
-
-def verify(catalog: Catalog, vectors: VectorStore, check_files: bool = True) -> list[str]:
-    """Damage, and differences between the manifest, the lexical index, the vector store and the disk."""
-    damage = catalog_problem(catalog.path)
-    if damage is not None:  # nothing else in it can be trusted
-        return [f"the catalog {catalog.path} is damaged ({damage}); `ragd repair` rebuilds it"]
-    problems = catalog.fts_consistency()
-    have = vectors.ids()
-    want = catalog.all_vector_ids()
-    problems += _listed("vector store lacks chunk", "more chunks missing from the vector store", want - have)
-    problems += _listed("vector store has unknown chunk", "more unknown ids in the vector store", have - want)
-    if check_files:
-        for path, rec in catalog.files().items():
-            if rec.status == "indexed" and not is_url(path) and not os.path.exists(path):
-                problems.append(f"{path}: indexed but no longer on disk (run `ragd index`)")
-    return problems
-
-
-def _listed(each: str, rest: str, ids: set[str], shown: int = 20) -> list[str]:
-    """One line per id for the first ``shown``, then a count of the rest."""
-    lines = [f"{each} {cid}" for cid in sorted(ids)[:shown]]
-    if len(ids) > shown:
-        lines.append(f"... and {len(ids) - shown} {rest}")
-    return lines
-
-
-def _verdict(entry: Entry, reason: str | None, old: FileRecord | FileStat | None, forced: bool) -> str | None:
-    """"skipped" or "unchanged" when the record ``old`` already says what indexing ``entry`` would write;
-    None when the file must be looked at (hashed, and parsed if its bytes changed) or its record rewritten."""
-    if old is None:
-        return None
-    if reason is not None:
-        return "skipped" if old.status == "skipped" and old.error == reason else None
-    if not forced and old.size == entry.size and old.mtime_ns == entry.mtime_ns and old.status != "skipped":
-        return "unchanged"
-    return None
-
-
-def _suffix(path: str) -> str:
-    """``Path(path).suffix.lower()``, without making a Path (a re-scan asks it of every file)."""
-    name = path.rpartition(os.sep)[2]
-    dot = name.rfind(".")
-    return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
-
-
-def _unsupported(path: str) -> str:
-    suffix = Path(path).suffix.lower() or "(no extension)"
-    return f"unsupported format {suffix}"
-

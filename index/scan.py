@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ragd.connectors import Connector
-from ragd.index.store.catalog import FileStat, FileStatRow
+from ragd.connectors import Connector, Entry
+from ragd.index.store.catalog import FileRecord, FileStat, FileStatRow
 
 Progress = Callable[[int, int, str], None]  # (files done, files to do, current path)
 
@@ -54,3 +56,28 @@ class Tally:
     def next_slice(self) -> None:
         self.base += self.total
         self.total = 0
+
+
+def judge(entry: Entry, reason: str | None, old: FileRecord | FileStat | None, forced: bool) -> str | None:
+    """"skipped" or "unchanged" when the record ``old`` already says what indexing ``entry`` would write;
+    None when the file must be looked at (hashed, and parsed if its bytes changed) or its record rewritten."""
+    if old is None:
+        return None
+    if reason is not None:
+        return "skipped" if old.status == "skipped" and old.error == reason else None
+    if not forced and old.size == entry.size and old.mtime_ns == entry.mtime_ns and old.status != "skipped":
+        return "unchanged"
+    return None
+
+
+def suffix_of(path: str) -> str:
+    """``Path(path).suffix.lower()``, without making a Path (a re-scan asks it of every file)."""
+    name = path.rpartition(os.sep)[2]
+    dot = name.rfind(".")
+    return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
+
+
+def unsupported_reason(path: str) -> str:
+    suffix = Path(path).suffix.lower() or "(no extension)"
+    return f"unsupported format {suffix}"
+

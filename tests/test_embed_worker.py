@@ -19,7 +19,7 @@ from ragd.daemon.server.runtime import Runtime
 from ragd.daemon.server.settings import ServerSettings
 from ragd.index import embed
 from ragd.index.embed.worker import EmbedWorker
-from ragd.index.pipeline import verify
+from ragd.index.store.consistency import verify
 from tests.inprocess import serving, settle, wait_until
 
 pytestmark = pytest.mark.slow

@@ -219,7 +219,7 @@ def test_broken_links_loops_fifos_and_devices_are_skipped_without_blocking(tmp_p
 
 @pytest.mark.timeout(20)
 def test_the_indexer_never_opens_a_fifo(tmp_path):
-    from ragd.index.pipeline import file_hash
+    from ragd.index.items import file_hash
 
     os.mkfifo(tmp_path / "pipe.txt")
     with pytest.raises(OSError, match="not a regular file"):

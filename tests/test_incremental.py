@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ragd.connectors.files import FileFilter, FilesConnector
-from ragd.index.pipeline import verify
+from ragd.index.store.consistency import verify
 from tests.test_pipeline import World
 
 

@@ -9,9 +9,10 @@ import pytest
 
 from ragd.connectors.files import FilesConnector
 from ragd.index.isolate import ParsePool
-from ragd.index.pipeline import Indexer, verify
+from ragd.index.pipeline import Indexer
 from ragd.index.retrieve import Retriever
 from ragd.index.store.catalog import Catalog
+from ragd.index.store.consistency import verify
 from ragd.index.store.embed_cache import EmbeddingCache
 from tests.fakes import HashingEmbedder, MemoryVectors
 

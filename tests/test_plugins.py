@@ -1,5 +1,5 @@
-"""Extensions through entry points: a distribution installed beside ragd adds a parser without a line of ragd
-changing, and ragd's own implementations are found the same way."""
+"""Extensions through entry points: a distribution installed beside ragd adds a parser and a connector without a
+line of ragd changing, and ragd's own implementations are found the same way."""
 
 from __future__ import annotations
 
@@ -59,6 +59,46 @@ def test_an_installed_parser_indexes_its_files_and_cites_their_lines(site: Path,
     hit = json.loads(found.stdout)[0]
     assert hit["path"] == str(folder / "rye.recipe") and hit["heading"] == ["Rye bread"]
     assert hit["line_start"] <= 3 <= hit["line_end"] and "Knead the dough" in hit["text"]  # the step's own line
+
+
+ASK_SCRIPT = """
+import json, sys
+from ragd.daemon import config
+from ragd.daemon.container import Container
+from tests.fakes import ScriptedLLM
+c = Container(config.load(dict(__import__("os").environ)), readonly=True,
+              llm_override=ScriptedLLM("Knead the dough for ten minutes, then let it rise overnight [1]."))
+answer = c.asker.ask(sys.argv[1])
+print(json.dumps(answer.to_json()))
+c.close()
+"""
+
+
+def test_an_installed_connector_indexes_its_items_and_its_citations_are_checked_through_read(
+        site: Path, tmp_path: Path) -> None:
+    box = tmp_path / "box.json"
+    box.write_text(json.dumps({"rye bread": RECIPE, "torn": "no title here\n",
+                               "pancakes": "Title: Pancakes\nStep 1: Whisk eggs, milk and flour.\n"}), "utf-8")
+    source = f"recipebox://{box}"
+    home = tmp_path / "home"
+    stats = json.loads(_ragd(home, "index", source, "--json", site=site).stdout)
+    assert (stats["files_indexed"], stats["files_failed"]) == (2, 1)
+    assert stats["failures"][0] == {"path": f"{source}/torn", "status": "failed",
+                                    "reason": "not a recipe card: the first line must be 'Title: ...'"}
+    found = _ragd(home, "search", "how long to knead the rye dough", "--json", "-k", "1", site=site)
+    hit = json.loads(found.stdout)[0]
+    assert hit["path"] == f"{source}/rye%20bread" and hit["heading"] == ["Rye bread"]
+    assert hit["line_start"] <= 3 <= hit["line_end"]
+    env = ragd_env(home, RAGD_NO_DAEMON="1", PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
+    asked = subprocess.run([sys.executable, "-c", ASK_SCRIPT, "How long is the rye dough kneaded?"], env=env,
+                           capture_output=True, text=True, timeout=300, cwd=REPO)
+    answer = json.loads(asked.stdout)
+    assert answer["grounded"] is True, asked.stderr[-2000:]
+    assert [(c["path"], c["line_start"]) for c in answer["citations"]] == [(f"{source}/rye%20bread", 3)]
+    box.write_text(json.dumps({"rye bread": RECIPE.replace("ten minutes", "a quarter of an hour")}), "utf-8")
+    stale = json.loads(subprocess.run([sys.executable, "-c", ASK_SCRIPT, "How long is the rye dough kneaded?"],
+                                      env=env, capture_output=True, text=True, timeout=300, cwd=REPO).stdout)
+    assert stale["citations"] == []  # the quote is read again through the connector: no longer there
 
 
 def test_without_the_extension_the_same_files_are_skipped(tmp_path: Path) -> None:

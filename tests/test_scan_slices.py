@@ -8,14 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ragd.connectors import Entry
 from ragd.connectors.files import FilesConnector
 from ragd.index.isolate import ParsePool
-from ragd.index.pipeline import Indexer, Slices, verify
+from ragd.index.pipeline import Indexer, Slices
 from ragd.index.store.catalog import Catalog
+from ragd.index.store.consistency import verify
 from ragd.index.store.embed_cache import EmbeddingCache
 from tests.fakes import HashingEmbedder, MemoryVectors
 
@@ -27,7 +29,6 @@ class Recording:
 
     def __init__(self, inner: FilesConnector) -> None:
         self.inner = inner
-        self.name = inner.name
         self.last: Entry | None = None
         self.yielded = 0
 
@@ -37,14 +38,8 @@ class Recording:
             self.yielded += 1
             yield entry
 
-    def covers(self, path: str) -> bool:
-        return self.inner.covers(path)
-
-    def entry(self, path: str) -> Entry | None:
-        return self.inner.entry(path)
-
-    def scan_under(self, directory: str) -> Iterator[Entry]:
-        return self.inner.scan_under(directory)
+    def __getattr__(self, name: str) -> Any:  # the rest of the Connector protocol: the inner connector's
+        return getattr(self.inner, name)
 
 
 class World:

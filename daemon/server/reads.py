@@ -23,7 +23,7 @@ from ragd.index.answer.context import passage_context
 from ragd.index.answer.history import History
 from ragd.index.answer.models import Answer
 from ragd.index.embed import Embedder
-from ragd.index.errors import NothingIndexed
+from ragd.index.errors import NothingIndexed, SourceError
 from ragd.index.models import Hit, Mode
 from ragd.index.retrieve import Retriever
 from ragd.index.store.catalog import Catalog
@@ -116,16 +116,20 @@ class ReadSide:
     def open_file(self, path: str) -> None:
         with self.reading():
             record = self.catalog().file(path)
-        if record is None or record.status != "indexed" or not self._still_a_source_file(path):
+        owner = self._owner_if_still_taken(path) if record is not None and record.status == "indexed" else None
+        if owner is None:
             raise NotIndexed(path)
-        open_with_desktop(path, self.env)
+        local = owner.local_path(path)
+        if local is None:
+            raise SourceError(f"{path} is not a file on this machine: read it in the passage view")
+        open_with_desktop(local, self.env)
 
-    def _still_a_source_file(self, path: str) -> bool:
-        """The path is still a file its source takes as it is: not one replaced by a link out of the sources
-        since it was indexed (the index learns of that at the next event; the API must not wait for it)."""
+    def _owner_if_still_taken(self, path: str) -> Connector | None:
+        """The connector of ``path`` if it still takes the item as it is: not a file replaced by a link out of the
+        sources since it was indexed (the index learns of that at the next event; the API must not wait for it)."""
         owner = next((c for c in self.connectors() if c.covers(path)), None)
         entry = owner.entry(path) if owner is not None else None
-        return entry is not None and entry.path == path and entry.skip_reason is None
+        return owner if entry is not None and entry.path == path and entry.skip_reason is None else None
 
     def document(self, path: str) -> dict[str, Any]:
         with self.reading():
@@ -138,7 +142,7 @@ class ReadSide:
                 around: int) -> list[dict[str, Any]]:
         with self.reading():
             record = self.catalog().file(path)
-        if record is None or record.status != "indexed" or not self._still_a_source_file(path):
+        if record is None or record.status != "indexed" or self._owner_if_still_taken(path) is None:
             raise NotIndexed(path)  # only what the user chose to index is ever read
         assert self.container is not None, "the runtime is not started"
         with self._parse_lock:

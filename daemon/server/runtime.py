@@ -48,8 +48,9 @@ from ragd.index.llm.base import LLM
 from ragd.index.lock import WriterLock
 from ragd.index.models import Hit, Mode
 from ragd.index.paths import resolve_paths
-from ragd.index.pipeline import Indexer, IndexStats, verify
+from ragd.index.pipeline import Indexer, IndexStats
 from ragd.index.store.catalog import Catalog
+from ragd.index.store.consistency import verify
 from ragd.index.store.health import is_corruption
 from ragd.index.store.vectors import VectorStore
 

@@ -20,7 +20,7 @@ from ragd.index.errors import NothingIndexed, RagdError, SourceError
 from ragd.index.lock import WriterLock
 from ragd.index.models import Hit, IndexStats, Mode
 from ragd.index.paths import resolve_paths
-from ragd.index.pipeline import verify
+from ragd.index.store.consistency import verify
 from ragd.index.store.health import CHECKED_NAME, IndexDamaged
 
 NO_DAEMON = "the daemon is not running: start it with `ragd serve` (or `ragd service install`)"

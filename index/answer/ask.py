@@ -149,7 +149,7 @@ class Asker:
         if place is None:
             return None
         return Citation(n=source.n, path=hit.path, page=place.page, line_start=place.line_start,
-                        line_end=place.line_end, quote=quote, claim=claim)
+                        line_end=place.line_end, quote=quote, claim=claim, title=hit.title)
 
 
 def drop_unsupported(answer: Answer, lang: str) -> None:

@@ -28,15 +28,16 @@ class Citation:
     line_end: int | None
     quote: str
     claim: str = ""  # the sentence of the answer it supports
+    title: str | None = None  # the document's title (a message's subject)
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.n, "path": self.path, "page": self.page, "line_start": self.line_start,
-                "line_end": self.line_end, "quote": self.quote}
+        return {"n": self.n, "path": self.path, "title": self.title, "page": self.page,
+                "line_start": self.line_start, "line_end": self.line_end, "quote": self.quote}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Citation:
         return cls(n=int(data["n"]), path=data["path"], page=data.get("page"), line_start=data.get("line_start"),
-                   line_end=data.get("line_end"), quote=data["quote"])
+                   line_end=data.get("line_end"), quote=data["quote"], title=data.get("title"))
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ragd.index.items import file_hash
 from ragd.index.llm.base import LLMError, Message
 from ragd.index.llm.gguf import GGUFInfo, read_gguf
 from ragd.index.llm.settings import ModelSpec
-from ragd.index.pipeline import file_hash
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,16 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import ClassVar
 
 from ragd.index.models import Chunk
+from ragd.index.store.records import FileRecord, FileStat, FileStatRow, StoredChunk, chunk_of, stored_chunk, unit_ids
 from ragd.index.store.sqlite import connect
 from ragd.index.tokenize import fts_match, fts_phrase, index_text, query_terms
+
+__all__ = ["Catalog", "FileRecord", "FileStat", "FileStatRow", "StoredChunk", "chunk_of", "selective_terms",
+           "unit_ids"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,47 +56,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, tokenize='porter
 """
 
 
-@dataclass(frozen=True)
-class FileRecord:
-    path: str
-    size: int
-    mtime_ns: int
-    hash: str | None
-    status: str
-    error: str | None
-    chunk_count: int
-    indexed_at: float
-
-    def to_json(self) -> dict[str, Any]:
-        """A file's status as every face shows it (``/v1/files``, ``/v1/documents``)."""
-        return {**self.problem(), "size": self.size, "chunks": self.chunk_count, "indexed_at": self.indexed_at}
-
-    def problem(self) -> dict[str, Any]:
-        """``{"path", "status", "reason"}``: the shape of a file in every list of problems and failures."""
-        return {"path": self.path, "status": self.status, "reason": self.error}
-
-
-class FileStat(NamedTuple):
-    """What a scan compares with the disk to tell an unchanged file (a light ``FileRecord``)."""
-
-    size: int
-    mtime_ns: int
-    status: str
-    error: str | None
-
-
-FileStatRow = tuple[int, int, str, str | None]  # a FileStat's fields as a plain tuple (see ``file_stats``)
-
-
-@dataclass(frozen=True)
-class StoredChunk:
-    id: str
-    path: str
-    embed_hash: str
-    chunk: Chunk
-    units: int = 1
-
-
 # Lexical search at scale. BM25 scores every chunk that holds any searched term, so a term found in a large
 # share of the chunks costs the most while its IDF, hence its weight, tends to zero. Terms are searched
 # rarest first while the chunks they can match stay within a budget (bounded candidates), and a term in
@@ -122,23 +84,6 @@ def selective_terms(terms: Sequence[str], df: dict[str, int], total: int, *, pos
 
 
 _CHUNK_COLS = "id, path, ordinal, embed_hash, text, doc_key, title, page, line_start, line_end, heading"
-
-
-def unit_ids(chunk_id: str, units: int) -> list[str]:
-    """Vector ids of a chunk's embedding units."""
-    return [f"{chunk_id}.{n}" for n in range(units)]
-
-
-def chunk_of(unit_id: str) -> str:
-    return unit_id.rsplit(".", 1)[0]
-
-
-def _stored(row: tuple[object, ...]) -> StoredChunk:
-    cid, path, ordinal, embed_hash, text, doc_key, title, page, ls, le, heading, units = row
-    chunk = Chunk(text=str(text), doc_key=str(doc_key), title=title if title is None else str(title),
-                  page=page, line_start=ls, line_end=le,  # type: ignore[arg-type]
-                  heading=tuple(json.loads(str(heading))), ordinal=int(ordinal))  # type: ignore[call-overload]
-    return StoredChunk(str(cid), str(path), str(embed_hash), chunk, int(units))  # type: ignore[call-overload]
 
 
 class Catalog:
@@ -309,7 +254,7 @@ class Catalog:
             part = wanted[i : i + 500]
             marks = ",".join("?" * len(part))
             for row in self.conn.execute(f"SELECT {_CHUNK_COLS}, units FROM chunks WHERE id IN ({marks})", part):
-                stored = _stored(row)
+                stored = stored_chunk(row)
                 out[stored.id] = stored
         return out
 
@@ -322,7 +267,7 @@ class Catalog:
             if not rows:
                 return
             for row in rows:
-                yield _stored(row[1:])
+                yield stored_chunk(row[1:])
             last = rows[-1][0]
 
     def lexical_search(self, query: str, k: int) -> list[tuple[str, float]]:

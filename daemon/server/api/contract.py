@@ -28,6 +28,18 @@ def _whole(value: object) -> object:
 WholeNumber = Annotated[int, BeforeValidator(_whole)]  # for strict request models: never a bool or a string
 
 
+class CitationOut(BaseModel):
+    """One verified citation (REST, SSE, MCP and the OpenAI-compatible route)."""
+
+    n: int = Field(description="The source number used in the answer text, `[n]`.")
+    path: str = Field(description="The file's path, or the item's URL (a message: `imap://.../;UIDVALIDITY=v/;UID=u`).")
+    title: str | None = Field(None, description="The document's title (a message's subject), if it has one.")
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    quote: str = Field(description="Text that occurs verbatim (whitespace aside) in the file at this place.")
+
+
 class SentenceOut(BaseModel):
     """One sentence of an answer and its support in the files (REST, SSE, MCP and the OpenAI-compatible route)."""
 

@@ -34,7 +34,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from ragd.daemon.server.api import Backend
-from ragd.daemon.server.api.contract import MAX_QUERY, SUPPORTED_SHARE, SentenceOut
+from ragd.daemon.server.api.contract import MAX_QUERY, SUPPORTED_SHARE, CitationOut, SentenceOut
 from ragd.daemon.server.api.openai_compat import footer, where
 from ragd.index.answer.models import Answer
 from ragd.index.errors import RagdError
@@ -60,15 +60,6 @@ class HitOut(BaseModel):
 
 class SearchResult(BaseModel):
     hits: list[HitOut] = Field(description="Best first.")
-
-
-class CitationOut(BaseModel):
-    n: int = Field(description="The number used in the answer text, `[n]`.")
-    path: str
-    page: int | None
-    line_start: int | None
-    line_end: int | None
-    quote: str = Field(description="Text that occurs verbatim (whitespace aside) in the file at this place.")
 
 
 class AskResult(BaseModel):
@@ -151,8 +142,7 @@ def _hit(h: Hit) -> HitOut:
 
 
 def _ask_result(answer: Answer) -> AskResult:
-    citations = [CitationOut(n=c.n, path=c.path, page=c.page, line_start=c.line_start, line_end=c.line_end,
-                             quote=c.quote) for c in answer.citations]
+    citations = [CitationOut(**c.to_json()) for c in answer.citations]
     return AskResult(answer=answer.answer, grounded=answer.grounded, supported_share=answer.supported_share,
                      sentences=[SentenceOut(**s.to_json()) for s in answer.sentences], left_out=answer.left_out,
                      citations=citations,

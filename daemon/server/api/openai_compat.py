@@ -24,7 +24,15 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ragd.daemon.server.api import Backend, OnToken
-from ragd.daemon.server.api.contract import LLM_503, MAX_QUERY, SUPPORTED_SHARE, SentenceOut, error_status, errors
+from ragd.daemon.server.api.contract import (
+    LLM_503,
+    MAX_QUERY,
+    SUPPORTED_SHARE,
+    CitationOut,
+    SentenceOut,
+    error_status,
+    errors,
+)
 from ragd.daemon.server.api.streaming import INTERNAL_ERROR, stream_answer
 from ragd.index.answer.models import Answer, Citation
 from ragd.index.errors import RagdError
@@ -106,15 +114,6 @@ EXAMPLES: dict[str, Any] = {
 }
 
 # --- response (for the schema; the routes build plain dicts) ------------------------------------
-
-
-class CitationOut(BaseModel):
-    n: int = Field(description="The source number used in the answer text, `[n]`.")
-    path: str
-    page: int | None
-    line_start: int | None
-    line_end: int | None
-    quote: str = Field(description="Text that occurs verbatim (whitespace aside) in the file at this place.")
 
 
 class AssistantMessage(BaseModel):
