@@ -142,14 +142,24 @@ class Container:
     def retriever(self) -> Retriever:
         return Retriever(self.catalog, self.vectors, self.embedder)
 
-    def connector(self, spec: str, *, sources: Sequence[str] | None = None,
-                  unreadable: Unreadable | None = None) -> Connector:
-        """The connector of the source ``spec`` (of the kind the catalog stored for it, else the kind its spec
-        names); ``sources`` (default: ``source_paths()``) decides which links lead "inside" a source,
-        ``unreadable`` collects the folders its scans cannot read."""
+    def connector(self, spec: str, *, sources: Sequence[str] | None = None, unreadable: Unreadable | None = None,
+                  kind: str | None = None) -> Connector:
+        """The connector of the source ``spec``, of ``kind`` (default: the kind the catalog stored for it, else the
+        kind its spec names); ``sources`` (default: ``source_paths()``) decides which links lead "inside" a
+        source, ``unreadable`` collects the folders its scans cannot read. Given both ``sources`` and ``kind``,
+        the catalog is not read (a request thread may ask)."""
         context = SourceContext(self.config, self.env, self.source_paths() if sources is None else sources,
                                 unreadable)
-        return open_source(spec, context, self.catalog.source_kinds().get(spec) or kind_of(spec))
+        return open_source(spec, context, kind or self.catalog.source_kinds().get(spec) or kind_of(spec))
+
+    def probe(self, spec: str) -> str:
+        """SourceError (or ConfigError) unless ``spec`` names a source that can be read now; returns its kind."""
+        connector = self.connector(spec, sources=[spec], kind=kind_of(spec))
+        try:
+            connector.probe()
+        finally:
+            connector.close()
+        return connector.kind
 
     def source_connectors(self) -> list[Connector]:
         """A connector for every source (the answer path reads items through them), made once per set of
@@ -232,5 +242,8 @@ class Container:
             self.catalog.close()
         if "_verify_pool" in opened:
             self._verify_pool.close()
+        for connector in self._source_connectors[1]:
+            connector.close()
+        self._source_connectors = ((), [])
         if "llm" in opened:
             self.llm.close()

@@ -81,7 +81,7 @@ def test_ask(url: str, mode: str) -> None:
     assert not result.is_error
     structured = result.structured_content
     assert structured["answer"] == "".join(PIECES) and structured["grounded"] is True
-    assert structured["citations"][0] == {"n": 1, "path": CITATION.path, "page": None, "line_start": 3,
+    assert structured["citations"][0] == {"n": 1, "path": CITATION.path, "title": None, "page": None, "line_start": 3,
                                           "line_end": 4, "quote": CITATION.quote}
     assert structured["nearest"] == []
     assert structured["supported_share"] == 1.0 and structured["left_out"] == []

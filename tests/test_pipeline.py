@@ -67,7 +67,7 @@ def test_first_run_indexes_everything_and_stores_agree(world):
 def test_second_run_of_unchanged_tree_parses_and_embeds_nothing(world, monkeypatch):
     world.run()
     calls = world.embedder.calls
-    monkeypatch.setattr("ragd.index.pipeline.file_hash", lambda p: pytest.fail("hashed an unchanged file"))
+    monkeypatch.setattr("ragd.index.items.file_hash", lambda p: pytest.fail("hashed an unchanged file"))
     stats = world.run()
     assert (stats.files_indexed, stats.files_unchanged, stats.chunks_embedded) == (0, 3, 0)
     assert world.embedder.calls == calls

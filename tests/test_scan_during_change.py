@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from ragd.connectors import Connector, Entry
 from ragd.daemon import config as config_mod
@@ -24,7 +25,6 @@ class Interrupting:
 
     def __init__(self, inner: Connector, at: int, act: threading.Event, queued: threading.Event) -> None:
         self.inner = inner
-        self.name = inner.name
         self.at = at
         self.act = act
         self.queued = queued
@@ -38,14 +38,8 @@ class Interrupting:
             self.yielded += 1
             yield entry
 
-    def covers(self, path: str) -> bool:
-        return self.inner.covers(path)
-
-    def entry(self, path: str) -> Entry | None:
-        return self.inner.entry(path)
-
-    def scan_under(self, directory: str) -> Iterator[Entry]:
-        return self.inner.scan_under(directory)
+    def __getattr__(self, name: str) -> Any:  # the rest of the Connector protocol: the inner connector's
+        return getattr(self.inner, name)
 
 
 def test_a_change_applied_during_a_scan(tmp_path):

@@ -143,6 +143,8 @@ class Runtime:
             self._release()
             return
         self.parsers.close()
+        for connector in self._connectors:  # a mailbox's connection is logged out
+            connector.close()
         if self.embed_worker is not None:
             self.embed_worker.close()
         self.read_side.close()
@@ -287,11 +289,10 @@ class Runtime:
     def add_source(self, path: str) -> tuple[bool, int]:
         """Watch and index a folder (or file). Returns whether it is new, and the request's number."""
         root = resolve_paths([path])[0]
-        connector = self.writes.connector(root)
-        connector.probe()
+        kind = self.writes.probe(root)
 
         def job() -> bool:
-            added = self.writes.catalog.add_source(root, connector.kind)
+            added = self.writes.catalog.add_source(root, kind)
             self._refresh_sources()
             return added
 

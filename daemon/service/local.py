@@ -63,9 +63,7 @@ class LocalService:
     def index(self, roots: Sequence[str], progress: Progress | None = None) -> IndexStats:
         with self._writing() as c:
             for root in roots:
-                connector = c.connector(root)
-                connector.probe()
-                c.catalog.add_source(root, connector.kind)
+                c.catalog.add_source(root, c.probe(root))
             targets = list(roots) or c.source_paths()
             if not targets:
                 raise SourceError(NOTHING_TO_INDEX)
