@@ -43,14 +43,16 @@ typecheck: $(VENV)/.installed
 	cd build/typecheck && MYPYPATH=. ../../$(BIN)/mypy --config-file ../../pyproject.toml \
 		-p ragd.index -p ragd.daemon -p ragd.connectors
 
-# What the browser, tray and mail tests need from the system (Debian/Ubuntu names): installed when missing.
+# What the browser, tray, mail and OCR tests need from the system (Debian/Ubuntu names): installed when missing.
+# Tesseract is ragd's OCR engine where it is installed (RapidOCR, from pip, otherwise; see README "What it reads").
 # Dovecot is only run by the tests, on a free loopback port with a config of their own (tests/imap_server.py).
-SYSTEM_PACKAGES := chromium xvfb trayer xdotool fonts-noto-cjk dovecot-imapd
+SYSTEM_PACKAGES := chromium xvfb trayer xdotool fonts-noto-cjk dovecot-imapd tesseract-ocr tesseract-ocr-jpn tesseract-ocr-jpn-vert
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
 	@if command -v apt-get >/dev/null && ! ( command -v chromium && command -v Xvfb && command -v trayer \
 		&& command -v xdotool && fc-list | grep -qi "Noto Sans CJK" \
-		&& { command -v dovecot || test -x /usr/sbin/dovecot; } ) >/dev/null 2>&1; then \
+		&& { command -v dovecot || test -x /usr/sbin/dovecot; } \
+		&& command -v tesseract && tesseract --list-langs 2>/dev/null | grep -qx jpn_vert ) >/dev/null 2>&1; then \
 		echo "installing $(SYSTEM_PACKAGES)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 			$(SYSTEM_PACKAGES) >/dev/null; \

@@ -38,6 +38,7 @@ from bench.report_kit import (
     table,
 )
 from bench.report_load import cold_start_section, search_under_load_section
+from bench.report_ocr import ocr_section
 from bench.report_quality import answers_section, retrieval_section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -428,7 +429,7 @@ def memory_section(r: Report) -> None:
 # -- the whole report ----------------------------------------------------------------------------------------
 
 SECTIONS = (machine_section, throughput_section, scale_section, query_section, answer_path_section, memory_section,
-            retrieval_section, answers_section, search_under_load_section, cold_start_section)
+            retrieval_section, answers_section, search_under_load_section, cold_start_section, ocr_section)
 
 
 def build(out: Path, results: Path, commentary: Path | None) -> str:

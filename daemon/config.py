@@ -42,6 +42,11 @@ class Config(Settings):
         return Path(self.model_cache).expanduser() if self.model_cache else self.data_dir / "models"
 
     @property
+    def ocr_cache_dir(self) -> Path:
+        """OCR results by image hash, so that a re-parse (a re-index, a citation check) never OCRs again."""
+        return self.data_dir / "ocr"
+
+    @property
     def history_path(self) -> Path:
         return self.data_dir / "history.sqlite"
 

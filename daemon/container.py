@@ -125,7 +125,8 @@ class Container:
 
     def parse_pool(self) -> ParsePool:
         c = self.config
-        return ParsePool(workers=c.parse_workers, timeout_s=c.parse_timeout_s, memory_mb=c.parse_memory_mb)
+        return ParsePool(workers=c.parse_workers, timeout_s=c.parse_timeout_s, memory_mb=c.parse_memory_mb,
+                         ocr_cache=c.ocr_cache_dir, ocr_engine=c.ocr_engine)
 
     @cached_property
     def indexer(self) -> Indexer:

@@ -120,8 +120,9 @@ class Settings(Section):
     exclude: tuple[str, ...] = ()  # glob patterns, gitignore style
     max_file_mb: float = Field(default=64.0, gt=0.0)
     parse_timeout_s: float = Field(default=60.0, gt=0.0)
-    parse_memory_mb: int = Field(default=1536, ge=256)
+    parse_memory_mb: int = Field(default=2048, ge=256)  # address space; OCR (onnxruntime) fails under ~2 GB
     parse_workers: int = Field(default=1, ge=1, le=64)
+    ocr_engine: Literal["auto", "rapidocr", "tesseract"] = "auto"  # auto: tesseract if installed; bench/ocr_engines
     chunk_tokens: int = Field(default=240, ge=16, le=8192)
     unit_tokens: int = Field(default=40, ge=1, le=8192)  # sentences shorter than this join the next one's vector
     min_free_mb: float = Field(default=64.0, ge=0.0)  # free space kept on the data disk; below it indexing waits
@@ -162,6 +163,7 @@ ENV: dict[str, tuple[str | None, str]] = {
     "RAGD_PARSE_TIMEOUT_S": (None, "parse_timeout_s"),
     "RAGD_PARSE_MEMORY_MB": (None, "parse_memory_mb"),
     "RAGD_PARSE_WORKERS": (None, "parse_workers"),
+    "RAGD_OCR_ENGINE": (None, "ocr_engine"),
     "RAGD_CHUNK_TOKENS": (None, "chunk_tokens"),
     "RAGD_UNIT_TOKENS": (None, "unit_tokens"),
     "RAGD_MIN_FREE_MB": (None, "min_free_mb"),

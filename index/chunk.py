@@ -1,6 +1,6 @@
 """Structure-aware chunking: headings, paragraphs, then sentences, sized in model tokens.
 
-A chunk never crosses a heading or a page boundary. Small paragraphs under the same
+A chunk never crosses a heading, a page, a sheet or a slide boundary. Small paragraphs under the same
 heading are packed together up to ``max_tokens``; a paragraph that is too long is cut
 between sentences (Japanese and English alike), with ``overlap`` sentences repeated
 across the cut so that a fact on the boundary is whole in at least one chunk.
@@ -114,6 +114,7 @@ def chunk_document(doc: Document, count: TokenCounter = approx_tokens,
             text=text, doc_key=doc.key, title=doc.title, page=first.part.page,
             line_start=min(starts) if starts else None, line_end=max(ends) if ends else None,
             heading=first.part.heading, ordinal=first_ordinal + len(chunks),
+            sheet=first.part.sheet, slide=first.part.slide, ocr=first.part.ocr,
         ))
         group.clear()
 
@@ -126,7 +127,8 @@ def chunk_document(doc: Document, count: TokenCounter = approx_tokens,
         for piece in _pieces(part, settings, count):
             if group:
                 prev = group[-1].part
-                same_place = prev.heading == part.heading and prev.page == part.page
+                same_place = (prev.heading, prev.page, prev.sheet, prev.slide, prev.ocr) == (
+                    part.heading, part.page, part.sheet, part.slide, part.ocr)
                 fits = sum(p.tokens for p in group) + piece.tokens <= settings.max_tokens
                 if not (same_place and fits):
                     flush()

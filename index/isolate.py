@@ -43,7 +43,7 @@ MAX_REPLY_BYTES = 1 << 30
 _BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
          "from ragd.index.isolate import _worker_main; "
          "_worker_main(int(sys.argv[2]), json.loads(sys.argv[3]))")
-_QUIET_LOGGERS = ("pypdf", "pdfminer", "fontTools", "charset_normalizer", "PIL")
+_QUIET_LOGGERS = ("pypdf", "pdfminer", "fontTools", "charset_normalizer", "PIL", "RapidOCR")
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,9 +86,11 @@ class _Worker(Child):
 
     label = "parse worker"
 
-    def __init__(self, memory_mb: int, cpu_s: float, modules: Sequence[str]) -> None:
+    def __init__(self, memory_mb: int, cpu_s: float, modules: Sequence[str], ocr_cache: str | None = None,
+                 ocr_engine: str = "auto") -> None:
         parent_sock, child_sock = socket.socketpair()
-        config = {"memory_mb": memory_mb, "cpu_s": cpu_s, "modules": list(modules), "parent": os.getpid()}
+        config = {"memory_mb": memory_mb, "cpu_s": cpu_s, "modules": list(modules), "parent": os.getpid(),
+                  "ocr_cache": ocr_cache, "ocr_engine": ocr_engine}
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOT, json.dumps(sys.path), str(child_sock.fileno()),
@@ -170,16 +172,21 @@ class ParsePool:
 
     ``extra_modules`` are imported in the parent and in every worker before parsing, so
     parsers they register (``ragd.index.parse.register``) are used on both sides.
+    ``ocr_cache`` is the folder where workers keep OCR results (None: no cache; a re-parse OCRs
+    again) and ``ocr_engine`` one of ``ragd.index.parse.ocr.ENGINES``.
     Not thread-safe: use one pool from one thread at a time.
     """
 
     def __init__(self, workers: int = 1, timeout_s: float = 60.0, memory_mb: int = 1024,
-                 extra_modules: Sequence[str] = ()) -> None:
+                 extra_modules: Sequence[str] = (), ocr_cache: Path | str | None = None,
+                 ocr_engine: str = "auto") -> None:
         if workers < 1 or timeout_s <= 0 or memory_mb <= 0:
             raise ValueError("workers, timeout_s and memory_mb must be positive")
         self.workers = workers
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self.ocr_cache = str(ocr_cache) if ocr_cache is not None else None
+        self.ocr_engine = ocr_engine
         self.extra_modules = tuple(extra_modules)
         for module in self.extra_modules:
             importlib.import_module(module)
@@ -255,7 +262,7 @@ class ParsePool:
         raise RuntimeError("cannot hand a file to a parse worker")
 
     def _start(self) -> _Worker:
-        worker = _Worker(self.memory_mb, self.timeout_s + 5, self.extra_modules)
+        worker = _Worker(self.memory_mb, self.timeout_s + 5, self.extra_modules, self.ocr_cache, self.ocr_engine)
         self._all.append(worker)
         return worker
 
@@ -341,8 +348,12 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
     try:
         for module in config["modules"]:
             importlib.import_module(module)
-        from ragd.index.parse import registered_suffixes
+        from ragd.index.parse import ocr, registered_suffixes
 
+        # OCR stops taking pages at 60% of the time a job has (wall or CPU: onnxruntime's threads count
+        # against RLIMIT_CPU), so a long scan gives its first pages, not a timeout.
+        ocr.configure(cache_dir=config.get("ocr_cache"), engine=str(config.get("ocr_engine") or "auto"),
+                      budget_s=0.6 * (float(config["cpu_s"]) - 5))
         registered_suffixes()  # load the built-in parsers now, not during the first timed job
         conn.send(("ready", os.getpid()))
     except BaseException as exc:

@@ -24,7 +24,10 @@ class Part:
     line_start: int | None = None  # 1-based first source line, where lines mean something
     line_end: int | None = None  # 1-based last source line, inclusive
     heading: tuple[str, ...] = ()  # heading path, outermost first
-    kind: str = "text"  # "heading", "text", "code", "table", ...
+    kind: str = "text"  # "heading", "text", "code", "table", "row", "notes", ...
+    sheet: str | None = None  # a spreadsheet's sheet; its lines are then the sheet's rows
+    slide: int | None = None  # 1-based slide of a presentation
+    ocr: bool = False  # the text was read from an image by OCR
 
 
 @dataclass
@@ -49,6 +52,9 @@ class Chunk:
     line_end: int | None = None
     heading: tuple[str, ...] = ()
     ordinal: int = 0  # position of the chunk in its file
+    sheet: str | None = None
+    slide: int | None = None
+    ocr: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,9 @@ class Hit:
     title: str | None = None
     doc_key: str = ""
     dense: float | None = None  # best sentence's similarity to the query (dense and hybrid modes)
+    sheet: str | None = None
+    slide: int | None = None
+    ocr: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -73,6 +82,9 @@ class Hit:
             "page": self.page,
             "line_start": self.line_start,
             "line_end": self.line_end,
+            "sheet": self.sheet,
+            "slide": self.slide,
+            "ocr": self.ocr,
             "score": self.score,
             "text": self.text,
             "heading": list(self.heading),
@@ -87,7 +99,8 @@ class Hit:
         return cls(chunk_id=str(data.get("chunk_id", "")), path=data["path"], text=data["text"],
                    score=float(data["score"]), page=data.get("page"), line_start=data.get("line_start"),
                    line_end=data.get("line_end"), heading=tuple(data.get("heading") or ()), title=data.get("title"),
-                   doc_key=str(data.get("doc_key") or ""))
+                   doc_key=str(data.get("doc_key") or ""), sheet=data.get("sheet"), slide=data.get("slide"),
+                   ocr=bool(data.get("ocr")))
 
 
 @dataclass

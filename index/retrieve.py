@@ -129,7 +129,7 @@ class Retriever:
             c = item.chunk
             hits.append(Hit(chunk_id=cid, path=item.path, text=c.text, score=round(score, 6), page=c.page,
                             line_start=c.line_start, line_end=c.line_end, heading=c.heading, title=c.title,
-                            doc_key=c.doc_key, dense=dense.get(cid)))
+                            doc_key=c.doc_key, dense=dense.get(cid), sheet=c.sheet, slide=c.slide, ocr=c.ocr))
             if len(hits) == k:
                 break
         return hits

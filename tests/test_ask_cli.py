@@ -57,7 +57,8 @@ def test_ask_json_is_grounded_with_verified_citations(home):
     assert answer["citations"], answer
     assert {Path(c["path"]).name for c in answer["citations"]} == {"lighthouse.md"}
     _check_citations(answer)
-    assert set(answer["citations"][0]) == {"n", "path", "title", "page", "line_start", "line_end", "quote"}
+    assert set(answer["citations"][0]) == {"n", "path", "title", "page", "line_start", "line_end", "sheet", "slide",
+                                          "ocr", "quote"}
     assert answer["timings"]["first_token"] > 0 and answer["timings"]["total"] >= answer["timings"]["first_token"]
     assert answer["model"] == "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"
 

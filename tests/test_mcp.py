@@ -66,8 +66,9 @@ def test_search(url: str, mode: str) -> None:
 
     result = run(url, mode, calls)
     assert not result.is_error
-    assert result.structured_content == {"hits": [{"path": HIT.path, "page": None, "line_start": 3, "line_end": 4,
-                                                   "score": HIT.score, "text": HIT.text}]}
+    assert result.structured_content == {"hits": [HIT.to_json()]}  # the one shape of a hit, as REST gives it
+    hit = result.structured_content["hits"][0]
+    assert hit["line_start"] == 3 and hit["ocr"] is False
     text = result.content[0]
     assert isinstance(text, TextContent) and text.text.startswith("1. /notes/garden.md (lines 3-4)  score 0.900\n")
 
@@ -82,7 +83,8 @@ def test_ask(url: str, mode: str) -> None:
     structured = result.structured_content
     assert structured["answer"] == "".join(PIECES) and structured["grounded"] is True
     assert structured["citations"][0] == {"n": 1, "path": CITATION.path, "title": None, "page": None, "line_start": 3,
-                                          "line_end": 4, "quote": CITATION.quote}
+                                          "line_end": 4, "sheet": None, "slide": None, "ocr": False,
+                                          "quote": CITATION.quote}
     assert structured["nearest"] == []
     assert structured["supported_share"] == 1.0 and structured["left_out"] == []
     assert structured["sentences"][0]["support"] == "supported" and structured["sentences"][0]["citations"] == [0]

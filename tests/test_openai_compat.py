@@ -124,7 +124,8 @@ def test_completion(client: openai.OpenAI, served: tuple[str, FakeBackend]) -> N
     assert extra["supported_share"] == 1.0 and extra["sentences"][0]["support"] == "supported"
     assert extra["sentences"][0]["citations"] == [0]
     assert extra["citations"][0] == {"n": 1, "path": "/notes/garden.md", "title": None, "page": None, "line_start": 3,
-                                     "line_end": 4, "quote": "Tomatoes were planted on 12 May."}
+                                     "line_end": 4, "sheet": None, "slide": None, "ocr": False,
+                                     "quote": "Tomatoes were planted on 12 May."}
 
 
 def test_not_grounded(client: openai.OpenAI) -> None:

@@ -54,10 +54,11 @@ def test_registry_extension_and_unsupported(tmp_path: Path) -> None:
     assert is_supported(Path("A.UPPER"))
     assert one(parse(tmp_path, "a.upper", b"hi")).parts[0].text == "HI"
     assert is_supported(Path("notes.md")) and is_supported(Path("a.PDF")) and is_supported(Path("m.mbox"))
-    for name in ("sheet.xlsx", "a.zip", "doc.rtf", "x.odt", "noext"):
+    assert all(is_supported(Path(n)) for n in ("sheet.xlsx", "doc.rtf", "x.odt", "talk.pptx", "scan.tiff"))
+    for name in ("sheet.numbers", "a.zip", "clip.mp4", "noext"):
         assert not is_supported(Path(name))
     with pytest.raises(UnsupportedFormat):
-        parse(tmp_path, "sheet.xlsx", b"PK")
+        parse(tmp_path, "sheet.numbers", b"PK")
     with pytest.raises(ParseError, match="cannot read"):
         parse_file(tmp_path / "missing.txt")
 
@@ -406,8 +407,8 @@ def test_pdf_encryption_image_only_and_garbage(tmp_path: Path) -> None:
     assert one(parse(tmp_path, "open.pdf", encrypted(""))).parts[0].text == "Secret words"
     with pytest.raises(ParseError, match="encrypted PDF: password required"):
         parse(tmp_path, "locked.pdf", encrypted("hunter2"))
-    with pytest.raises(ParseError, match="image-only PDF"):
-        parse(tmp_path, "scan.pdf", make_pdf(["x"], image=True))
+    scan = one(parse(tmp_path, "scan.pdf", make_pdf(["x"], image=True)))  # OCR'd: a grey square, no text
+    assert scan.parts == [] and scan.meta["ocr_pages"] == "1"
     with pytest.raises(ParseError, match="not a PDF"):
         parse(tmp_path, "oops.pdf", b"oops")
     assert body(one(parse_bytes(Path("blank.pdf"), make_pdf([""])))) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ragd.daemon.service.records import SourceInfo
 from ragd.index.answer.models import Answer, Citation, Sentence
-from ragd.index.location import cited, place
+from ragd.index.location import cited, cited_of, place, place_of
 from ragd.index.models import Hit, IndexStats
 from ragd.index.store.catalog import FileRecord
 
@@ -48,3 +48,19 @@ def test_places_are_said_one_way() -> None:
     assert place(None, 7, 7) == "line 7" == place(None, 7, None)
     assert place(2, None, None) == "p. 2" and place(None, None, None) == ""
     assert cited("/d/a.md", None, 4, 9) == "/d/a.md (lines 4-9)" and cited("/d/a.md", None, None, None) == "/d/a.md"
+
+
+def test_sheets_slides_and_ocr_are_said_the_same_way_from_a_hit_its_json_and_a_citation() -> None:
+    assert place(None, 4, 9, sheet="March") == 'sheet "March", rows 4-9'
+    assert place(None, 5, 5, sheet="") == 'sheet "", row 5'
+    assert place(None, None, None, slide=3) == "slide 3"
+    assert place(2, 1, 4, ocr=True) == "p. 2, lines 1-4, OCR"
+    hit = Hit("c1", "/d/costs.xlsx", "Item: Hotel · Amount: 120", 0.5, None, 4, 6, ("March",), sheet="March")
+    again = Hit.from_json(hit.to_json())
+    assert again == hit and again.sheet == "March" and not again.ocr
+    assert place_of(hit) == place_of(hit.to_json()) == 'sheet "March", rows 4-6'
+    assert cited_of(hit) == '/d/costs.xlsx (sheet "March", rows 4-6)'
+    citation = Citation(1, "/d/talk.pptx", None, None, None, "Thanks for coming", slide=7)
+    assert Citation.from_json(citation.to_json()) == citation and cited_of(citation) == "/d/talk.pptx (slide 7)"
+    scan = Citation(2, "/d/scan.pdf", 4, 2, 3, "the invoice total", ocr=True)
+    assert Citation.from_json(scan.to_json()).ocr and cited_of(scan) == "/d/scan.pdf (p. 4, lines 2-3, OCR)"

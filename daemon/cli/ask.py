@@ -9,19 +9,19 @@ import click
 from ragd.daemon.cli.answer_text import marked_answer
 from ragd.daemon.cli.common import emit, service_of, snippet
 from ragd.index.answer.models import Answer
-from ragd.index.location import cited
+from ragd.index.location import cited_of
 
 
 def print_sources(answer: Answer) -> None:
     if answer.citations:
         click.echo(click.style("\nSources:", bold=True))
         for cit in answer.citations:
-            click.echo(f"[{cit.n}] {cited(cit.path, cit.page, cit.line_start, cit.line_end, cit.title)}")
+            click.echo(f"[{cit.n}] {cited_of(cit)}")
             click.echo(f"    “{cit.quote}”")
     if answer.nearest:
         click.echo(click.style("\nNearest passages:", bold=True))
         for i, h in enumerate(answer.nearest, 1):
-            click.echo(f"[{i}] {cited(h.path, h.page, h.line_start, h.line_end, h.title)}")
+            click.echo(f"[{i}] {cited_of(h)}")
             click.echo(f"    {snippet(h.text, 240)}")
 
 

@@ -11,7 +11,7 @@ from ragd.daemon.cli.answer_text import marked_answer
 from ragd.daemon.cli.common import emit, snippet
 from ragd.daemon.config import Config
 from ragd.index.answer.history import History, HistoryEntry, HistoryError
-from ragd.index.location import place
+from ragd.index.location import place_of
 
 PREVIEW_CHARS = 200
 
@@ -26,7 +26,7 @@ def _local(entry: HistoryEntry, seconds: bool = False) -> str:
 
 
 def _where(citation: dict[str, Any]) -> str:
-    return place(citation.get("page"), citation.get("line_start"), citation.get("line_end"))
+    return place_of(citation)
 
 
 def _cited(entry: HistoryEntry) -> str:

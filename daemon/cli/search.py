@@ -7,7 +7,7 @@ import sys
 import click
 
 from ragd.daemon.cli.common import emit, service_of, snippet
-from ragd.index.location import cited
+from ragd.index.location import cited_of
 from ragd.index.models import MODES, Hit, Mode
 
 
@@ -36,6 +36,6 @@ def search(ctx: click.Context, query: str, k: int, mode: Mode, as_json: bool) ->
     if not hits:
         click.echo("no matches")
     for i, h in enumerate(hits, 1):
-        click.echo(click.style(f"[{i}] {cited(h.path, h.page, h.line_start, h.line_end, h.title)}", bold=True)
+        click.echo(click.style(f"[{i}] {cited_of(h)}", bold=True)
                    + f"  score {h.score:.4f}")
         click.echo(f"    {snippet(h.text, 300)}")

@@ -139,7 +139,7 @@ class ReadSide:
         return record.to_json()
 
     def context(self, path: str, doc_key: str, page: int | None, line_start: int | None, line_end: int | None,
-                around: int) -> list[dict[str, Any]]:
+                around: int, *, sheet: str | None = None, slide: int | None = None) -> list[dict[str, Any]]:
         with self.reading():
             record = self.catalog().file(path)
         if record is None or record.status != "indexed" or self._owner_if_still_taken(path) is None:
@@ -147,4 +147,5 @@ class ReadSide:
         assert self.container is not None, "the runtime is not started"
         with self._parse_lock:
             docs = self.container.verifier.documents(path)
-        return [line.to_json() for line in passage_context(docs, doc_key, page, line_start, line_end, around)]
+        return [line.to_json() for line in passage_context(docs, doc_key, page, line_start, line_end, around,
+                                                         sheet=sheet, slide=slide)]

@@ -350,8 +350,8 @@ class Runtime:
         return self.read_side.document(path)
 
     def context(self, path: str, doc_key: str, page: int | None, line_start: int | None, line_end: int | None,
-                around: int) -> list[dict[str, Any]]:
-        return self.read_side.context(path, doc_key, page, line_start, line_end, around)
+                around: int, *, sheet: str | None = None, slide: int | None = None) -> list[dict[str, Any]]:
+        return self.read_side.context(path, doc_key, page, line_start, line_end, around, sheet=sheet, slide=slide)
 
     def model_name(self) -> str:
         return MODEL_NAME

@@ -145,11 +145,13 @@ class Asker:
 
     def _verified(self, source: Source, quote: str, claim: str) -> Citation | None:
         hit = source.hit
-        place = self.verifier.locate(hit.path, hit.doc_key, hit.page, hit.line_start, quote)
+        place = self.verifier.locate(hit.path, hit.doc_key, hit.page, hit.line_start, quote, sheet=hit.sheet,
+                                     slide=hit.slide)
         if place is None:
             return None
         return Citation(n=source.n, path=hit.path, page=place.page, line_start=place.line_start,
-                        line_end=place.line_end, quote=quote, claim=claim, title=hit.title)
+                        line_end=place.line_end, quote=quote, claim=claim, title=hit.title, sheet=place.sheet,
+                        slide=place.slide, ocr=place.ocr)
 
 
 def drop_unsupported(answer: Answer, lang: str) -> None:

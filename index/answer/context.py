@@ -20,8 +20,10 @@ class Line:
 
 
 def passage_context(docs: Sequence[Document], doc_key: str, page: int | None, line_start: int | None,
-                    line_end: int | None, around: int = 10) -> list[Line]:
-    """The lines ``line_start..line_end`` of the document ``doc_key`` (on ``page``), with ``around``
+                    line_end: int | None, around: int = 10, *, sheet: str | None = None,
+                    slide: int | None = None) -> list[Line]:
+    """The lines ``line_start..line_end`` of the document ``doc_key`` (on ``page``, ``sheet`` or ``slide``; a
+    sheet's lines are its rows), with ``around``
     lines before and after; ``cited`` marks the lines of the span. Without line numbers, the
     parts of that page are returned whole, none marked."""
     lines: dict[int, str] = {}
@@ -30,7 +32,8 @@ def passage_context(docs: Sequence[Document], doc_key: str, page: int | None, li
         if doc.key != doc_key:
             continue
         for part in doc.parts:
-            if page is not None and part.page != page:
+            if (page is not None and part.page != page) or (sheet is not None and part.sheet != sheet) \
+                    or (slide is not None and part.slide != slide):
                 continue
             if part.line_start is None:
                 unnumbered.append(part.text)

@@ -29,15 +29,20 @@ class Citation:
     quote: str
     claim: str = ""  # the sentence of the answer it supports
     title: str | None = None  # the document's title (a message's subject)
+    sheet: str | None = None  # a spreadsheet's sheet: the lines are its rows
+    slide: int | None = None
+    ocr: bool = False  # the quote is in text read from an image by OCR
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.n, "path": self.path, "title": self.title, "page": self.page,
-                "line_start": self.line_start, "line_end": self.line_end, "quote": self.quote}
+        return {"n": self.n, "path": self.path, "title": self.title, "page": self.page, "line_start": self.line_start,
+                "line_end": self.line_end, "sheet": self.sheet, "slide": self.slide, "ocr": self.ocr,
+                "quote": self.quote}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Citation:
         return cls(n=int(data["n"]), path=data["path"], page=data.get("page"), line_start=data.get("line_start"),
-                   line_end=data.get("line_end"), quote=data["quote"], title=data.get("title"))
+                   line_end=data.get("line_end"), quote=data["quote"], title=data.get("title"),
+                   sheet=data.get("sheet"), slide=data.get("slide"), ocr=bool(data.get("ocr")))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from ragd.index.answer.models import Source
 from ragd.index.chunk import CJK_CHAR
 from ragd.index.llm.base import Message
-from ragd.index.location import place
+from ragd.index.location import place_of
 from ragd.index.models import Hit
 from ragd.index.sentences import sentence_spans
 
@@ -34,7 +34,7 @@ def language(text: str) -> str:
 
 def source_block(n: int, hit: Hit, text: str) -> str:
     label = " > ".join(t for t in (hit.title, *hit.heading) if t) or hit.path.rsplit("/", 1)[-1]
-    where = place(hit.page, hit.line_start, hit.line_end)
+    where = place_of(hit)
     return f"[{n}] {label}{f' ({where})' if where else ''}\n{text.strip()}"
 
 

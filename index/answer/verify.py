@@ -51,6 +51,9 @@ class Place:
     page: int | None
     line_start: int | None
     line_end: int | None
+    sheet: str | None = None
+    slide: int | None = None
+    ocr: bool = False
 
 
 def find_in_part(quote: str, part: Part) -> Place | None:
@@ -59,11 +62,11 @@ def find_in_part(quote: str, part: Part) -> Place | None:
     if at < 0:
         return None
     if part.line_start is None:
-        return Place(part.page, None, None)
+        return Place(part.page, None, None, part.sheet, part.slide, part.ocr)
     first = offsets[at]
     last = offsets[at + len(normalise(quote)) - 1]
     return Place(part.page, part.line_start + part.text.count("\n", 0, first),
-                 part.line_start + part.text.count("\n", 0, last))
+                 part.line_start + part.text.count("\n", 0, last), part.sheet, part.slide, part.ocr)
 
 
 class Verifier:
@@ -104,8 +107,11 @@ class Verifier:
             self._docs.popitem(last=False)
         return docs
 
-    def locate(self, path: str, doc_key: str, page: int | None, near_line: int | None, quote: str) -> Place | None:
-        """Where ``quote`` occurs in ``path`` (in the document ``doc_key``, on ``page``), nearest ``near_line``."""
+    def locate(self, path: str, doc_key: str, page: int | None, near_line: int | None, quote: str, *,
+               sheet: str | None = None, slide: int | None = None) -> Place | None:
+        """Where ``quote`` occurs in ``path`` (in the document ``doc_key``, on ``page``, ``sheet`` or ``slide``
+        where given), nearest ``near_line``. Text read by OCR is compared with the cached OCR of its page image
+        (the parser's OCR cache), so checking a citation never runs OCR again."""
         if not normalise(quote):
             return None
         found: list[Place] = []
@@ -113,7 +119,8 @@ class Verifier:
             if doc.key != doc_key:
                 continue
             for part in doc.parts:
-                if page is not None and part.page != page:
+                if (page is not None and part.page != page) or (sheet is not None and part.sheet != sheet) \
+                        or (slide is not None and part.slide != slide):
                     continue
                 place = find_in_part(quote, part)
                 if place is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from itertools import pairwise
 
 from ragd.index.errors import ParseError
 
@@ -99,6 +100,44 @@ def _detect(data: bytes, declared: str | None) -> str | None:
     return codec_name(best.encoding)
 
 
+# Greek and Cyrillic code pages put letters on the same bytes, and on a short sample charset_normalizer
+# takes a first "definitive" Cyrillic match for Greek (and never tries Greek). Words read in the wrong
+# alphabet have almost no vowels, or mixed case inside words, or symbols among the letters.
+_ALPHABET_CODECS = ("cp1251", "cp1253", "iso8859_7", "koi8_r", "iso8859_5", "cp866")
+_VOWELS = frozenset("аеёиоуыэюяіїєАЕЁИОУЫЭЮЯІЇЄαεηιουωάέήίόύώϊϋΐΰΑΕΗΙΟΥΩΆΈΉΊΌΎΏ")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _vowel_ratio(text: str) -> float | None:
+    """Vowels among the non-ASCII characters (None: too few to judge)."""
+    chars = [ch for ch in text if not ch.isascii() and not ch.isspace()]
+    return sum(ch in _VOWELS for ch in chars) / len(chars) if len(chars) >= 8 else None
+
+
+def _plausible(text: str) -> bool:
+    chars = [ch for ch in text if not ch.isascii() and not ch.isspace()]
+    if len(chars) < 8 or sum(ch.isalpha() for ch in chars) < 0.98 * len(chars):
+        return False
+    words = _WORD.findall(text)
+    mixed = sum(1 for w in words for a, b in pairwise(w) if a.islower() and b.isupper())
+    ratio = _vowel_ratio(text) or 0.0
+    return 0.3 <= ratio <= 0.65 and mixed <= len(words) // 20
+
+
+def _vowel_check(data: bytes, name: str) -> str:
+    """``name``, or the first Greek or Cyrillic code page that reads ``data`` as words where ``name`` does not."""
+    if codec_name(name) not in {codec_name(c) for c in _ALPHABET_CODECS}:
+        return name
+    sample = data[:_DETECT_SAMPLE]
+    ratio = _vowel_ratio(sample.decode(name, errors="replace"))
+    if ratio is None or ratio >= 0.25:
+        return name
+    for other in _ALPHABET_CODECS:
+        if _plausible(sample.decode(other, errors="replace")):
+            return codec_name(other) or name
+    return name
+
+
 def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
     """Decode ``data`` to text with normalised newlines; return (text, codec name).
 
@@ -129,6 +168,7 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
     if declared_codec in ("utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32"):
         declared_codec = None  # already ruled out above
     name = _detect(data, declared_codec) or declared_codec or "cp1252"
+    name = _vowel_check(data, name)
     return normalize_newlines(data.decode(name, errors="replace")), name
 
 

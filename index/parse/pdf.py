@@ -6,14 +6,19 @@ lacks Adobe's CJK character collections, so pages using CJK CID fonts without a
 ``/ToUnicode`` map (common in Japanese PDFs) come out as garbage. Those pages, and
 pages pypdf fails on, are extracted with pdfminer.six (with vertical-writing
 detection). Encrypted files are opened with the empty password or refused.
-A PDF without text but with images raises ParseError (OCR is not supported); a
-blank PDF gives a document without parts.
+Pages without a usable text layer (fewer than ``MIN_TEXT_CHARS`` characters) that show images are
+rendered with pypdfium2 and read by OCR (``ragd.index.parse.ocr``): their parts have ``ocr=True`` and
+lines counted within the page's OCR text; pages with text keep it. Embedded images over
+``MAX_EMBEDDED_PIXELS`` are refused before anything is decoded, and OCR stops at the worker's time budget
+(the pages left are named in ``meta["ocr_skipped_pages"]``), so a scan is never the reason a worker times
+out. A blank PDF gives a document without parts.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import math
 import re
 import unicodedata
 import warnings
@@ -22,6 +27,8 @@ from typing import Any
 
 from ragd.index.errors import ParseError
 from ragd.index.models import Document, Part
+from ragd.index.parse import ocr
+from ragd.index.parse.image import ocr_parts
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +40,10 @@ _BLANKS = re.compile(r"\n{3,}")
 # Ligatures and Arabic presentation forms become ordinary letters (searchable).
 _COMPAT = re.compile(r"[\ufb00-\ufb06\ufb13-\ufb17\ufb50-\ufdff\ufe70-\ufefe]+")
 MAX_RESOURCE_DEPTH = 4
+MIN_TEXT_CHARS = 8  # a page with fewer non-space characters of text (and an image) is OCR'd
+RENDER_DPI = 300  # Tesseract's preferred resolution; RapidOCR scales to 2000 px on the long side itself
+MAX_RENDER_SIDE = 4000  # pixels on a rendered page's long side (a poster page is read at lower dpi)
+MAX_EMBEDDED_PIXELS = 2 * ocr.MAX_PIXELS  # an image in a PDF page: pdfium decodes it whole to render
 
 
 def clean_page_text(text: str) -> str:
@@ -65,8 +76,12 @@ def _font_needs_cmaps(font: Any) -> bool:
     return info is not None and str(_get(info, "/Ordering")) in _CJK_ORDERINGS
 
 
-def _scan_resources(resources: Any, seen: set[int], depth: int = 0) -> tuple[bool, bool]:
-    """(uses fonts that need CJK CMaps, has images) for a resource dictionary and its forms."""
+def _scan_resources(resources: Any, seen: set[int], depth: int = 0,
+                    sizes: list[int] | None = None) -> tuple[bool, bool]:
+    """(uses fonts that need CJK CMaps, has images) for a resource dictionary and its forms.
+
+    The pixel counts of the images found are added to ``sizes``.
+    """
     cjk = images = False
     if resources is None or depth > MAX_RESOURCE_DEPTH or id(resources) in seen:
         return cjk, images
@@ -88,10 +103,66 @@ def _scan_resources(resources: Any, seen: set[int], depth: int = 0) -> tuple[boo
                 continue
             if subtype == "/Image":
                 images = True
+                if sizes is not None:
+                    sizes.append(_pixels(xobj))
             elif subtype == "/Form":
-                sub_cjk, sub_images = _scan_resources(_get(xobj, "/Resources"), seen, depth + 1)
+                sub_cjk, sub_images = _scan_resources(_get(xobj, "/Resources"), seen, depth + 1, sizes)
                 cjk, images = cjk or sub_cjk, images or sub_images
     return cjk, images
+
+
+def _pixels(image: Any) -> int:
+    try:
+        return max(0, int(_get(image, "/Width") or 0)) * max(0, int(_get(image, "/Height") or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _ocr_pages(data: bytes, numbers: list[int], sizes: dict[int, list[int]]) -> tuple[dict[int, list[str]],
+                                                                                    dict[int, str], list[int]]:
+    """OCR lines of the given (0-based) pages: (lines per page, refusal per page, pages left for lack of time)."""
+    import pypdfium2 as pdfium
+
+    lines: dict[int, list[str]] = {}
+    refused: dict[int, str] = {}
+    budget = ocr.Budget(ocr.settings().budget_s)
+    document: Any = None
+    try:
+        for position, number in enumerate(numbers):
+            biggest = max(sizes.get(number, [0]), default=0)
+            if biggest > MAX_EMBEDDED_PIXELS:
+                refused[number] = f"refused: image too large ({biggest / 1e6:.0f} megapixels)"
+                continue
+            if lines and budget.spent():
+                return lines, refused, numbers[position:]
+            if document is None:
+                try:
+                    document = pdfium.PdfDocument(data, password="")
+                except pdfium.PdfiumError as exc:
+                    raise ParseError(f"cannot render the PDF for OCR: {exc}") from None
+            try:
+                lines[number] = _ocr_page(document[number])
+            except ParseError as exc:
+                refused[number] = str(exc)
+    finally:
+        if document is not None:
+            document.close()
+    return lines, refused, []
+
+
+def _ocr_page(page: Any) -> list[str]:
+    """Render one page (at ``RENDER_DPI``, within the size caps) and OCR it, or take its lines from the cache."""
+    width, height = page.get_size()
+    if width <= 0 or height <= 0:
+        raise ParseError("damaged PDF page: empty page box")
+    scale = min(RENDER_DPI / 72, MAX_RENDER_SIDE / max(width, height), math.sqrt(ocr.MAX_PIXELS / (width * height)))
+    bitmap = page.render(scale=scale, grayscale=True)
+    try:
+        image = bitmap.to_pil()
+        key = ocr.image_key(image.tobytes(), f"pdf page {image.mode} {image.width}x{image.height}")
+        return ocr.read_lines(key, lambda: image)
+    finally:
+        bitmap.close()
 
 
 def _pdfminer_pages(data: bytes, page_numbers: set[int] | None) -> dict[int, str]:
@@ -179,10 +250,13 @@ def parse_pdf(data: bytes) -> Document:
 
     texts: dict[int, str] = {}
     for_pdfminer: set[int] = set()
-    any_images = damaged = False
+    with_images: dict[int, list[int]] = {}
+    damaged = False
     for number, page in enumerate(pages):
-        cjk, images = _scan_resources(_get(page, "/Resources"), set())
-        any_images = any_images or images
+        sizes: list[int] = []
+        cjk, images = _scan_resources(_get(page, "/Resources"), set(), sizes=sizes)
+        if images:
+            with_images[number] = sizes
         if cjk:
             for_pdfminer.add(number)
             continue
@@ -202,12 +276,28 @@ def parse_pdf(data: bytes) -> Document:
         except Exception as exc:
             log.debug("pdfminer failed too: %s", exc)
             damaged = True
-    parts = [Part(text, page=n + 1) for n, text in sorted(texts.items()) if text]
-    if not parts and any_images:
-        raise ParseError("no extractable text (image-only PDF; OCR not supported)")
+    meta = {"pages": str(len(pages))}
+    scanned = [n for n in sorted(with_images) if len("".join(texts.get(n, "").split())) < MIN_TEXT_CHARS]
+    read, refused, skipped = _ocr_pages(data, scanned, with_images) if scanned else ({}, {}, [])
+    parts: list[Part] = []
+    for number in range(len(pages)):
+        if read.get(number):
+            parts.extend(ocr_parts(read[number], number + 1))
+        elif texts.get(number):
+            parts.append(Part(texts[number], page=number + 1))
+    if read:
+        meta["ocr_pages"] = ",".join(str(n + 1) for n in sorted(read))
+    if refused:
+        meta["ocr_refused_pages"] = ",".join(str(n + 1) for n in sorted(refused))
+        log.info("PDF pages not OCR'd: %s", "; ".join(f"{n + 1}: {why}" for n, why in sorted(refused.items())))
+    if skipped:
+        meta["ocr_skipped_pages"] = ",".join(str(n + 1) for n in skipped)
+        log.warning("OCR stopped for lack of time; pages left: %s", meta["ocr_skipped_pages"])
+    if not parts and refused and not read:
+        raise ParseError(next(iter(refused.values())))
     if not parts and damaged:
         raise ParseError("no extractable text (damaged PDF)")
-    return Document(parts=parts, title=_title(reader), meta={"pages": str(len(pages))})
+    return Document(parts=parts, title=_title(reader), meta=meta)
 
 
 class PdfParser:

@@ -7,10 +7,9 @@ from pathlib import Path
 from ragd.index.models import Document, Part
 from ragd.index.parse.encoding import decode_text_file
 
-MAX_BLOCK_LINES = 200  # a block longer than this (a CSV, a long function) is cut into pieces
+MAX_BLOCK_LINES = 200  # a block longer than this (a long function) is cut into pieces
 
-PROSE_SUFFIXES = (".txt", ".text", ".rst", ".org", ".adoc", ".asciidoc", ".tex", ".log", ".csv", ".tsv",
-                  ".srt", ".vtt", ".bib", ".me", ".nfo")
+PROSE_SUFFIXES = (".txt", ".text", ".log", ".srt", ".vtt", ".bib", ".me", ".nfo")  # markup: parse.markup; csv: sheets
 CODE_SUFFIXES = (
     ".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".go", ".rs", ".c", ".h", ".cc", ".cpp",
     ".cxx", ".hpp", ".hh", ".java", ".kt", ".kts", ".scala", ".swift", ".m", ".mm", ".cs", ".fs", ".rb",

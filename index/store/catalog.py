@@ -49,7 +49,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     page INTEGER,
     line_start INTEGER,
     line_end INTEGER,
-    heading TEXT NOT NULL DEFAULT '[]'
+    heading TEXT NOT NULL DEFAULT '[]',
+    sheet TEXT,                    -- a spreadsheet's sheet (line_start/line_end are then its rows)
+    slide INTEGER,
+    ocr INTEGER NOT NULL DEFAULT 0 -- read from an image by OCR
 );
 CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks(path);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, tokenize='porter unicode61');
@@ -83,7 +86,10 @@ def selective_terms(terms: Sequence[str], df: dict[str, int], total: int, *, pos
     return [t for t in terms if t in kept]
 
 
-_CHUNK_COLS = "id, path, ordinal, embed_hash, text, doc_key, title, page, line_start, line_end, heading"
+_CHUNK_COLS = ("id, path, ordinal, embed_hash, text, doc_key, title, page, line_start, line_end, heading, sheet, "
+               "slide, ocr")
+_ADDED_COLUMNS = {"sources": {"kind": "TEXT NOT NULL DEFAULT 'files'"},  # catalogs made before these columns
+                  "chunks": {"sheet": "TEXT", "slide": "INTEGER", "ocr": "INTEGER NOT NULL DEFAULT 0"}}
 
 
 class Catalog:
@@ -103,8 +109,11 @@ class Catalog:
         conn = connect(self.path, readonly=self.readonly)
         if not self.readonly:
             conn.executescript(SCHEMA)
-            if "kind" not in {row[1] for row in conn.execute("PRAGMA table_info(sources)")}:  # made before kinds
-                conn.execute("ALTER TABLE sources ADD COLUMN kind TEXT NOT NULL DEFAULT 'files'")
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                for name, kind in columns.items():
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
             conn.commit()
         return conn
 
@@ -217,9 +226,10 @@ class Catalog:
                  len(chunks), record.indexed_at))
             for cid, embed_hash, units, c in chunks:
                 cur = self.conn.execute(
-                    f"INSERT INTO chunks({_CHUNK_COLS}, units) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO chunks({_CHUNK_COLS}, units) VALUES ({', '.join('?' * 15)})",
                     (cid, record.path, c.ordinal, embed_hash, c.text, c.doc_key, c.title, c.page,
-                     c.line_start, c.line_end, json.dumps(list(c.heading), ensure_ascii=False), units))
+                     c.line_start, c.line_end, json.dumps(list(c.heading), ensure_ascii=False), c.sheet, c.slide,
+                     int(c.ocr), units))
                 terms = index_text(" ".join([c.title or "", *c.heading, c.text]))
                 self.conn.execute("INSERT INTO chunks_fts(rowid, terms) VALUES (?, ?)", (cur.lastrowid, terms))
 

@@ -61,8 +61,9 @@ def chunk_of(unit_id: str) -> str:
 
 
 def stored_chunk(row: tuple[object, ...]) -> StoredChunk:
-    cid, path, ordinal, embed_hash, text, doc_key, title, page, ls, le, heading, units = row
+    cid, path, ordinal, embed_hash, text, doc_key, title, page, ls, le, heading, sheet, slide, ocr, units = row
     chunk = Chunk(text=str(text), doc_key=str(doc_key), title=title if title is None else str(title),
                   page=page, line_start=ls, line_end=le,  # type: ignore[arg-type]
-                  heading=tuple(json.loads(str(heading))), ordinal=int(ordinal))  # type: ignore[call-overload]
+                  heading=tuple(json.loads(str(heading))), ordinal=int(ordinal),  # type: ignore[call-overload]
+                  sheet=sheet if sheet is None else str(sheet), slide=slide, ocr=bool(ocr))  # type: ignore[arg-type]
     return StoredChunk(str(cid), str(path), str(embed_hash), chunk, int(units))  # type: ignore[call-overload]

@@ -70,7 +70,7 @@ class DaemonBackend(Backend, Protocol):
         ...
 
     def context(self, path: str, doc_key: str, page: int | None, line_start: int | None, line_end: int | None,
-                around: int) -> list[dict[str, Any]]:
+                around: int, *, sheet: str | None = None, slide: int | None = None) -> list[dict[str, Any]]:
         """Lines around a passage of an indexed file; raises ``NotIndexed`` for any other path."""
         ...
 

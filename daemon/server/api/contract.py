@@ -28,16 +28,39 @@ def _whole(value: object) -> object:
 WholeNumber = Annotated[int, BeforeValidator(_whole)]  # for strict request models: never a bool or a string
 
 
-class CitationOut(BaseModel):
+class Located(BaseModel):
+    """Where a passage is: one field set for hits and citations everywhere (REST, SSE, MCP, OpenAI-compatible)."""
+
+    path: str = Field(description="The file's path, or the item's URL (a message: `imap://.../;UIDVALIDITY=v/;UID=u`).")
+    title: str | None = Field(None, description="The document's title (a message's subject), if it has one.")
+    page: int | None = Field(None, description="1-based page: of a PDF, or of a (multi-page) image read by OCR.")
+    line_start: int | None = Field(None, description="1-based first line of the passage in its file or page; in a "
+                                                     "spreadsheet (`sheet` set) its first row.")
+    line_end: int | None = Field(None, description="Last line (or row), inclusive.")
+    sheet: str | None = Field(None, description="The spreadsheet's sheet the rows are on (xlsx, xls, ods).")
+    slide: int | None = Field(None, description="1-based slide of a presentation (pptx, odp).")
+    ocr: bool = Field(False, description="The text was read from an image by OCR (a scan, a photo).")
+
+
+class CitationOut(Located):
     """One verified citation (REST, SSE, MCP and the OpenAI-compatible route)."""
 
     n: int = Field(description="The source number used in the answer text, `[n]`.")
-    path: str = Field(description="The file's path, or the item's URL (a message: `imap://.../;UIDVALIDITY=v/;UID=u`).")
-    title: str | None = Field(None, description="The document's title (a message's subject), if it has one.")
-    page: int | None
-    line_start: int | None
-    line_end: int | None
     quote: str = Field(description="Text that occurs verbatim (whitespace aside) in the file at this place.")
+
+
+class HitOut(Located):
+    """One search result."""
+
+    score: float
+    text: str
+    heading: list[str] = Field(default_factory=list, description="The heading path above the passage.")
+    doc_key: str = Field("", description="Which document of the file (a message of an mbox), empty for most.")
+    chunk_id: str = ""
+
+
+class SearchOut(BaseModel):
+    hits: list[HitOut]
 
 
 class SentenceOut(BaseModel):

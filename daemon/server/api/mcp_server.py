@@ -34,7 +34,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from ragd.daemon.server.api import Backend
-from ragd.daemon.server.api.contract import MAX_QUERY, SUPPORTED_SHARE, CitationOut, SentenceOut
+from ragd.daemon.server.api.contract import MAX_QUERY, SUPPORTED_SHARE, CitationOut, HitOut, SentenceOut
 from ragd.daemon.server.api.openai_compat import footer, where
 from ragd.index.answer.models import Answer
 from ragd.index.errors import RagdError
@@ -47,15 +47,6 @@ INSTRUCTIONS = (
     "Use `ask` for a question: the answer cites the file, page and lines that support it, and says so when the "
     "files do not hold the answer. Use `search` to find passages."
 )
-
-
-class HitOut(BaseModel):
-    path: str
-    page: int | None
-    line_start: int | None
-    line_end: int | None
-    score: float
-    text: str
 
 
 class SearchResult(BaseModel):
@@ -138,7 +129,7 @@ def _server(backend: Backend) -> MCPServer[Any]:
 
 
 def _hit(h: Hit) -> HitOut:
-    return HitOut(path=h.path, page=h.page, line_start=h.line_start, line_end=h.line_end, score=h.score, text=h.text)
+    return HitOut.model_validate(h.to_json())
 
 
 def _ask_result(answer: Answer) -> AskResult:

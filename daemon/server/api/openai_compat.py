@@ -36,7 +36,7 @@ from ragd.daemon.server.api.contract import (
 from ragd.daemon.server.api.streaming import INTERNAL_ERROR, stream_answer
 from ragd.index.answer.models import Answer, Citation
 from ragd.index.errors import RagdError
-from ragd.index.location import cited
+from ragd.index.location import cited_of
 from ragd.index.models import Hit
 
 MAX_MESSAGES = 1_000
@@ -288,7 +288,7 @@ def footer(answer: Answer) -> str:
     if answer.citations:
         seen: dict[tuple[Any, ...], str] = {}
         for c in answer.citations:
-            seen.setdefault((c.n, c.path, c.page, c.line_start, c.line_end), f"[{c.n}] {where(c)}")
+            seen.setdefault((c.n, c.path, c.page, c.sheet, c.slide, c.line_start, c.line_end), f"[{c.n}] {where(c)}")
         text = "\n\nSources:\n" + "\n".join(seen.values())
         unsupported = [s.text for s in answer.sentences if s.support == "unsupported"]
         if unsupported:
@@ -300,7 +300,7 @@ def footer(answer: Answer) -> str:
 
 
 def where(at: Citation | Hit) -> str:
-    return cited(at.path, at.page, at.line_start, at.line_end)
+    return cited_of(at)
 
 
 def last_user_text(messages: list[UserMessage | OtherMessage]) -> str:

@@ -20,6 +20,7 @@ from ragd.daemon.server.api.contract import (
     MAX_PATH,
     MAX_QUERY,
     NO_NUL,
+    SearchOut,
     WholeNumber,
     error_status,
     errors,
@@ -87,7 +88,7 @@ def router(service: DaemonBackend) -> APIRouter:
     def get_status() -> dict[str, Any]:
         return service.status()
 
-    @api.post("/search", summary="Hybrid search over the index", responses=errors(422, 503))
+    @api.post("/search", summary="Hybrid search over the index", responses=errors(422, 503), response_model=SearchOut)
     def search(req: SearchRequest) -> dict[str, Any]:
         hits = service.search(req.query, req.k, req.mode)
         return {"hits": [h.to_json() for h in hits]}
@@ -219,15 +220,19 @@ def router(service: DaemonBackend) -> APIRouter:
                 line_start: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
                 line_end: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
                 page: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+                sheet: Annotated[str | None, Query(max_length=200, description="A spreadsheet's sheet (the "
+                                                   "lines are then its rows).")] = None,
+                slide: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
                 doc_key: Annotated[str, Query(max_length=200)] = "",
                 around: Annotated[int, Query(ge=0, le=200)] = 10) -> dict[str, Any]:
         try:
             if line_start is not None and line_end is not None and line_end < line_start:
                 service.document(path)  # an unknown file is a 404 whatever the lines asked for
                 raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "line_end is before line_start")
-            lines = service.context(path, doc_key, page, line_start, line_end, around)
+            lines = service.context(path, doc_key, page, line_start, line_end, around, sheet=sheet, slide=slide)
         except NotIndexed:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not an indexed file") from None
-        return {"path": path, "page": page, "line_start": line_start, "line_end": line_end, "lines": lines}
+        return {"path": path, "page": page, "sheet": sheet, "slide": slide, "line_start": line_start,
+                "line_end": line_end, "lines": lines}
 
     return api

@@ -61,11 +61,16 @@ export function basename(path) {
   return parts[parts.length - 1] || String(path);
 }
 
-/** "page 3 · lines 4–6" (only the parts that are known). */
-export function locator({ page, line_start: start, line_end: end }) {
+/** "page 3 · lines 4–6", "sheet “March” · rows 2–5", "slide 4", "· OCR" (only the parts that are known). */
+export function locator({ page, line_start: start, line_end: end, sheet, slide, ocr }) {
   const bits = [];
+  const isSheet = sheet !== null && sheet !== undefined;
+  if (isSheet) bits.push(`sheet “${sheet}”`);
+  if (slide) bits.push(`slide ${slide}`);
   if (page) bits.push(`page ${page}`);
-  if (start) bits.push(end && end !== start ? `lines ${start}–${end}` : `line ${start}`);
+  const [one, many] = isSheet ? ["row", "rows"] : ["line", "lines"];
+  if (start) bits.push(end && end !== start ? `${many} ${start}–${end}` : `${one} ${start}`);
+  if (ocr) bits.push("OCR");
   return bits.join(" · ");
 }
 

@@ -45,7 +45,8 @@ export async function showPassage(ref) {
   loading = new AbortController();
   try {
     const context = await api.get("/v1/documents/context", {
-      path: ref.path, page: ref.page, line_start: ref.line_start, line_end: ref.line_end,
+      path: ref.path, page: ref.page, sheet: ref.sheet, slide: ref.slide, line_start: ref.line_start,
+      line_end: ref.line_end,
       doc_key: ref.doc_key, around: AROUND,
     }, loading.signal);
     if (current !== ref) return;
