@@ -19,7 +19,8 @@ def corpus(tmp_path_factory, shared_data) -> Path:
     for rel in ["squad_en/docs/Black_Death.txt", "squad_en/docs/Chloroplast.html", "squad_en/docs/Ctenophora.md",
                 "jsquad_ja/docs/梅雨.md", "docs_corpus/pdf/pypdf__crazyones.pdf",
                 "docs_corpus/txt/chardet__SHIFT_JIS___ude_1.txt", "docs_corpus/malformed_hostile/qpdf__bad1.pdf",
-                "docs_corpus/malformed_hostile/poi__poc-xmlbomb.xlsx"]:
+                "docs_corpus/malformed_hostile/poi__poc-xmlbomb.xlsx",
+                "docs_corpus/malformed_hostile/tika__droste.zip"]:
         src = shared_data / rel
         shutil.copy(src, root / src.name)
     return root
@@ -36,14 +37,14 @@ def test_index_summary_has_the_contract_fields(indexed):
     _, s = indexed
     for key in ("files_indexed", "files_unchanged", "files_failed", "files_removed", "chunks_embedded", "seconds"):
         assert key in s
-    assert s["files_indexed"] == 6 and s["files_failed"] == 1 and s["files_skipped"] == 1
+    assert s["files_indexed"] == 6 and s["files_failed"] == 2 and s["files_skipped"] == 1
     assert s["chunks_embedded"] > 50
 
 
 def test_second_index_embeds_nothing(indexed):
     home, _ = indexed
     s = ragd_json(home, "index")
-    assert (s["files_indexed"], s["chunks_embedded"], s["files_unchanged"], s["files_skipped"]) == (0, 0, 7, 1)
+    assert (s["files_indexed"], s["chunks_embedded"], s["files_unchanged"], s["files_skipped"]) == (0, 0, 8, 1)
 
 
 def test_search_json_hits_have_locations(indexed, corpus):
@@ -83,11 +84,12 @@ def test_batch_search_reads_queries_from_stdin(indexed):
 def test_status_sources_verify(indexed, corpus):
     home, _ = indexed
     status = ragd_json(home, "status")
-    assert status["indexed"] == 6 and status["failed"] == 1 and status["chunks"] > 50
+    assert status["indexed"] == 6 and status["failed"] == 2 and status["chunks"] > 50
     reasons = {Path(p["path"]).name: p for p in status["problems"]}
     assert reasons["qpdf__bad1.pdf"]["status"] == "failed" and reasons["qpdf__bad1.pdf"]["reason"]
-    assert reasons["poi__poc-xmlbomb.xlsx"]["status"] == "skipped"
-    assert ragd_json(home, "sources") == [{"path": str(corpus), "exists": True, "files": 8, "from_config": False,
+    assert reasons["poi__poc-xmlbomb.xlsx"]["status"] == "failed" and reasons["poi__poc-xmlbomb.xlsx"]["reason"]
+    assert reasons["tika__droste.zip"]["status"] == "skipped"
+    assert ragd_json(home, "sources") == [{"path": str(corpus), "exists": True, "files": 9, "from_config": False,
                                            "watched": False, "problem": None}]  # no daemon: nothing watches it
     assert ragd_json(home, "verify") == {"ok": True, "problems": []}
     assert "ok" in ragd(home, "verify").stdout

@@ -118,12 +118,12 @@ def test_rename_keeps_embeddings(world):
 
 def test_failed_and_unsupported_files_are_recorded_and_the_run_goes_on(world):
     world.write("broken.pdf", "this is not a pdf")
-    world.write("sheet.xlsx", "PK not really")
+    world.write("sheet.numbers", "PK not really")
     stats = world.run()
     assert stats.files_indexed == 3 and stats.files_failed == 1 and stats.files_skipped == 1
     problems = {Path(r.path).name: r for r in world.catalog.problems()}
     assert problems["broken.pdf"].status == "failed" and problems["broken.pdf"].error
-    assert problems["sheet.xlsx"].status == "skipped" and "unsupported" in problems["sheet.xlsx"].error
+    assert problems["sheet.numbers"].status == "skipped" and "unsupported" in problems["sheet.numbers"].error
     again = world.run()  # an unchanged failing file is not retried
     assert again.files_failed == 0 and again.files_indexed == 0
 
