@@ -126,7 +126,7 @@ class Container:
     def parse_pool(self) -> ParsePool:
         c = self.config
         return ParsePool(workers=c.parse_workers, timeout_s=c.parse_timeout_s, memory_mb=c.parse_memory_mb,
-                         ocr_cache=c.ocr_cache_dir, ocr_engine=c.ocr_engine)
+                         ocr_cache=c.ocr_cache_dir, ocr_engine=c.ocr_engine, ocr_timeout_s=c.ocr_timeout_s)
 
     @cached_property
     def indexer(self) -> Indexer:

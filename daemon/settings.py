@@ -123,6 +123,7 @@ class Settings(Section):
     parse_memory_mb: int = Field(default=2048, ge=256)  # address space; OCR (onnxruntime) fails under ~2 GB
     parse_workers: int = Field(default=1, ge=1, le=64)
     ocr_engine: Literal["auto", "rapidocr", "tesseract"] = "auto"  # auto: tesseract if installed; bench/ocr_engines
+    ocr_timeout_s: float = Field(default=900.0, gt=0.0)  # a file that needs OCR: this, not parse_timeout_s
     chunk_tokens: int = Field(default=240, ge=16, le=8192)
     unit_tokens: int = Field(default=40, ge=1, le=8192)  # sentences shorter than this join the next one's vector
     min_free_mb: float = Field(default=64.0, ge=0.0)  # free space kept on the data disk; below it indexing waits
@@ -164,6 +165,7 @@ ENV: dict[str, tuple[str | None, str]] = {
     "RAGD_PARSE_MEMORY_MB": (None, "parse_memory_mb"),
     "RAGD_PARSE_WORKERS": (None, "parse_workers"),
     "RAGD_OCR_ENGINE": (None, "ocr_engine"),
+    "RAGD_OCR_TIMEOUT_S": (None, "ocr_timeout_s"),
     "RAGD_CHUNK_TOKENS": (None, "chunk_tokens"),
     "RAGD_UNIT_TOKENS": (None, "unit_tokens"),
     "RAGD_MIN_FREE_MB": (None, "min_free_mb"),

@@ -70,6 +70,13 @@ class ParseResult:
     unsupported: bool = False
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A worker's word that the file it parses needs OCR: it may take ``seconds`` from now (``ocr_timeout_s``)."""
+
+    seconds: float
+
+
 class _Unpickler(pickle.Unpickler):
     """Only documents come back from a worker; anything else in a reply is refused."""
 
@@ -87,10 +94,10 @@ class _Worker(Child):
     label = "parse worker"
 
     def __init__(self, memory_mb: int, cpu_s: float, modules: Sequence[str], ocr_cache: str | None = None,
-                 ocr_engine: str = "auto") -> None:
+                 ocr_engine: str = "auto", ocr_timeout_s: float | None = None) -> None:
         parent_sock, child_sock = socket.socketpair()
         config = {"memory_mb": memory_mb, "cpu_s": cpu_s, "modules": list(modules), "parent": os.getpid(),
-                  "ocr_cache": ocr_cache, "ocr_engine": ocr_engine}
+                  "ocr_cache": ocr_cache, "ocr_engine": ocr_engine, "ocr_timeout_s": ocr_timeout_s}
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOT, json.dumps(sys.path), str(child_sock.fileno()),
@@ -123,7 +130,7 @@ class _Worker(Child):
         except (BrokenPipeError, ConnectionError, OSError):
             return False
 
-    def receive(self) -> ParseResult:
+    def receive(self) -> ParseResult | Lease:
         try:
             data = self.conn.recv_bytes(MAX_REPLY_BYTES)
         except (EOFError, OSError):
@@ -135,6 +142,8 @@ class _Worker(Child):
             return ParseResult(error=f"unreadable result from the parser process: {exc}")
         if status == "ok":
             return ParseResult(documents=payload)
+        if status == "lease":
+            return Lease(float(payload))
         if status == "unsupported":
             return ParseResult(error=payload, unsupported=True)
         if status == "oom":
@@ -173,13 +182,16 @@ class ParsePool:
     ``extra_modules`` are imported in the parent and in every worker before parsing, so
     parsers they register (``ragd.index.parse.register``) are used on both sides.
     ``ocr_cache`` is the folder where workers keep OCR results (None: no cache; a re-parse OCRs
-    again) and ``ocr_engine`` one of ``ragd.index.parse.ocr.ENGINES``.
+    again) and ``ocr_engine`` one of ``ragd.index.parse.ocr.ENGINES``. A file that needs OCR may take
+    ``ocr_timeout_s`` instead of ``timeout_s`` (its worker says so when OCR starts: a scan of many pages is
+    read whole, while a parser that hangs on anything else is still stopped at ``timeout_s``); None: OCR
+    stops at a share of ``timeout_s`` and the pages left are named in the document's meta.
     Not thread-safe: use one pool from one thread at a time.
     """
 
     def __init__(self, workers: int = 1, timeout_s: float = 60.0, memory_mb: int = 1024,
                  extra_modules: Sequence[str] = (), ocr_cache: Path | str | None = None,
-                 ocr_engine: str = "auto") -> None:
+                 ocr_engine: str = "auto", ocr_timeout_s: float | None = None) -> None:
         if workers < 1 or timeout_s <= 0 or memory_mb <= 0:
             raise ValueError("workers, timeout_s and memory_mb must be positive")
         self.workers = workers
@@ -187,6 +199,7 @@ class ParsePool:
         self.memory_mb = memory_mb
         self.ocr_cache = str(ocr_cache) if ocr_cache is not None else None
         self.ocr_engine = ocr_engine
+        self.ocr_timeout_s = ocr_timeout_s
         self.extra_modules = tuple(extra_modules)
         for module in self.extra_modules:
             importlib.import_module(module)
@@ -210,7 +223,7 @@ class ParsePool:
         if self._closed:
             raise RuntimeError("ParsePool is closed")
         pending = iter(jobs)
-        busy: dict[_Worker, tuple[Job, float]] = {}
+        busy: dict[_Worker, tuple[Job, float, float]] = {}  # job, started, deadline
         exhausted = False
         try:
             while True:
@@ -225,19 +238,23 @@ class ParsePool:
                         yield job, ParseResult(error=f"unsupported file type: {suffix}", unsupported=True)
                         continue
                     worker = self._dispatch(job)
-                    busy[worker] = (job, time.monotonic() + self.timeout_s)
+                    started = time.monotonic()
+                    busy[worker] = (job, started, started + self.timeout_s)
                 if not busy:
                     return
-                wait_s = max(0.0, min(deadline for _, deadline in busy.values()) - time.monotonic())
+                wait_s = max(0.0, min(deadline for _, _, deadline in busy.values()) - time.monotonic())
                 ready = set(wait([w.conn for w in busy], wait_s))
                 now = time.monotonic()
                 finished: list[tuple[Job, ParseResult]] = []
-                for worker, (job, deadline) in list(busy.items()):
+                for worker, (job, started, deadline) in list(busy.items()):
                     if worker.conn in ready:
                         result = worker.receive()
+                        if isinstance(result, Lease):
+                            busy[worker] = (job, started, max(deadline, now + result.seconds))
+                            continue
                     elif now >= deadline:
                         worker.kill()
-                        result = ParseResult(error=f"timed out after {self.timeout_s:g} s")
+                        result = ParseResult(error=f"timed out after {deadline - started:.4g} s")
                     else:
                         continue
                     del busy[worker]
@@ -262,7 +279,8 @@ class ParsePool:
         raise RuntimeError("cannot hand a file to a parse worker")
 
     def _start(self) -> _Worker:
-        worker = _Worker(self.memory_mb, self.timeout_s + 5, self.extra_modules, self.ocr_cache, self.ocr_engine)
+        worker = _Worker(self.memory_mb, self.timeout_s + 5, self.extra_modules, self.ocr_cache, self.ocr_engine,
+                         self.ocr_timeout_s)
         self._all.append(worker)
         return worker
 
@@ -352,8 +370,16 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
 
         # OCR stops taking pages at 60% of the time a job has (wall or CPU: onnxruntime's threads count
         # against RLIMIT_CPU), so a long scan gives its first pages, not a timeout.
+        ocr_timeout_s = config.get("ocr_timeout_s")
+
+        def lease() -> float:  # this file needs OCR: ask the pool for its OCR time, and take the CPU time for it
+            seconds = float(ocr_timeout_s)  # type: ignore[arg-type]
+            conn.send(("lease", seconds + 5))
+            _limit_cpu(seconds + 5)
+            return seconds
+
         ocr.configure(cache_dir=config.get("ocr_cache"), engine=str(config.get("ocr_engine") or "auto"),
-                      budget_s=0.6 * (float(config["cpu_s"]) - 5))
+                      budget_s=0.6 * (float(config["cpu_s"]) - 5), lease=lease if ocr_timeout_s else None)
         registered_suffixes()  # load the built-in parsers now, not during the first timed job
         conn.send(("ready", os.getpid()))
     except BaseException as exc:

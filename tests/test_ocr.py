@@ -234,3 +234,15 @@ def test_rapidocr_engine_reads_a_table_by_rows(more: Path) -> None:
     text = ocr_text(parse_file(path)[0])
     assert cer(text, Path(f"{path}.expected.txt").read_text(encoding="utf-8")) <= 0.06  # measured 0.020
     assert any(line.startswith("01Aug2018") and "4987" in line for line in text.splitlines())
+
+
+def test_a_scan_longer_than_the_parse_time_limit_gets_the_ocr_time_limit(more: Path, ocr_cache: Path) -> None:
+    """The worker leases ``ocr_timeout_s`` when OCR starts: a scan is read whole although it takes longer than
+    ``timeout_s``, which still stops anything else (``test_isolate``'s hanging parser)."""
+    started = time.monotonic()
+    with ParsePool(workers=1, timeout_s=1, memory_mb=2048, ocr_cache=ocr_cache, ocr_timeout_s=300) as pool:
+        result = pool.parse(more / "scanned_pdf" / "OCRmyPDF__linn.pdf")
+    assert time.monotonic() - started > 1.5, "the page was read faster than the parse time limit: no lease needed"
+    assert result.error is None, result.error
+    docs = result.documents or []
+    assert "Linn" in " ".join(p.text for d in docs for p in d.parts) and "ocr_skipped_pages" not in docs[0].meta

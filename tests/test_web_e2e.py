@@ -266,6 +266,17 @@ def test_an_english_answer_streams_and_its_citation_opens_in_context(world, sign
 
 
 # -- 4. a question the files cannot answer ---------------------------------------------------------
+def test_the_page_says_where_a_passage_is_as_the_cli_does(world, signed_in):
+    """Sheets and rows, slides and OCR'd pages: the page's own formatter, run by the browser."""
+    page = signed_in.page
+    said = page.evaluate("""async () => {
+        const { locator } = await import('/static/dom.js');
+        return [locator({ sheet: 'March', line_start: 4, line_end: 9 }), locator({ slide: 7 }),
+                locator({ page: 2, line_start: 1, line_end: 4, ocr: true }), locator({ line_start: 3, line_end: 3 })];
+    }""")
+    assert said == ["sheet “March” · rows 4–9", "slide 7", "page 2 · lines 1–4 · OCR", "line 3"]
+
+
 def test_a_question_not_in_the_files_says_so_and_shows_the_nearest_passages(world, signed_in, shots):
     page = signed_in.page
     ask(page, ELSEWHERE)

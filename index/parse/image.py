@@ -86,7 +86,7 @@ class ImageParser:
     def parse(self, path: Path, data: bytes) -> list[Document]:
         image = open_image(data)
         frames = getattr(image, "n_frames", 1) if image.format in _MULTI_PAGE else 1
-        budget = ocr.Budget(ocr.settings().budget_s)
+        budget = ocr.file_budget()
         parts: list[Part] = []
         meta = {"pages": str(frames)} if frames > 1 else {}
         for frame in range(min(frames, MAX_FRAMES)):

@@ -61,6 +61,7 @@ class Settings:
     cache_dir: Path | None = None
     engine: str = "auto"
     budget_s: float | None = None  # OCR time one file may use (wall and CPU) before its other pages are skipped
+    lease: Callable[[], float] | None = None  # asks the pool for a file's OCR time; returns the seconds granted
 
 
 _settings = Settings()
@@ -68,13 +69,16 @@ _lock = threading.Lock()
 calls = 0  # engine runs in this process (tests check that a re-parse makes none)
 
 
-def configure(cache_dir: Path | str | None = None, engine: str = "auto", budget_s: float | None = None) -> None:
-    """Set this process's OCR cache directory (None: no cache), engine and per-file time budget."""
+def configure(cache_dir: Path | str | None = None, engine: str = "auto", budget_s: float | None = None,
+              lease: Callable[[], float] | None = None) -> None:
+    """Set this process's OCR cache directory (None: no cache), engine and per-file time budget. With ``lease``
+    (the worker's), a file that needs OCR first asks its pool for the longer OCR time (``ocr_timeout_s``)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown OCR engine {engine!r} (one of {', '.join(ENGINES)})")
     _settings.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
     _settings.engine = engine
     _settings.budget_s = budget_s
+    _settings.lease = lease
 
 
 def settings() -> Settings:
@@ -87,6 +91,14 @@ def refuse_if_huge(width: int, height: int, what: str = "image", limit: int = MA
         raise ParseError(f"damaged {what}: size {width}x{height}")
     if width * height > limit:
         raise ParseError(f"refused: {what} too large ({width * height / 1e6:.0f} megapixels)")
+
+
+def file_budget() -> Budget:
+    """The OCR time of the file being parsed: leased from the pool where the worker can (a long scan gets
+    ``ocr_timeout_s``, not the parse time limit), else the configured budget."""
+    if _settings.lease is not None:
+        return Budget(0.9 * _settings.lease())
+    return Budget(_settings.budget_s)
 
 
 class Budget:

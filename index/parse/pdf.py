@@ -125,7 +125,7 @@ def _ocr_pages(data: bytes, numbers: list[int], sizes: dict[int, list[int]]) -> 
 
     lines: dict[int, list[str]] = {}
     refused: dict[int, str] = {}
-    budget = ocr.Budget(ocr.settings().budget_s)
+    budget = ocr.file_budget()
     document: Any = None
     try:
         for position, number in enumerate(numbers):
