@@ -82,6 +82,23 @@ SUPPORTED_SHARE = ("The share of the answer's sentences (by length) that the fil
                    "not that every sentence is supported.")
 
 
+class AnswerOut(BaseModel):
+    """An answer with its verified citations (``/v1/ask``, and the SSE ``answer`` event)."""
+
+    question: str
+    answer: str
+    grounded: bool = Field(description="Whether the files hold evidence for the question (see `sentences` for "
+                                       "what each sentence rests on).")
+    supported_share: float | None = Field(description=SUPPORTED_SHARE)
+    sentences: list[SentenceOut] = Field(description="The answer's sentences, each with its support verdict.")
+    left_out: list[str] = Field(description="Unsupported sentences left out of `answer` ([answer] unsupported = "
+                                            "\"drop\").")
+    citations: list[CitationOut]
+    nearest: list[HitOut] = Field(description="When not grounded: the passages closest to the question.")
+    model: str
+    timings: dict[str, float] = Field(description="Seconds spent: search, first_token, total, ...")
+
+
 class Problem(BaseModel):
     where: str = Field(description="The request field, e.g. `body.query`.")
     problem: str

@@ -20,6 +20,7 @@ from ragd.daemon.server.api.contract import (
     MAX_PATH,
     MAX_QUERY,
     NO_NUL,
+    AnswerOut,
     SearchOut,
     WholeNumber,
     error_status,
@@ -98,7 +99,7 @@ def router(service: DaemonBackend) -> APIRouter:
                                    "(`{\"text\": ...}`) while the model writes, then one `answer` event with the "
                                    "final answer and its citations (ragd may replace text it cannot match to "
                                    "the files), or an `error` event.",
-              responses={200: {"content": {"application/json": {"schema": {"type": "object"}}, SSE: {}}},
+              responses={200: {"model": AnswerOut, "content": {SSE: {}}},
                          **errors(400, 409, 422, 503, why={503: LLM_503})})
     async def ask(req: AskRequest) -> Response:
         if not req.stream:
