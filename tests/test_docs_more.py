@@ -135,3 +135,31 @@ def test_locations_say_sheet_and_rows_slide_and_ocr_page(run) -> None:
     assert {p.page for p in scan if p.ocr} == {1, 2, 3, 5, 6}  # the pages without a text layer, and only those
     tiff = parts(results["images/tesseract-test__eurotext.tif"])
     assert tiff and all(p.ocr and p.page == 1 and p.line_start for p in tiff)
+
+
+# Per file with a transcript: the character error rate the default engine must stay within (bench.ocr_engines'
+# measurement, plus a margin), by the engine `auto` picks. Pages neither engine reads (handwriting, woodblock,
+# kanbun, a photographed spread) are left out: a bound of 1.0 would assert nothing.
+CER_BOUNDS = {
+    "tesseract": {"images/tesseract-test__phototest.tif": 0.03, "images/tesseract-test__eurotext.tif": 0.06,
+                  "images/tesseract-test__8087_054.3B.tif": 0.12, "images/tesseractjs__bill.png": 0.10,
+                  "images/ndlocr-lite__digidepo_11048278_po_geppo1803_00021.jpg": 0.20,
+                  "images/ndlocr-lite__digidepo_3048008_0025.jpg": 0.50,
+                  "scanned_pdf/OCRmyPDF__linn.pdf": 0.03, "scanned_pdf/OCRmyPDF__ccitt.pdf": 0.03,
+                  "scanned_pdf/OCRmyPDF__skew.pdf": 0.08},
+    "rapidocr": {"images/tesseract-test__phototest.tif": 0.03, "images/tesseract-test__eurotext.tif": 0.06,
+                 "images/tesseractjs__bill.png": 0.05, "scanned_pdf/OCRmyPDF__linn.pdf": 0.05,
+                 "scanned_pdf/OCRmyPDF__ccitt.pdf": 0.05},
+}
+
+
+def test_ocr_character_error_rate_per_file(run) -> None:
+    from bench.ocr_engines import cer
+    from ragd.index.parse import ocr
+
+    _, results, _ = run
+    engine = "tesseract" if ocr.tesseract_languages() else "rapidocr"
+    for name, bound in CER_BOUNDS[engine].items():
+        found = [p for p in parts(results[name]) if p.ocr and (p.page == 1 or not name.endswith(".pdf"))]
+        rate = cer("\n".join(p.text for p in found), (DATA / f"{name}.expected.txt").read_text(encoding="utf-8"))
+        assert rate <= bound, (engine, name, round(rate, 4))
