@@ -162,6 +162,8 @@ class _Worker(Child):
             return f"parser process exited unexpectedly (exit code {code})"
         sig = -code
         name = signal.Signals(sig).name if sig in signal.valid_signals() else str(sig)
+        if sig == signal.SIGABRT:  # a native library (calamine, pdfium) failing an allocation under the cap
+            return f"parser process aborted (signal {sig}, {name}; out of memory in a native library?)"
         if sig == signal.SIGXCPU:
             return "parser exceeded its CPU time limit"
         if sig == signal.SIGKILL:
@@ -375,7 +377,7 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
         def lease() -> float:  # this file needs OCR: ask the pool for its OCR time, and take the CPU time for it
             seconds = float(ocr_timeout_s)  # type: ignore[arg-type]
             conn.send(("lease", seconds + 5))
-            _limit_cpu(seconds + 5)
+            _limit_cpu((seconds + 5) * (os.cpu_count() or 1))  # OCR's threads all count against RLIMIT_CPU
             return seconds
 
         ocr.configure(cache_dir=config.get("ocr_cache"), engine=str(config.get("ocr_engine") or "auto"),

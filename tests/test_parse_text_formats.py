@@ -269,3 +269,21 @@ def test_tex_inline() -> None:
     assert tex_inline(r"\emph{x} and \textbf{bold \emph{deep}} 50\% \ruby{漢字}{かん|じ} % note") == \
         "x and bold deep 50% 漢字 "
     assert tex_inline(r"see \href{http://x}{the site}\footnote{A note.}") == "see the siteA note."
+
+
+def test_odt_table_cell_keeps_its_footnote_apart_and_a_nested_table_once() -> None:
+    content = f"""<?xml version="1.0"?>
+<office:document-content {ODT_NS}><office:body><office:text>
+<table:table><table:table-row><table:table-cell><text:p>Price<text:note text:note-class="footnote">
+<text:note-citation>1</text:note-citation><text:note-body><text:p>Excludes VAT.</text:p></text:note-body>
+</text:note></text:p></table:table-cell><table:table-cell><table:table><table:table-row><table:table-cell>
+<text:p>10</text:p></table:table-cell></table:table-row></table:table></table:table-cell></table:table-row>
+</table:table></office:text></office:body></office:document-content>"""
+    doc = parse_bytes(Path("price.odt"), _odt(content))[0]
+    assert [(p.kind, p.text) for p in doc.parts] == [("table", "Price | 10"), ("footnote", "Excludes VAT.")]
+
+
+def test_latex_comment_line_inside_a_paragraph_keeps_later_lines_exact() -> None:
+    tex = b"\\begin{document}\nLine one\n% a comment\nLine three\nLine four\n\\end{document}\n"
+    part = parse_bytes(Path("a.tex"), tex)[0].parts[0]
+    assert (part.line_start, part.line_end) == (2, 5) and part.text.split("\n")[3] == "Line four"

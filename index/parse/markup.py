@@ -331,7 +331,7 @@ def read_tex(lines: list[str]) -> tuple[Outline, str | None]:
             if text.strip():
                 b.add_line(number, text.rstrip())
             elif not _TEX_COMMENT.sub("", line).strip():
-                pass  # a comment line inside a paragraph: the paragraph goes on
+                b.add_line(number, "")  # a comment line inside a paragraph: it goes on, one line per source line
             else:
                 b.flush()
         i += 1

@@ -97,15 +97,17 @@ def file_budget() -> Budget:
     """The OCR time of the file being parsed: leased from the pool where the worker can (a long scan gets
     ``ocr_timeout_s``, not the parse time limit), else the configured budget."""
     if _settings.lease is not None:
-        return Budget(0.9 * _settings.lease())
+        seconds = 0.9 * _settings.lease()  # the rest is the last page's headroom
+        return Budget(seconds, cpu_seconds=seconds * (os.cpu_count() or 1))  # as the worker's leased CPU limit
     return Budget(_settings.budget_s)
 
 
 class Budget:
     """Wall and CPU time one file's OCR may use; CPU counts every onnxruntime thread (the worker's RLIMIT_CPU)."""
 
-    def __init__(self, seconds: float | None) -> None:
+    def __init__(self, seconds: float | None, cpu_seconds: float | None = None) -> None:
         self.seconds = seconds
+        self.cpu_seconds = cpu_seconds if cpu_seconds is not None else seconds
         self._wall = time.monotonic()
         self._cpu = time.process_time()
 
@@ -113,7 +115,7 @@ class Budget:
         if self.seconds is None:
             return False
         return (time.monotonic() - self._wall > self.seconds
-                or time.process_time() - self._cpu > self.seconds)
+                or time.process_time() - self._cpu > (self.cpu_seconds or self.seconds))
 
 
 # -- the cache ------------------------------------------------------------------------------------
@@ -388,6 +390,16 @@ def tesseract_languages() -> frozenset[str]:
     return frozenset(line.strip() for line in done.stdout.splitlines()[1:] if line.strip())
 
 
+def _die_with_parent() -> None:
+    """Tesseract ends when its worker does (a worker the pool kills for its time must not leave OCR running)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def tesseract_lines(image: Image, languages: str = "", psm: str = "3") -> list[str]:
     """Lines by ``tesseract`` (automatic page segmentation; English and Japanese where installed)."""
     available = tesseract_languages()
@@ -401,7 +413,7 @@ def tesseract_lines(image: Image, languages: str = "", psm: str = "3") -> list[s
         try:
             done = subprocess.run([program, str(source), "stdout", "-l", languages, "--psm", psm],
                                   capture_output=True, timeout=TESSERACT_TIMEOUT_S, check=False,
-                                  env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+                                  env={**os.environ, "OMP_THREAD_LIMIT": "1"}, preexec_fn=_die_with_parent)
         except subprocess.TimeoutExpired:
             raise ParseError(f"OCR timed out after {TESSERACT_TIMEOUT_S:g} s") from None
         except OSError as exc:

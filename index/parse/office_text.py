@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,22 +112,29 @@ class _OdtBody:
         self.notes.extend(body.parts)
 
     def table(self, table: Any, heading: tuple[str, ...] | None) -> None:
-        for row in table.iter():
-            if local(row.tag) != "table-row":
-                continue
+        for row in _within(table, ("table-row",), ("table",)):  # a nested table's rows: in its cell's text
             cells = []
             for cell in row:
                 if local(cell.tag) != "table-cell":
                     continue
                 out: list[str] = []
-                for el in cell.iter():
-                    if local(el.tag) in ("p", "h"):
-                        self.inline(el, out, [])
-                        out.append(" ")
+                for el in _within(cell, ("p", "h"), ()):  # the notes' and comments' paragraphs come apart
+                    self.inline(el, out, [])
+                    out.append(" ")
                 cells.append(" ".join("".join(out).split()))
             if any(cells):
                 where = self.path if heading is None else heading
                 self.parts.append(Part(" | ".join(c for c in cells if c), heading=where, kind="table"))
+
+
+def _within(el: Any, tags: tuple[str, ...], skip: tuple[str, ...]) -> Iterator[Any]:
+    """Descendants of ``el`` with these tags, not looking into notes, comments or the ``skip`` elements."""
+    for child in el:
+        tag = local(child.tag)
+        if tag in tags:
+            yield child
+        elif tag not in ("note", "annotation", *skip):
+            yield from _within(child, tags, skip)
 
 
 def _odt_meta(archive: Any) -> tuple[str | None, dict[str, str]]:

@@ -133,7 +133,7 @@ def _ocr_pages(data: bytes, numbers: list[int], sizes: dict[int, list[int]]) -> 
             if biggest > MAX_EMBEDDED_PIXELS:
                 refused[number] = f"refused: image too large ({biggest / 1e6:.0f} megapixels)"
                 continue
-            if lines and budget.spent():
+            if position and budget.spent():
                 return lines, refused, numbers[position:]
             if document is None:
                 try:
@@ -144,6 +144,9 @@ def _ocr_pages(data: bytes, numbers: list[int], sizes: dict[int, list[int]]) -> 
                 lines[number] = _ocr_page(document[number])
             except ParseError as exc:
                 refused[number] = str(exc)
+            except pdfium.PdfiumError as exc:  # one damaged page: the others (and the text pages) still count
+                refused[number] = f"damaged page: {exc}"
+
     finally:
         if document is not None:
             document.close()

@@ -219,7 +219,7 @@ def _odf_inline(el: Any, out: list[str]) -> None:
     for child in el:
         tag = local(child.tag)
         if tag == "s":
-            out.append(" " * int(attr(child, "c") or 1) if (attr(child, "c") or "1").isdigit() else " ")
+            out.append(" " * min(int(attr(child, "c") or 1), 100) if (attr(child, "c") or "1").isdigit() else " ")
         elif tag == "tab":
             out.append("\t")
         elif tag == "line-break":

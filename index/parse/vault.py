@@ -197,6 +197,8 @@ def _stem(path: str) -> str:
 def resolve_note_links(path: Path, doc: Document, links: list[str], embeds: list[str]) -> None:
     """Record in ``doc.meta`` where the note's links and embeds lead (paths relative to the note's folder,
     ``"; "``-joined) and any embed cycle (``"Note A → Note B → Note A"``). A note not on disk resolves nothing."""
+    if not path.is_absolute():  # an item read through a connector (bytes under a made-up name): no vault
+        return
     note = os.path.abspath(path)
     folder = os.path.dirname(note)
     if not os.path.isdir(folder):
