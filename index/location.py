@@ -45,13 +45,14 @@ def cited(path: str, page: int | None, line_start: int | None, line_end: int | N
           sheet: str | None = None, slide: int | None = None, ocr: bool = False) -> str:
     """``path (p. 3, lines 4-9)``, or the path alone when its place is unknown. An item that is not a file (its key
     is a URL: a message) is named with its title too (a message's subject): ``imap://…;UID=7 "Subject" (lines 8-9)``."""
-    where = place(page, line_start, line_end, sheet=sheet, slide=slide, ocr=ocr)
-    name = f'{path} "{title}"' if title and is_url(path) else path
-    return f"{name} ({where})" if where else name
+    return _named(path, title, place(page, line_start, line_end, sheet=sheet, slide=slide, ocr=ocr))
 
 
 def cited_of(at: Any) -> str:
     """:func:`cited` of a hit or a citation."""
-    return cited(at.path, at.page, at.line_start, at.line_end, getattr(at, "title", None),
-                 sheet=getattr(at, "sheet", None), slide=getattr(at, "slide", None),
-                 ocr=bool(getattr(at, "ocr", False)))
+    return _named(at.path, getattr(at, "title", None), place_of(at))
+
+
+def _named(path: str, title: str | None, where: str) -> str:
+    name = f'{path} "{title}"' if title and is_url(path) else path
+    return f"{name} ({where})" if where else name

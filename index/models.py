@@ -29,6 +29,11 @@ class Part:
     slide: int | None = None  # 1-based slide of a presentation
     ocr: bool = False  # the text was read from an image by OCR
 
+    def is_at(self, page: int | None = None, sheet: str | None = None, slide: int | None = None) -> bool:
+        """On this page, sheet and slide, each where given (a citation's place, the passage view's)."""
+        return ((page is None or self.page == page) and (sheet is None or self.sheet == sheet)
+                and (slide is None or self.slide == slide))
+
 
 @dataclass
 class Document:

@@ -32,8 +32,7 @@ def passage_context(docs: Sequence[Document], doc_key: str, page: int | None, li
         if doc.key != doc_key:
             continue
         for part in doc.parts:
-            if (page is not None and part.page != page) or (sheet is not None and part.sheet != sheet) \
-                    or (slide is not None and part.slide != slide):
+            if not part.is_at(page, sheet, slide):
                 continue
             if part.line_start is None:
                 unnumbered.append(part.text)

@@ -119,8 +119,7 @@ class Verifier:
             if doc.key != doc_key:
                 continue
             for part in doc.parts:
-                if (page is not None and part.page != page) or (sheet is not None and part.sheet != sheet) \
-                        or (slide is not None and part.slide != slide):
+                if not part.is_at(page, sheet, slide):
                     continue
                 place = find_in_part(quote, part)
                 if place is not None:

@@ -78,19 +78,35 @@ def _styles(root: Any | None) -> dict[str, tuple[str, int | None]]:
     return styles
 
 
-class _Body:
-    """Walks a body-like element (document body, footnote, cell) into parts."""
+class HeadedParts:
+    """Parts of a word processor's body under the heading path so far (DOCX here, ODT in ``office_text``)."""
 
-    def __init__(self, styles: dict[str, tuple[str, int | None]]) -> None:
-        self.styles = styles
+    def __init__(self) -> None:
         self.parts: list[Part] = []
         self.stack: list[tuple[int, str]] = []
-        self.title: str | None = None
         self.first_heading: str | None = None
 
     @property
     def path(self) -> tuple[str, ...]:
         return tuple(t for _, t in self.stack)
+
+    def heading(self, level: int, text: str) -> None:
+        """A heading of ``level`` (1 outermost): it closes the headings at its level and below."""
+        title = " ".join(text.split())
+        while self.stack and self.stack[-1][0] >= level:
+            self.stack.pop()
+        self.stack.append((level, title))
+        self.first_heading = self.first_heading or title
+        self.parts.append(Part(title, heading=self.path, kind="heading"))
+
+
+class _Body(HeadedParts):
+    """Walks a body-like element (document body, footnote, cell) into parts."""
+
+    def __init__(self, styles: dict[str, tuple[str, int | None]]) -> None:
+        super().__init__()
+        self.styles = styles
+        self.title: str | None = None
 
     def blocks(self, container: Any, kind: str = "text", heading: tuple[str, ...] | None = None) -> None:
         for child in container:
@@ -131,12 +147,7 @@ class _Body:
             if level == 0:
                 self.title = self.title or " ".join(text.split())
             else:
-                title = " ".join(text.split())
-                while self.stack and self.stack[-1][0] >= level:
-                    self.stack.pop()
-                self.stack.append((level, title))
-                self.first_heading = self.first_heading or title
-                self.parts.append(Part(title, heading=self.path, kind="heading"))
+                self.heading(level, text)
         elif text:
             self.parts.append(Part(text, heading=self.path if heading is None else heading, kind=kind))
         for box in boxes:

@@ -89,6 +89,7 @@ class ImageParser:
         budget = ocr.file_budget()
         parts: list[Part] = []
         meta = {"pages": str(frames)} if frames > 1 else {}
+        whole = ocr.image_key(data)  # the file is hashed once; a frame's key is derived from it
         for frame in range(min(frames, MAX_FRAMES)):
             if frame and budget.spent():
                 meta["ocr_skipped_pages"] = f"{frame + 1}-{frames}"
@@ -98,7 +99,7 @@ class ImageParser:
                 image.seek(frame)
             except EOFError:
                 break
-            key = ocr.image_key(data, f"frame {frame}" if frames > 1 else "")
+            key = ocr.image_key(whole.encode(), f"frame {frame}") if frames > 1 else whole
             parts.extend(ocr_parts(ocr.read_lines(key, lambda: load_frame(image)), frame + 1))
         if frames > MAX_FRAMES and "ocr_skipped_pages" not in meta:
             meta["ocr_skipped_pages"] = f"{MAX_FRAMES + 1}-{frames}"

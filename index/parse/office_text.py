@@ -18,6 +18,7 @@ from typing import Any
 from ragd.index.errors import ParseError
 from ragd.index.models import Document, Part
 from ragd.index.parse.container import attr, find_member, local, open_zip, parse_xml, read_member
+from ragd.index.parse.docx import HeadedParts
 
 _SPACES = re.compile(r"[ \t\xa0]+")
 
@@ -31,18 +32,12 @@ _ODT_SKIP = frozenset({"tracked-changes", "note-citation", "ruby-text", "annotat
 _ODT_NOTE_LABELS = {"footnote": "Footnotes", "endnote": "Endnotes"}
 
 
-class _OdtBody:
+class _OdtBody(HeadedParts):
     """Walks ``office:text`` into parts; notes and comments are gathered for the end."""
 
     def __init__(self) -> None:
-        self.parts: list[Part] = []
+        super().__init__()
         self.notes: list[Part] = []
-        self.stack: list[tuple[int, str]] = []
-        self.first_heading: str | None = None
-
-    @property
-    def path(self) -> tuple[str, ...]:
-        return tuple(t for _, t in self.stack)
 
     def blocks(self, container: Any, kind: str = "text", heading: tuple[str, ...] | None = None) -> None:
         for child in container:
@@ -63,13 +58,7 @@ class _OdtBody:
         text = _SPACES.sub(" ", "".join(out)).strip()
         if text and tag == "h" and heading is None:
             level_text = attr(p, "outline-level") or "1"
-            level = int(level_text) if level_text.isdigit() else 1
-            title = " ".join(text.split())
-            while self.stack and self.stack[-1][0] >= level:
-                self.stack.pop()
-            self.stack.append((level, title))
-            self.first_heading = self.first_heading or title
-            self.parts.append(Part(title, heading=self.path, kind="heading"))
+            self.heading(int(level_text) if level_text.isdigit() else 1, text)
         elif text:
             self.parts.append(Part(text, heading=self.path if heading is None else heading, kind=kind))
         for box in boxes:

@@ -13,8 +13,10 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ragd.index.models import Document
 
@@ -42,17 +44,30 @@ class Listing:
 
 
 _lock = threading.Lock()
+T = TypeVar("T")
 _listings: dict[str, tuple[float, Listing]] = {}
 _roots: dict[str, tuple[float, str]] = {}
 
 
-def vault_root(folder: str) -> str:
-    """The nearest folder at or above ``folder`` holding ``.obsidian/``, else ``folder`` itself."""
+def _fresh(table: dict[str, tuple[float, T]], key: str, make: Callable[[str], T]) -> T:
+    """``table[key]`` if made less than ``CACHE_SECONDS`` ago, else ``make(key)`` (kept for next time)."""
     now = time.monotonic()
     with _lock:
-        cached = _roots.get(folder)
+        cached = table.get(key)
         if cached and now - cached[0] < CACHE_SECONDS:
             return cached[1]
+    value = make(key)
+    with _lock:
+        table[key] = (now, value)
+    return value
+
+
+def vault_root(folder: str) -> str:
+    """The nearest folder at or above ``folder`` holding ``.obsidian/``, else ``folder`` itself."""
+    return _fresh(_roots, folder, _find_root)
+
+
+def _find_root(folder: str) -> str:
     root, current = folder, folder
     for _ in range(MAX_ASCENT):
         if os.path.isdir(os.path.join(current, ".obsidian")):
@@ -62,18 +77,15 @@ def vault_root(folder: str) -> str:
         if parent == current:
             break
         current = parent
-    with _lock:
-        _roots[folder] = (now, root)
     return root
 
 
 def listing(root: str) -> Listing:
     """The vault's file names (hidden folders such as .obsidian and .trash left out), cached briefly."""
-    now = time.monotonic()
-    with _lock:
-        cached = _listings.get(root)
-        if cached and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
+    return _fresh(_listings, root, _list)
+
+
+def _list(root: str) -> Listing:
     found = Listing(root)
     count = 0
     for folder, dirs, files in os.walk(root, onerror=lambda _exc: None):
@@ -92,8 +104,6 @@ def listing(root: str) -> Listing:
             found.by_path.setdefault(rel.lower(), rel)
         if count >= MAX_LISTED_FILES:
             break
-    with _lock:
-        _listings[root] = (now, found)
     return found
 
 

@@ -82,10 +82,9 @@ SUPPORTED_SHARE = ("The share of the answer's sentences (by length) that the fil
                    "not that every sentence is supported.")
 
 
-class AnswerOut(BaseModel):
-    """An answer with its verified citations (``/v1/ask``, and the SSE ``answer`` event)."""
+class AskResult(BaseModel):
+    """An answer with its verified citations (MCP's ``ask``; REST adds the question, model and timings)."""
 
-    question: str
     answer: str
     grounded: bool = Field(description="Whether the files hold evidence for the question (see `sentences` for "
                                        "what each sentence rests on).")
@@ -95,6 +94,12 @@ class AnswerOut(BaseModel):
                                             "\"drop\").")
     citations: list[CitationOut]
     nearest: list[HitOut] = Field(description="When not grounded: the passages closest to the question.")
+
+
+class AnswerOut(AskResult):
+    """An answer as ``/v1/ask`` and the SSE ``answer`` event give it."""
+
+    question: str
     model: str
     timings: dict[str, float] = Field(description="Seconds spent: search, first_token, total, ...")
 

@@ -34,7 +34,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from ragd.daemon.server.api import Backend
-from ragd.daemon.server.api.contract import MAX_QUERY, SUPPORTED_SHARE, CitationOut, HitOut, SentenceOut
+from ragd.daemon.server.api.contract import MAX_QUERY, AskResult, HitOut
 from ragd.daemon.server.api.openai_compat import footer, where
 from ragd.index.answer.models import Answer
 from ragd.index.errors import RagdError
@@ -51,18 +51,6 @@ INSTRUCTIONS = (
 
 class SearchResult(BaseModel):
     hits: list[HitOut] = Field(description="Best first.")
-
-
-class AskResult(BaseModel):
-    answer: str
-    grounded: bool = Field(description="Whether the files hold evidence for the question (see `sentences` for "
-                                       "what each sentence rests on).")
-    supported_share: float | None = Field(description=SUPPORTED_SHARE)
-    sentences: list[SentenceOut] = Field(description="The answer's sentences, each with its support verdict.")
-    left_out: list[str] = Field(description="Unsupported sentences left out of `answer` ([answer] unsupported = "
-                                            "\"drop\").")
-    citations: list[CitationOut]
-    nearest: list[HitOut] = Field(description="When not grounded: the passages closest to the question.")
 
 
 def mcp_app(backend: Backend) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
@@ -133,11 +121,7 @@ def _hit(h: Hit) -> HitOut:
 
 
 def _ask_result(answer: Answer) -> AskResult:
-    citations = [CitationOut(**c.to_json()) for c in answer.citations]
-    return AskResult(answer=answer.answer, grounded=answer.grounded, supported_share=answer.supported_share,
-                     sentences=[SentenceOut(**s.to_json()) for s in answer.sentences], left_out=answer.left_out,
-                     citations=citations,
-                     nearest=[_hit(h) for h in answer.nearest])
+    return AskResult.model_validate(answer.to_json())  # the answer's one JSON shape, less what REST adds
 
 
 def _version() -> str:
