@@ -17,10 +17,12 @@ from ragd.daemon.server.store_watchdog import WatchedVectors
 from ragd.daemon.settings import history_settings, llm_settings
 from ragd.index import embed, llm
 from ragd.index.answer.ask import Asker, AskSettings
+from ragd.index.answer.conversations import Conversations
 from ragd.index.answer.history import HistorySettings, remember
-from ragd.index.answer.models import Answer
+from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.answer.verify import Verifier
 from ragd.index.embed import Embedder
+from ragd.index.errors import RagdError
 from ragd.index.idle_pool import IdlePool
 from ragd.index.isolate import ParseJob, ParsePool
 from ragd.index.llm.base import LLM
@@ -42,6 +44,7 @@ from ragd.index.store.space import MB, SpaceGuard
 from ragd.index.store.vectors import STORES, StoreSite, VectorStore
 
 log = logging.getLogger(__name__)
+CAPABLE_GGUF_BYTES = 1_000_000_000
 
 
 @dataclass
@@ -222,8 +225,36 @@ class Container:
     def asker(self) -> Asker:
         s = self.llm_settings
         settings = AskSettings(answer_tokens=s.max_answer_tokens, temperature=s.temperature,
-                               unsupported=self.config.answer.unsupported)
+                               unsupported=self.config.answer.unsupported, rewrite=self.rewrite_mode())
         return Asker(self.retriever, self.catalog, lambda: self.llm, self.verifier, settings)
+
+    def rewrite_mode(self) -> str:
+        """How follow-ups are made standalone: ``[answer] rewrite``, with "auto" the model only when it is a
+        capable one (a server's, or a GGUF file of ``CAPABLE_GGUF_BYTES`` or more: about 1.5B parameters at
+        4 bits); a tiny model's rewrites lose more than the carried terms do (bench/multiturn.py)."""
+        choice = self.config.answer.rewrite
+        if choice != "auto":
+            return choice
+        s = self.llm_settings
+        if self.llm_override is not None or s.backend == "llama-cpp":
+            try:
+                size = s.selected().path.stat().st_size if self.llm_override is None else 0
+            except (OSError, RagdError):
+                size = 0
+            return "model" if size >= CAPABLE_GGUF_BYTES else "lexical"
+        return "model"
+
+    @cached_property
+    def conversations(self) -> Conversations:
+        return Conversations(self.history_path, self.history_settings)
+
+    def options(self, options: AskOptions | None) -> AskOptions:
+        """``options`` with the conversation's earlier turns read in (unless the caller gave them)."""
+        opts = options or AskOptions()
+        if opts.conversation is None or opts.turns:
+            return opts
+        return AskOptions(scope=opts.scope, conversation=opts.conversation,
+                          turns=self.conversations.turns(opts.conversation))
 
     @cached_property
     def history_settings(self) -> HistorySettings:
@@ -234,6 +265,7 @@ class Container:
         return self.config.history_path
 
     def remember(self, answer: Answer) -> int | None:
+        self.conversations.answered(answer)
         return remember(answer, self.history_path, self.history_settings)
 
     def close(self) -> None:

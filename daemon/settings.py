@@ -103,6 +103,9 @@ class HistorySection(Section):
 
 class AnswerSection(Section):
     unsupported: Literal["mark", "drop"] = "mark"  # unsupported sentences: marked, or left out (it says so)
+    # follow-ups made standalone: by the model ("model"), by the earlier turn's terms ("lexical"), or "auto":
+    # the model when it is a capable one (an OpenAI-compatible server, or a GGUF file of 1 GB or more)
+    rewrite: Literal["auto", "model", "lexical"] = "auto"
 
 
 class MailSection(Section):
@@ -183,6 +186,7 @@ ENV: dict[str, tuple[str | None, str]] = {
     "RAGD_DEBOUNCE_S": ("server", "debounce_s"),
     "RAGD_HISTORY": ("history", "enabled"),
     "RAGD_ANSWER_UNSUPPORTED": ("answer", "unsupported"),
+    "RAGD_ANSWER_REWRITE": ("answer", "rewrite"),
     "RAGD_MAIL_POLL_S": ("mail", "poll_s"),
 }
 _FLAGS = {"on": True, "1": True, "true": True, "yes": True, "off": False, "0": False, "false": False, "no": False}

@@ -22,6 +22,10 @@ class NothingIndexed(SourceError):
     """A question or a search before anything is indexed (HTTP: 409, not possible yet)."""
 
 
+class NotInIndex(RagdError):
+    """A request named a file that is not indexed (HTTP: 404)."""
+
+
 class ParseError(Exception):
     """A file could not be parsed; the message is the reason recorded for it."""
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ragd.index.embed import Embedder, Vectors
 from ragd.index.models import Hit, Mode
+from ragd.index.scope import Scope
 from ragd.index.store.catalog import Catalog, chunk_of
 from ragd.index.store.vectors import VectorStore
 
@@ -26,6 +27,10 @@ class FusionSettings:
     units_per_chunk: int = 4  # sentence vectors fetched per wanted chunk
     dense_weight: float = 0.7
     lexical_weight: float = 1.0
+    # A scoped search asks the vector store among the scope's vectors when there are at most this many; a wider
+    # scope (most of the index) is searched whole, fetching ``scope_overfetch`` times more, and filtered.
+    scope_ids: int = 50_000
+    scope_overfetch: int = 8
 
 
 def rrf(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> list[tuple[str, float]]:
@@ -65,37 +70,45 @@ class Retriever:
         self.settings = settings or FusionSettings()
         self.on_vector_error = on_vector_error
 
-    def _vector_query(self, vector: Vectors, n: int) -> list[tuple[str, float]]:
+    def _vector_query(self, vector: Vectors, n: int, scope: Scope | None) -> list[tuple[str, float]]:
         try:
-            return self.vectors.query(vector, n)
+            if not scope:
+                return self.vectors.query(vector, n)
+            units = self.catalog.scope_units(scope, self.settings.scope_ids)
+            if units is not None:
+                return self.vectors.query(vector, n, units)
+            inside = self.catalog.scope_chunk_ids(scope)
+            wide = self.vectors.query(vector, n * self.settings.scope_overfetch)
+            return [(uid, sim) for uid, sim in wide if chunk_of(uid) in inside]
         except Exception as exc:
             if self.on_vector_error is None:
                 raise
             self.on_vector_error(exc)
             return []
 
-    def _dense(self, query: str, n: int) -> dict[str, float]:
+    def _dense(self, query: str, n: int, scope: Scope | None = None) -> dict[str, float]:
         """Chunks by their best sentence's similarity, best first (more than ``n`` when the sentences allow)."""
         vector = self.embedder.embed_batch([query], "query")[0]
         # Similarity over the query's squared norm: a cosine for single-model embedders, and for the
         # concatenated ones (halves normalised separately) the mean of the halves' cosines.
         scale = float(np.dot(vector, vector)) or 1.0
         dense: dict[str, float] = {}
-        for uid, sim in self._vector_query(vector, n * self.settings.units_per_chunk):
+        for uid, sim in self._vector_query(vector, n * self.settings.units_per_chunk, scope):
             dense.setdefault(chunk_of(uid), sim / scale)  # results come best first
         return dense
 
-    def _both(self, query: str, n: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
+    def _both(self, query: str, n: int, scope: Scope | None) -> tuple[dict[str, float], list[tuple[str, float]]]:
         """The dense and lexical sides at the same time: lexical on the pool, dense on this thread."""
-        lexical = lexical_pool().submit(self.catalog.lexical_search, query, n)
+        lexical = lexical_pool().submit(self.catalog.lexical_search, query, n, scope)
         try:
-            dense = self._dense(query, n)
+            dense = self._dense(query, n, scope)
         except BaseException:
             wait([lexical])  # the catalog's connection is idle again before the caller may close it
             raise
         return dense, lexical.result()
 
-    def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+    def search(self, query: str, k: int = 5, mode: Mode = "hybrid", scope: Scope | None = None) -> list[Hit]:
+        """The ``k`` best chunks; with a ``scope``, the best of its files' chunks (each side searches only them)."""
         query = query.strip()
         if not query:
             return []
@@ -104,11 +117,11 @@ class Retriever:
         dense: dict[str, float] = {}
         lexical: list[tuple[str, float]] = []
         if mode == "hybrid":
-            dense, lexical = self._both(query, n)
+            dense, lexical = self._both(query, n, scope)
         elif mode == "dense":
-            dense = self._dense(query, n)
+            dense = self._dense(query, n, scope)
         else:
-            lexical = self.catalog.lexical_search(query, n)
+            lexical = self.catalog.lexical_search(query, n, scope)
         rankings: list[list[str]] = []
         weights: list[float] = []
         if mode != "lexical":

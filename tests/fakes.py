@@ -56,8 +56,10 @@ class MemoryVectors(VectorStore):
         for cid in ids:
             self.data.pop(cid, None)
 
-    def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
-        scored = sorted(((float(v @ vector), cid) for cid, v in self.data.items()), reverse=True)
+    def query(self, vector: Vectors, k: int, ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        allowed = None if ids is None else set(ids)
+        scored = sorted(((float(v @ vector), cid) for cid, v in self.data.items()
+                         if allowed is None or cid in allowed), reverse=True)
         return [(cid, s) for s, cid in scored[:k]]
 
     def ids(self) -> set[str]:

@@ -32,6 +32,7 @@ from starlette.testclient import TestClient
 
 from ragd.daemon.server.api import DaemonBackend
 from ragd.daemon.server.app import create_app
+from ragd.index.scope import ScopeError, scope_of
 from tests.daemon_proc import Daemon
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -118,9 +119,24 @@ def steer(case: Any, world: Any) -> None:
         case.body["path"] = _sometimes(case.body["path"], world.indexed)
     elif where == ("GET", "/v1/documents") and case.query:
         case.query["path"] = _sometimes(case.query["path"], world.indexed)
+    elif where in (("POST", "/v1/search"), ("POST", "/v1/ask")) and isinstance(case.body, dict):
+        _real_dates(case.body)  # the one rule of a scope the schema cannot state: a day that exists, in order
     elif where == ("GET", "/v1/documents/context") and case.query and _in_order(case.query):
         # The one rule the schema cannot state (line_end >= line_start) is a documented 422 for a real file.
         case.query["path"] = _sometimes(case.query["path"], world.indexed)
+
+
+def _real_dates(body: dict[str, Any]) -> None:
+    for key in ("since", "until"):
+        try:
+            if body.get(key) is not None:
+                scope_of(**{key: body[key]})
+        except ScopeError:
+            del body[key]
+    try:
+        scope_of(since=body.get("since"), until=body.get("until"))
+    except ScopeError:
+        body.pop("until", None)
 
 
 def _sometimes(generated: str, real: str) -> str:

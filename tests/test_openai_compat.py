@@ -40,11 +40,12 @@ class FakeBackend:
         self.slow_ended = threading.Event()
         self.slow_outcome: list[str] = []
 
-    def search(self, query: str, k: int, mode: str) -> list[Hit]:
+    def search(self, query: str, k: int, mode: str, scope=None) -> list[Hit]:
         return [HIT][:k]
 
-    def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
+    def ask(self, question: str, on_token: OnToken | None = None, options=None) -> Answer:
         self.questions.append(question)
+        self.options = options
         if question == "model missing":
             raise LLMError("the model file is missing: run `ragd models pull`")
         if question == "damaged":

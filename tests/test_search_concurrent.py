@@ -40,7 +40,7 @@ class FailingVectors:
     def __init__(self, inner: ChromaVectors) -> None:
         self.inner = inner
 
-    def query(self, vector, k):
+    def query(self, vector, k, ids=None):
         raise RuntimeError("the vector store is damaged")
 
     def __getattr__(self, name):

@@ -55,6 +55,7 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 # the commands, one module each, attach to the group defined above
 from ragd.daemon.cli.ask import ask  # noqa: E402
+from ragd.daemon.cli.chat import chat_cmd  # noqa: E402
 from ragd.daemon.cli.config import config_cmd  # noqa: E402
 from ragd.daemon.cli.index import index  # noqa: E402
 from ragd.daemon.cli.open import open_cmd  # noqa: E402
@@ -64,6 +65,6 @@ from ragd.daemon.cli.sources import sources  # noqa: E402
 from ragd.daemon.cli.status import status  # noqa: E402
 from ragd.daemon.cli.verify import verify_cmd  # noqa: E402
 
-for command in (index, search, ask, sources, status, verify_cmd, repair_cmd, open_cmd, models_cmd, doctor_cmd,
+for command in (index, search, ask, chat_cmd, sources, status, verify_cmd, repair_cmd, open_cmd, models_cmd, doctor_cmd,
                 history_cmd, serve, service_cmd, tray_cmd, config_cmd):
     main.add_command(command)

@@ -8,7 +8,10 @@ import click
 
 from ragd.daemon.cli.answer_text import marked_answer
 from ragd.daemon.cli.common import emit, service_of, snippet
-from ragd.index.answer.models import Answer
+from ragd.daemon.cli.scope import scope_from, scope_options
+from ragd.daemon.service import Service
+from ragd.index.answer.conversations import ConversationError, checked_id
+from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.location import cited_of
 
 
@@ -25,23 +28,8 @@ def print_sources(answer: Answer) -> None:
             click.echo(f"    {snippet(h.text, 240)}")
 
 
-@click.command()
-@click.argument("question")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print {answer, grounded, supported_share, sentences, citations, timings} as one JSON object.")
-@click.pass_context
-def ask(ctx: click.Context, question: str, as_json: bool) -> None:
-    """Answer QUESTION from your files, with citations. With - as QUESTION, read one question per line
-    and print one JSON object per line."""
-    if question != "-" and not question.strip():
-        raise click.UsageError("the question is empty")
-    service = service_of(ctx, warn=True)
-    if question == "-":
-        for line in sys.stdin:
-            if line.strip():
-                emit(service.ask(line.strip()).to_json())
-                sys.stdout.flush()
-        return
+def answer_in_terminal(service: Service, question: str, options: AskOptions) -> Answer:
+    """Stream the answer, then show it as checked (unsupported sentences marked) and its sources."""
     streamed: list[str] = []
 
     def show(piece: str) -> None:
@@ -49,10 +37,7 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
         click.echo(piece, nl=False)
         sys.stdout.flush()
 
-    answer = service.ask(question, None if as_json else show)
-    if as_json:
-        emit(answer.to_json())
-        return
+    answer = service.ask(question, show, options)
     shown = "".join(streamed).strip()
     data = answer.to_json()
     checked = [s for s in answer.sentences if s.support != "supported"]
@@ -61,9 +46,53 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
                "ragd could not match it to your files; it is not shown as one")
         click.echo(click.style(f"\n\n(The answer as checked: {why}.)", fg="yellow"))
         click.echo(marked_answer(data))
+    elif not shown:
+        click.echo(marked_answer(data))
     elif checked:
         click.echo(click.style("\n\nChecked against your files:", bold=True))
         click.echo(marked_answer(data))
     else:
         click.echo()
+    if answer.searched and answer.searched != answer.question:
+        click.echo(click.style(f"(searched for: {answer.searched})", dim=True))
+    if answer.scope:
+        click.echo(click.style(f"(within: {answer.scope.describe()})", dim=True))
     print_sources(answer)
+    return answer
+
+
+def conversation_option(value: str | None) -> str | None:
+    try:
+        return None if value is None else checked_id(value)
+    except ConversationError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {answer, grounded, supported_share, sentences, citations, searched, timings} as one JSON "
+                   "object.")
+@click.option("--conversation", metavar="ID", callback=lambda _c, _p, v: conversation_option(v),
+              help="Ask as a turn of this conversation (see `ragd chat`; a new id starts one): a follow-up is "
+                   "searched in its standalone form.")
+@scope_options
+@click.pass_context
+def ask(ctx: click.Context, question: str, as_json: bool, conversation: str | None, within: tuple[str, ...],
+        types: tuple[str, ...], since: str | None, until: str | None) -> None:
+    """Answer QUESTION from your files, with citations. With - as QUESTION, read one question per line
+    and print one JSON object per line (with --conversation, each a turn of it)."""
+    if question != "-" and not question.strip():
+        raise click.UsageError("the question is empty")
+    options = AskOptions(scope=scope_from(within, types, since, until), conversation=conversation)
+    service = service_of(ctx, warn=True)
+    if question == "-":
+        for line in sys.stdin:
+            if line.strip():
+                emit(service.ask(line.strip(), None, options).to_json())
+                sys.stdout.flush()
+        return
+    if as_json:
+        emit(service.ask(question, None, options).to_json())
+        return
+    answer_in_terminal(service, question, options)

@@ -21,11 +21,12 @@ from ragd.daemon.server.desktop import open_with_desktop
 from ragd.daemon.server.repairs import StoreRepairs
 from ragd.index.answer.context import passage_context
 from ragd.index.answer.history import History
-from ragd.index.answer.models import Answer
+from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.embed import Embedder
 from ragd.index.errors import NothingIndexed, SourceError
 from ragd.index.models import Hit, Mode
 from ragd.index.retrieve import Retriever
+from ragd.index.scope import Scope
 from ragd.index.store.catalog import Catalog
 from ragd.index.store.health import IndexDamaged, is_corruption
 
@@ -80,20 +81,20 @@ class ReadSide:
             raise IndexDamaged(f"the index is damaged ({exc}); ragd is rebuilding it from your files, "
                                "try again in a moment (`ragd status` shows the progress)") from None
 
-    def search(self, query: str, k: int, mode: Mode) -> list[Hit]:
+    def search(self, query: str, k: int, mode: Mode, scope: Scope | None = None) -> list[Hit]:
         with self.reading():
             retriever = Retriever(self.catalog(), self.writes.vectors, self.embedder,
                                   on_vector_error=lambda exc: self.repairs.noticed("vector store", exc))
-            return retriever.search(query, k, mode)
+            return retriever.search(query, k, mode, scope)
 
-    def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
+    def ask(self, question: str, on_token: OnToken | None = None, options: AskOptions | None = None) -> Answer:
         assert self.container is not None, "the runtime is not started"
         with self.reading():
             if not self.catalog().counts()["chunks"]:
                 raise NothingIndexed("nothing is indexed yet: add a folder first")
         with self.ask_lock:
             with self._parse_lock, self.reading():
-                answer = self.container.asker.ask(question, on_token=on_token)
+                answer = self.container.asker.ask(question, on_token, self.container.options(options))
             self.answers += 1
             self.container.remember(answer)
         return answer
@@ -105,9 +106,10 @@ class ReadSide:
                                                          limit=limit, offset=offset)
         return {"total": total, "files": [r.to_json() for r in records]}
 
-    def history(self, search: str | None, limit: int) -> list[dict[str, Any]]:
+    def history(self, search: str | None, limit: int, conversation: str | None = None) -> list[dict[str, Any]]:
         with History(self.writes.history_path, readonly=True) as history:
-            return [e.to_json() for e in history.recent(limit, search)]
+            entries = history.conversation(conversation, limit) if conversation else history.recent(limit, search)
+            return [e.to_json() for e in entries]
 
     def forget(self, entry_id: int) -> bool:
         with History(self.writes.history_path) as history:

@@ -38,7 +38,7 @@ from ragd.daemon.service.local import not_a_source
 from ragd.daemon.service.records import SourceInfo
 from ragd.index import tokenize
 from ragd.index.answer.history import History
-from ragd.index.answer.models import Answer
+from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.embed import Embedder
 from ragd.index.embed.worker import EmbedWorker
 from ragd.index.errors import RagdError
@@ -49,6 +49,7 @@ from ragd.index.lock import WriterLock
 from ragd.index.models import Hit, Mode
 from ragd.index.paths import resolve_paths
 from ragd.index.pipeline import Indexer, IndexStats
+from ragd.index.scope import Scope
 from ragd.index.store.catalog import Catalog
 from ragd.index.store.consistency import verify
 from ragd.index.store.health import is_corruption
@@ -327,18 +328,18 @@ class Runtime:
     def _ask_lock(self) -> threading.Lock:
         return self.read_side.ask_lock
 
-    def search(self, query: str, k: int, mode: Mode) -> list[Hit]:
-        return self.read_side.search(query, k, mode)
+    def search(self, query: str, k: int, mode: Mode, scope: Scope | None = None) -> list[Hit]:
+        return self.read_side.search(query, k, mode, scope)
 
-    def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
-        return self.read_side.ask(question, on_token)
+    def ask(self, question: str, on_token: OnToken | None = None, options: AskOptions | None = None) -> Answer:
+        return self.read_side.ask(question, on_token, options)
 
     def files(self, under: str | None, status: str | None, contains: str | None, limit: int,
               offset: int) -> dict[str, Any]:
         return self.read_side.files(under, status, contains, limit, offset)
 
-    def history(self, search: str | None, limit: int) -> list[dict[str, Any]]:
-        return self.read_side.history(search, limit)
+    def history(self, search: str | None, limit: int, conversation: str | None = None) -> list[dict[str, Any]]:
+        return self.read_side.history(search, limit, conversation)
 
     def forget(self, entry_id: int) -> bool:
         return self.read_side.forget(entry_id)

@@ -77,10 +77,10 @@ class WatchedVectors(VectorStore):
     def delete(self, ids: Sequence[str]) -> None:
         self.deadlines.run(self.limit_s, lambda: self.inner.delete(ids))
 
-    def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
+    def query(self, vector: Vectors, k: int, ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
         # Searches are not bounded: arming the native timer starts a thread each time, too dear per search,
         # and a search holds no lock the writer or the API needs.
-        return self.inner.query(vector, k)
+        return self.inner.query(vector, k, ids)
 
     def ids(self) -> set[str]:
         return self.deadlines.run(self.limit_s, self.inner.ids)

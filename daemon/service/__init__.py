@@ -16,8 +16,9 @@ from ragd.index.models import Mode
 
 if TYPE_CHECKING:
     from ragd.daemon.config import Config
-    from ragd.index.answer.models import Answer
+    from ragd.index.answer.models import Answer, AskOptions
     from ragd.index.models import Hit, IndexStats
+    from ragd.index.scope import Scope
 
 NOTHING_TO_INDEX = "nothing to index yet: give a folder, e.g. `ragd index ~/Documents`"
 Progress = Callable[[int, int, str], None]  # files done, files in the run, the file in hand
@@ -34,10 +35,13 @@ class Service(Protocol):
         source. Returns what this run did."""
         ...
 
-    def search(self, query: str, k: int, mode: Mode) -> list[Hit]: ...
+    def search(self, query: str, k: int, mode: Mode, scope: Scope | None = None) -> list[Hit]:
+        """The best ``k`` hits, from the files in ``scope`` when one is given."""
+        ...
 
-    def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
-        """The answer, its text streamed to ``on_token`` while the model writes; kept in the history."""
+    def ask(self, question: str, on_token: OnToken | None = None, options: AskOptions | None = None) -> Answer:
+        """The answer, its text streamed to ``on_token`` while the model writes; kept in the history. ``options``
+        scope it to some files and place it in a conversation (a follow-up is searched in its standalone form)."""
         ...
 
     def sources(self) -> list[SourceInfo]: ...

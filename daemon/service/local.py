@@ -15,11 +15,12 @@ from ragd.daemon.config import Config
 from ragd.daemon.container import Container
 from ragd.daemon.service import NOTHING_TO_INDEX, OnToken, Progress
 from ragd.daemon.service.records import RepairReport, SourceInfo
-from ragd.index.answer.models import Answer
+from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.errors import NothingIndexed, RagdError, SourceError
 from ragd.index.lock import WriterLock
 from ragd.index.models import Hit, IndexStats, Mode
 from ragd.index.paths import resolve_paths
+from ragd.index.scope import Scope
 from ragd.index.store.consistency import verify
 from ragd.index.store.health import CHECKED_NAME, IndexDamaged
 
@@ -90,14 +91,14 @@ class LocalService:
                                 counts["chunks"])
 
     # -- reads -------------------------------------------------------------------------------
-    def search(self, query: str, k: int, mode: Mode) -> list[Hit]:
-        return self._reader().retriever.search(query, k, mode)
+    def search(self, query: str, k: int, mode: Mode, scope: Scope | None = None) -> list[Hit]:
+        return self._reader().retriever.search(query, k, mode, scope)
 
-    def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
+    def ask(self, question: str, on_token: OnToken | None = None, options: AskOptions | None = None) -> Answer:
         c = self._reader()
         if not c.catalog.counts()["chunks"]:
             raise NothingIndexed("nothing is indexed yet: `ragd index FOLDER` first")
-        answer = c.asker.ask(question, on_token=on_token)
+        answer = c.asker.ask(question, on_token, c.options(options))
         c.remember(answer)
         return answer
 

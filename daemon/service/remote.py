@@ -17,12 +17,20 @@ from ragd.daemon.config import Config
 from ragd.daemon.service import NOTHING_TO_INDEX, OnToken, Progress
 from ragd.daemon.service.client import DaemonClient
 from ragd.daemon.service.records import RepairReport, SourceInfo
-from ragd.index.answer.models import Answer
+from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.errors import RagdError, SourceError
 from ragd.index.models import Hit, IndexStats, Mode
 from ragd.index.paths import resolve_paths
+from ragd.index.scope import Scope
 
 POLL_S = 0.2
+
+
+def scope_fields(scope: Scope | None) -> dict[str, Any]:
+    """A scope as the API's request fields (``in``, ``type``, ``since``, ``until``, ``files``), only those set."""
+    if not scope:
+        return {}
+    return {k: v for k, v in scope.to_json().items() if v}
 
 
 class RemoteService:
@@ -86,14 +94,20 @@ class RemoteService:
             time.sleep(POLL_S)
 
     # -- reads -------------------------------------------------------------------------------
-    def search(self, query: str, k: int, mode: Mode) -> list[Hit]:
-        reply = self.client.post("/v1/search", {"query": query, "k": k, "mode": mode})
+    def search(self, query: str, k: int, mode: Mode, scope: Scope | None = None) -> list[Hit]:
+        reply = self.client.post("/v1/search", {"query": query, "k": k, "mode": mode, **scope_fields(scope)})
         return [Hit.from_json(h) for h in reply["hits"]]
 
-    def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
+    def ask(self, question: str, on_token: OnToken | None = None, options: AskOptions | None = None) -> Answer:
+        opts = options or AskOptions()
+        body: dict[str, Any] = {"question": question, **scope_fields(opts.scope)}
+        if opts.conversation is not None:
+            body["conversation"] = opts.conversation
+        if opts.turns:
+            body["turns"] = [t.to_json() for t in opts.turns]
         if on_token is None:
-            return Answer.from_json(self.client.post("/v1/ask", {"question": question}))
-        for event, data in self.client.events("/v1/ask", {"question": question, "stream": True}):
+            return Answer.from_json(self.client.post("/v1/ask", body))
+        for event, data in self.client.events("/v1/ask", {**body, "stream": True}):
             if event == "token":
                 on_token(data["text"])
             elif event == "answer":

@@ -16,12 +16,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ragd.index.answer import cite, grounding, prompt, support
-from ragd.index.answer.models import Answer, Citation, Sentence, Source
+from ragd.index.answer import cite, followup, grounding, prompt, support, whole
+from ragd.index.answer.models import Answer, AskOptions, Citation, Sentence, Source
 from ragd.index.answer.verify import Verifier
+from ragd.index.errors import NotInIndex
 from ragd.index.llm.base import LLM, Message
 from ragd.index.models import Hit
 from ragd.index.retrieve import Retriever
+from ragd.index.scope import Scope
 from ragd.index.store.catalog import Catalog
 
 NOT_FOUND = {
@@ -33,6 +35,7 @@ LEFT_OUT = {
     "ja": "（ファイルに見つからない文を{n}件省きました。）",
 }
 UNSUPPORTED_MODES = ("mark", "drop")
+
 EXTRACTIVE = {
     "en": "The passage of your files that matches the question best says: “{quote}”",
     "ja": "ファイルの中で質問に最もよく合う箇所：「{quote}」",
@@ -48,6 +51,7 @@ class AskSettings:
     nearest: int = 3
     extractive_fallback: bool = True
     unsupported: str = "mark"  # or "drop": leave unsupported sentences out of the answer (it says so)
+    rewrite: str = "lexical"  # follow-ups made standalone by "model" (a capable one) or by carried terms
 
 
 class Asker:
@@ -59,21 +63,39 @@ class Asker:
         self.verifier = verifier
         self.settings = settings or AskSettings()
 
-    def retrieve(self, question: str) -> tuple[list[Hit], grounding.Evidence]:
-        hits = self.retriever.search(question, self.settings.k)
+    def retrieve(self, question: str, scope: Scope | None = None) -> tuple[list[Hit], grounding.Evidence]:
+        hits = self.retriever.search(question, self.settings.k, scope=scope)
         return hits, grounding.assess(question, hits, self.catalog)
 
-    def ask(self, question: str, on_token: Callable[[str], None] | None = None) -> Answer:
+    def standalone(self, question: str, turns: tuple[followup.Turn, ...]) -> str:
+        """What to search for ``question`` in its conversation (itself when it stands alone)."""
+        model = self.llm if self.settings.rewrite == "model" else None
+        return followup.standalone(question, turns, self.catalog.document_frequencies, model)
+
+    def ask(self, question: str, on_token: Callable[[str], None] | None = None,
+            options: AskOptions | None = None) -> Answer:
         s = self.settings
+        opts = options or AskOptions()
         lang = prompt.language(question)
         started = time.perf_counter()
-        hits, evidence = self.retrieve(question)
+        if opts.scope.paths:
+            return self.read_whole(question, opts, on_token)
+        searched = self.standalone(question, opts.turns)
+        hits, evidence = self.retrieve(searched, opts.scope)
         timings = {"retrieve": time.perf_counter() - started}
+
+        def made(answer: Answer) -> Answer:
+            answer.searched, answer.conversation, answer.scope = searched, opts.conversation, opts.scope
+            return answer
+
         if not grounding.supports(evidence, s.grounding.get(lang, grounding.BY_LANGUAGE["en"])):
             timings["total"] = time.perf_counter() - started
-            return Answer(question, NOT_FOUND[lang], grounded=False, nearest=hits[: s.nearest], timings=timings)
+            return made(Answer(question, NOT_FOUND[lang], grounded=False, nearest=hits[: s.nearest],
+                               timings=timings))
         llm = self.llm()
-        messages, sources = self.prompt(question, hits, evidence, llm)
+        asked = searched if s.rewrite == "model" else question  # a carried-terms query is not a question
+        earlier = tuple(t.question for t in opts.turns[-2:]) if searched != question and asked == question else ()
+        messages, sources = self.prompt(asked, hits, evidence, llm, earlier)
         timings["prompt"] = time.perf_counter() - started - timings["retrieve"]
         pieces: list[str] = []
         first_at = time.perf_counter()
@@ -87,7 +109,7 @@ class Asker:
         timings["generate"] = time.perf_counter() - first_at  # after the first token
         text = "".join(pieces).strip()
         cite_start = time.perf_counter()
-        citations, sentences = self.judge(text, sources, question)
+        citations, sentences = self.judge(text, sources, searched)
         answer = Answer(question, text, grounded=bool(citations), citations=citations, model=llm.model_id,
                         sentences=sentences)
         if not citations and s.extractive_fallback:
@@ -101,13 +123,31 @@ class Asker:
         timings["cite"] = time.perf_counter() - cite_start
         timings["total"] = time.perf_counter() - started
         answer.timings = timings
+        return made(answer)
+
+    def read_whole(self, question: str, opts: AskOptions, on_token: Callable[[str], None] | None) -> Answer:
+        """A request about the named files as wholes (``whole``): every passage read, in passes."""
+        started = time.perf_counter()
+        lang = prompt.language(question) if question.strip() else "en"
+        documents = [(path, whole.document_hits(self.catalog, path)) for path in opts.scope.paths]
+        missing = [path for path, hits in documents if not hits]
+        if missing:
+            raise NotInIndex(f"not an indexed file: {', '.join(missing)}")
+        llm = self.llm()
+        read = [whole.read_whole(question, path, hits, llm, self._verified, answer_tokens=self.settings.answer_tokens,
+                                 lang=lang) for path, hits in documents]
+        answer = whole.assemble(question, read, lang, llm.model_id, started)
+        if on_token is not None:
+            on_token(answer.answer)
+        answer.searched, answer.conversation, answer.scope = question, opts.conversation, opts.scope
         return answer
 
-    def prompt(self, question: str, hits: list[Hit], evidence: grounding.Evidence,
-               llm: LLM) -> tuple[list[Message], list[Source]]:
-        """The messages the model gets: the relevant passages, numbered, within its context window."""
+    def prompt(self, question: str, hits: list[Hit], evidence: grounding.Evidence, llm: LLM,
+               earlier: tuple[str, ...] = ()) -> tuple[list[Message], list[Source]]:
+        """The messages the model gets: the relevant passages, numbered, within its context window (and the
+        conversation's earlier questions, for a follow-up)."""
         return prompt.build(question, grounding.relevant(hits, evidence), context_length=llm.context_length,
-                            answer_tokens=self.settings.answer_tokens, count=llm.count_tokens)
+                            answer_tokens=self.settings.answer_tokens, count=llm.count_tokens, earlier=earlier)
 
     def judge(self, text: str, sources: list[Source], question: str) -> tuple[list[Citation], list[Sentence]]:
         """Verified citations for the answer's sentences, and each sentence's verdict."""

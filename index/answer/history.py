@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ragd.index.answer.followup import Turn
 from ragd.index.answer.models import Answer
 from ragd.index.errors import RagdError
 from ragd.index.store.sqlite import connect
@@ -33,12 +34,15 @@ CREATE TABLE IF NOT EXISTS history (
     model TEXT NOT NULL DEFAULT '',
     citations TEXT NOT NULL DEFAULT '[]',  -- JSON list of Citation.to_json()
     timings TEXT NOT NULL DEFAULT '{}',    -- JSON object, seconds
-    sentences TEXT NOT NULL DEFAULT '[]'   -- JSON list of Sentence.to_json() (added later: see _db)
+    sentences TEXT NOT NULL DEFAULT '[]',  -- JSON list of Sentence.to_json() (added later: see _db)
+    conversation TEXT,                     -- the conversation's id (added later)
+    searched TEXT NOT NULL DEFAULT ''      -- what was searched: a follow-up's standalone form (added later)
 );
 CREATE INDEX IF NOT EXISTS history_by_time ON history(time);
 """
+_ADDED = {"sentences": "TEXT NOT NULL DEFAULT '[]'", "conversation": "TEXT", "searched": "TEXT NOT NULL DEFAULT ''"}
 
-_COLS = "id, time, question, answer, grounded, model, citations, timings, sentences"
+_COLS = "id, time, question, answer, grounded, model, citations, timings, sentences, conversation, searched"
 _OFF = ("off", "0", "false", "no")
 _ON = ("on", "1", "true", "yes")
 DAY_S = 86400.0
@@ -65,6 +69,8 @@ class HistoryEntry:
     citations: list[dict[str, Any]]  # Citation.to_json(): n, path, page, line_start, line_end, quote
     timings: dict[str, float]
     sentences: list[dict[str, Any]] = field(default_factory=list)  # Sentence.to_json(): each with its support
+    conversation: str | None = None
+    searched: str = ""
 
     @property
     def when(self) -> datetime:
@@ -73,7 +79,11 @@ class HistoryEntry:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "time": self.when.isoformat(timespec="seconds"), "question": self.question,
                 "answer": self.answer, "grounded": self.grounded, "model": self.model,
-                "citations": self.citations, "sentences": self.sentences, "timings": self.timings}
+                "citations": self.citations, "sentences": self.sentences, "timings": self.timings,
+                "conversation": self.conversation, "searched": self.searched or self.question}
+
+    def turn(self) -> Turn:
+        return Turn(self.question, self.answer, self.searched or self.question)
 
 
 def _fold(text: str | None) -> str:
@@ -82,10 +92,10 @@ def _fold(text: str | None) -> str:
 
 
 def _entry(row: tuple[Any, ...]) -> HistoryEntry:
-    id_, when, question, answer, grounded, model, citations, timings, sentences = row
+    id_, when, question, answer, grounded, model, citations, timings, sentences, conversation, searched = row
     return HistoryEntry(id=id_, time=when, question=question, answer=answer, grounded=bool(grounded),
                         model=model, citations=json.loads(citations), timings=json.loads(timings),
-                        sentences=json.loads(sentences))
+                        sentences=json.loads(sentences), conversation=conversation, searched=searched or "")
 
 
 class History:
@@ -106,8 +116,10 @@ class History:
             if not self.readonly:
                 conn.executescript(SCHEMA)
                 columns = {row[1] for row in conn.execute("PRAGMA table_info(history)")}
-                if "sentences" not in columns:  # a history from before per-sentence support
-                    conn.execute("ALTER TABLE history ADD COLUMN sentences TEXT NOT NULL DEFAULT '[]'")
+                for name, kind in _ADDED.items():  # a history from before these columns
+                    if name not in columns:
+                        conn.execute(f"ALTER TABLE history ADD COLUMN {name} {kind}")
+                conn.execute("CREATE INDEX IF NOT EXISTS history_by_conversation ON history(conversation, time)")
             self._conn = conn
         return self._conn
 
@@ -125,8 +137,9 @@ class History:
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):  # a file its writer has not set up yet
                 return []
-            if "no such column: sentences" in str(exc):  # read-only, from before its writer added the column
-                return conn.execute(sql.replace(", sentences FROM", ", '[]' FROM"), params).fetchall()
+            if "no such column" in str(exc):  # read-only, from before its writer added the columns
+                old = sql.replace(", sentences, conversation, searched FROM", ", '[]', NULL, '' FROM")
+                return [] if "conversation =" in old else conn.execute(old, params).fetchall()
             raise
 
     def record(self, answer: Answer, *, at: float | None = None) -> int:
@@ -136,11 +149,12 @@ class History:
         data = answer.to_json()
         with conn:
             cur = conn.execute(
-                "INSERT INTO history (time, question, answer, grounded, model, citations, timings, sentences) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO history (time, question, answer, grounded, model, citations, timings, sentences, "
+                "conversation, searched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time() if at is None else at, answer.question, answer.answer, int(answer.grounded),
                  answer.model, json.dumps(data["citations"], ensure_ascii=False),
-                 json.dumps(data["timings"], ensure_ascii=False), json.dumps(data["sentences"], ensure_ascii=False)))
+                 json.dumps(data["timings"], ensure_ascii=False), json.dumps(data["sentences"], ensure_ascii=False),
+                 answer.conversation, answer.searched or answer.question))
         assert cur.lastrowid is not None
         return cur.lastrowid
 
@@ -155,6 +169,12 @@ class History:
             return [_entry(r) for r in self._rows(sql, (needle, needle, limit))]
         return [_entry(r) for r in self._rows(f"SELECT {_COLS} FROM history ORDER BY time DESC, id DESC LIMIT ?",
                                               (limit,))]
+
+    def conversation(self, conversation: str, limit: int = 50) -> list[HistoryEntry]:
+        """The conversation's entries, oldest first (its latest ``limit``)."""
+        rows = self._rows(f"SELECT {_COLS} FROM history WHERE conversation = ? ORDER BY time DESC, id DESC LIMIT ?",
+                          (conversation, limit))
+        return [_entry(r) for r in reversed(rows)]
 
     def count(self) -> int:
         rows = self._rows("SELECT count(*) FROM history", ())

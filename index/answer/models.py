@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ragd.index.answer.followup import Turn
 from ragd.index.models import Hit
+from ragd.index.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,15 @@ class Sentence:
                    citations=tuple(data.get("citations") or ()), missing=tuple(data.get("missing") or ()))
 
 
+@dataclass(frozen=True)
+class AskOptions:
+    """What a question carries besides its text: the files it may draw on, and the conversation it belongs to."""
+
+    scope: Scope = field(default_factory=Scope)
+    conversation: str | None = None  # the conversation's id (its earlier turns are in the history)
+    turns: tuple[Turn, ...] = ()  # the earlier turns, oldest first
+
+
 @dataclass
 class Answer:
     question: str
@@ -77,6 +88,9 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)  # seconds: retrieve, first_token, generate, cite, total
     sentences: list[Sentence] = field(default_factory=list)  # the answer's claims, each with its verdict
     left_out: list[str] = field(default_factory=list)  # unsupported sentences removed ([answer] unsupported = "drop")
+    searched: str = ""  # what was searched: the question, or its standalone form in a conversation
+    conversation: str | None = None
+    scope: Scope = field(default_factory=Scope)
 
     @property
     def supported_share(self) -> float | None:
@@ -98,6 +112,9 @@ class Answer:
             "nearest": [h.to_json() for h in self.nearest],
             "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "searched": self.searched or self.question,
+            "conversation": self.conversation,
+            "scope": self.scope.to_json() if self.scope else None,
         }
 
     @classmethod
@@ -108,4 +125,5 @@ class Answer:
                    nearest=[Hit.from_json(h) for h in data.get("nearest") or ()], model=str(data.get("model") or ""),
                    timings=dict(data.get("timings") or {}),
                    sentences=[Sentence.from_json(s) for s in data.get("sentences") or ()],
-                   left_out=list(data.get("left_out") or ()))
+                   left_out=list(data.get("left_out") or ()), searched=str(data.get("searched") or ""),
+                   conversation=data.get("conversation"), scope=Scope.from_json(data.get("scope")))

@@ -21,6 +21,7 @@ SYSTEM = {
            "資料に答えがなければ、ファイルには答えがないと答えてください。"),
 }
 QUESTION = {"en": "Question: {q}", "ja": "質問：{q}"}
+EARLIER = {"en": "Earlier in this conversation the user asked: {q}", "ja": "この会話で先に聞かれた質問：{q}"}
 SOURCES = {"en": "Sources:", "ja": "資料："}
 _LATIN = re.compile(r"[A-Za-z]")
 MIN_SOURCE_TOKENS = 48  # a source cut shorter than this is left out
@@ -49,11 +50,12 @@ def _fit(text: str, budget: int, count: Callable[[str], int]) -> str:
 
 
 def build(question: str, hits: Sequence[Hit], *, context_length: int, answer_tokens: int,
-          count: Callable[[str], int]) -> tuple[list[Message], list[Source]]:
-    """Messages for the model and the sources they carry, best first, within the context window."""
+          count: Callable[[str], int], earlier: Sequence[str] = ()) -> tuple[list[Message], list[Source]]:
+    """Messages for the model and the sources they carry, best first, within the context window; ``earlier``
+    questions of the conversation are said before the question (a follow-up's referent is there)."""
     lang = language(question)
     system = SYSTEM[lang]
-    ask = QUESTION[lang].format(q=question.strip())
+    ask = "".join(EARLIER[lang].format(q=q.strip()) + "\n" for q in earlier) + QUESTION[lang].format(q=question.strip())
     budget = context_length - answer_tokens - count(system) - count(ask) - count(SOURCES[lang]) - 64  # template
     blocks: list[str] = []
     sources: list[Source] = []

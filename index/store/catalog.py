@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ragd.index.models import Chunk
+from ragd.index.scope import Scope
 from ragd.index.store.records import FileRecord, FileStat, FileStatRow, StoredChunk, chunk_of, stored_chunk, unit_ids
 from ragd.index.store.sqlite import connect
 from ragd.index.tokenize import fts_match, fts_phrase, index_text, query_terms
@@ -65,6 +66,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, tokenize='porter
 # more than a share of the chunks is skipped unless nothing rarer is left.
 LEXICAL_POSTINGS = 15_000  # chunks the searched terms may hold between them
 COMMON_SHARE = 0.2  # a term in more than this share of the chunks is stop-like
+SCOPED_POSTINGS = 4 * LEXICAL_POSTINGS
 DF_CACHE_S = 60.0  # how long a term's document frequency is reused
 DF_CACHE_TERMS = 50_000
 
@@ -280,24 +282,56 @@ class Catalog:
                 yield stored_chunk(row[1:])
             last = rows[-1][0]
 
-    def lexical_search(self, query: str, k: int) -> list[tuple[str, float]]:
+    def lexical_search(self, query: str, k: int, scope: Scope | None = None) -> list[tuple[str, float]]:
         """Best chunks for the query's terms by BM25: (chunk id, score), best first. Only the terms worth
-        their cost are searched (``selective_terms``)."""
+        their cost are searched (``selective_terms``). With a ``scope``, only its files' chunks are ranked."""
         terms = query_terms(query)
         if not terms:
             return []
         try:
             total, df = self._cached_frequencies(terms)
-            match = fts_match(selective_terms(terms, df, total, postings=LEXICAL_POSTINGS, common_share=COMMON_SHARE))
+            # within a scope a term common in the whole index may be what sets the scope's chunks apart: every
+            # term is searched while the postings stay within a wider budget
+            budget, common = (LEXICAL_POSTINGS, COMMON_SHARE) if not scope else (SCOPED_POSTINGS, 1.0)
+            match = fts_match(selective_terms(terms, df, total, postings=budget, common_share=common))
             if match is None:
                 return []
             # rowids first: the chunk rows are looked up for the k best only, not for every match
-            rows = self.conn.execute("SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank"
-                                     " LIMIT ?", (match, k)).fetchall()
+            within, params = ("", []) if not scope else self._scope_rowids(scope)
+            rows = self.conn.execute(f"SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?{within}"
+                                     " ORDER BY rank LIMIT ?", (match, *params, k)).fetchall()
             ids = self._ids_by_rowid([r[0] for r in rows])
         except sqlite3.OperationalError:
             return []
         return [(ids[rowid], -float(s)) for rowid, s in rows if rowid in ids]
+
+    @staticmethod
+    def _scope_rowids(scope: Scope) -> tuple[str, list[object]]:
+        clause, params = scope.sql()
+        return (" AND rowid IN (SELECT c.rowid FROM chunks c JOIN files f ON f.path = c.path"
+                f" WHERE f.status = 'indexed' AND {clause})"), params
+
+    def scope_units(self, scope: Scope, limit: int) -> list[str] | None:
+        """The vector ids of the scope's chunks, or None when there are more than ``limit``."""
+        clause, params = scope.sql()
+        rows = self.conn.execute(
+            f"SELECT c.id, c.units FROM chunks c JOIN files f ON f.path = c.path WHERE f.status = 'indexed'"
+            f" AND {clause} LIMIT ?", [*params, limit + 1]).fetchall()
+        ids = [u for cid, n in rows for u in unit_ids(cid, n)]
+        return None if len(rows) > limit or len(ids) > limit else ids
+
+    def scope_chunk_ids(self, scope: Scope) -> set[str]:
+        clause, params = scope.sql()
+        return {str(r[0]) for r in self.conn.execute(
+            f"SELECT c.id FROM chunks c JOIN files f ON f.path = c.path WHERE f.status = 'indexed' AND {clause}",
+            params)}
+
+    def scope_files(self, scope: Scope, limit: int = 1000) -> list[str]:
+        """The indexed files in ``scope``, by path."""
+        clause, params = scope.sql()
+        return [str(r[0]) for r in self.conn.execute(
+            f"SELECT f.path FROM files f WHERE f.status = 'indexed' AND {clause} ORDER BY f.path LIMIT ?",
+            [*params, limit])]
 
     def _ids_by_rowid(self, rowids: Sequence[int]) -> dict[int, str]:
         if not rowids:

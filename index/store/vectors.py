@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 class VectorStore(Protocol):
     def upsert(self, ids: Sequence[str], vectors: Sequence[Vectors]) -> None: ...
     def delete(self, ids: Sequence[str]) -> None: ...
-    def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
-        """Nearest ids with their similarity (inner product), best first."""
+    def query(self, vector: Vectors, k: int, ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """Nearest ids with their similarity (inner product), best first; with ``ids``, only among those."""
         ...
     def ids(self) -> set[str]: ...
     def count(self) -> int: ...
@@ -121,11 +121,13 @@ class ChromaVectors(VectorStore):
         for i in range(0, len(ids), self.batch):
             self.collection.delete(ids=list(ids[i : i + self.batch]))
 
-    def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
+    def query(self, vector: Vectors, k: int, ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
         # no count() first: chromadb returns what it has when asked for more (nothing from an empty
         # collection), and counting cost a round trip per search
+        if ids is not None and not ids:
+            return []
         res = self.collection.query(query_embeddings=np.asarray([vector], dtype=np.float32),
-                                    n_results=k, include=["distances"])
+                                    n_results=k, include=["distances"], ids=None if ids is None else list(ids))
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def ids(self) -> set[str]:

@@ -10,19 +10,21 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ragd.daemon.service.records import SourceInfo
-from ragd.index.answer.models import Answer
+from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.models import Hit, Mode
+from ragd.index.scope import Scope
 
 OnToken = Callable[[str], None]
 
 
 class Backend(Protocol):
-    def search(self, query: str, k: int, mode: Mode) -> list[Hit]:
-        """Hits for ``query``, best first (thread-safe)."""
+    def search(self, query: str, k: int, mode: Mode, scope: Scope | None = None) -> list[Hit]:
+        """Hits for ``query``, best first, from the files in ``scope`` (thread-safe)."""
         ...
 
-    def ask(self, question: str, on_token: OnToken | None = None) -> Answer:
-        """Answer ``question`` from the index, streaming the model's text to ``on_token``.
+    def ask(self, question: str, on_token: OnToken | None = None, options: AskOptions | None = None) -> Answer:
+        """Answer ``question`` from the index (within ``options``' scope, in its conversation), streaming the
+        model's text to ``on_token``.
 
         Raises ``ragd.index.errors.RagdError`` for a user error (nothing indexed, the model
         cannot be loaded); callers turn it into a 4xx/5xx with the message.
@@ -79,7 +81,9 @@ class DaemonBackend(Backend, Protocol):
         """``{"total", "files": [...]}``: one page of the manifest."""
         ...
 
-    def history(self, search: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def history(self, search: str | None, limit: int, conversation: str | None = None) -> list[dict[str, Any]]:
+        """Newest first; with ``conversation``, that conversation's entries, oldest first."""
+        ...
 
     def forget(self, entry_id: int) -> bool:
         """Delete one history entry; False if there is none with that id."""

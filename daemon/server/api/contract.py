@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import status
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ragd.index.errors import NothingIndexed, RagdError
+from ragd.index.errors import NothingIndexed, NotInIndex, RagdError
 from ragd.index.llm.base import LLMError
 from ragd.index.store.health import IndexDamaged
 
@@ -63,6 +63,18 @@ class SearchOut(BaseModel):
     hits: list[HitOut]
 
 
+class ScopeOut(BaseModel):
+    """The filters a question was asked within (dates as ISO date-times)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    within: list[str] = Field(alias="in")
+    type: list[str]
+    since: str | None
+    until: str | None
+    files: list[str]
+
+
 class SentenceOut(BaseModel):
     """One sentence of an answer and its support in the files (REST, SSE, MCP and the OpenAI-compatible route)."""
 
@@ -94,6 +106,10 @@ class AskResult(BaseModel):
                                             "\"drop\").")
     citations: list[CitationOut]
     nearest: list[HitOut] = Field(description="When not grounded: the passages closest to the question.")
+    searched: str = Field(description="What was searched: the question, or in a conversation its standalone form "
+                                      "(a follow-up made to stand alone).")
+    conversation: str | None = Field(None, description="The conversation the question belongs to, if any.")
+    scope: ScopeOut | None = Field(None, description="The filters the answer was drawn within, if any.")
 
 
 class AnswerOut(AskResult):
@@ -164,4 +180,6 @@ def error_status(exc: RagdError) -> int:
         return status.HTTP_503_SERVICE_UNAVAILABLE
     if isinstance(exc, NothingIndexed):
         return status.HTTP_409_CONFLICT
+    if isinstance(exc, NotInIndex):
+        return status.HTTP_404_NOT_FOUND
     return status.HTTP_400_BAD_REQUEST

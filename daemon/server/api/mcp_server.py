@@ -36,9 +36,11 @@ from starlette.types import ASGIApp
 from ragd.daemon.server.api import Backend
 from ragd.daemon.server.api.contract import MAX_QUERY, AskResult, HitOut
 from ragd.daemon.server.api.openai_compat import footer, where
-from ragd.index.answer.models import Answer
+from ragd.index.answer.conversations import CONVERSATION_ID
+from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.errors import RagdError
 from ragd.index.models import Hit
+from ragd.index.scope import Scope, ScopeError, scope_of
 
 MCP_PATH = "/mcp"
 
@@ -90,10 +92,12 @@ def _server(backend: Backend) -> MCPServer[Any]:
     async def search(
         query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY, description="What to look for.")],
         k: Annotated[int, Field(ge=1, le=50, description="How many passages.")] = 5,
+        folder: Folder = None, file_type: FileType = None, since: Since = None, until: Until = None,
     ) -> Annotated[CallToolResult, SearchResult]:
         """Passages of the user's indexed files that match the query (hybrid: meaning and words), best first,
-        each with its file, page and lines."""
-        hits = await anyio.to_thread.run_sync(lambda: backend.search(query, k, "hybrid"))
+        each with its file, page and lines; optionally only from a folder, a file type or a date range."""
+        scope = _scope(folder, file_type, since, until)
+        hits = await anyio.to_thread.run_sync(lambda: backend.search(query, k, "hybrid", scope))
         result = SearchResult(hits=[_hit(h) for h in hits])
         text = "\n\n".join(f"{i}. {where(h)}  score {h.score:.3f}\n{h.text}" for i, h in enumerate(hits, 1))
         return CallToolResult(content=[TextContent(text=text or "No matching passages.")],
@@ -102,18 +106,39 @@ def _server(backend: Backend) -> MCPServer[Any]:
     @server.tool(title="Ask the user's files", annotations=read_only)
     async def ask(
         question: Annotated[str, Field(min_length=1, max_length=MAX_QUERY, description="The question.")],
+        conversation: Annotated[str | None, Field(pattern=CONVERSATION_ID.pattern, description=(
+            "A conversation id (any new one starts one): a follow-up such as 'and the beans?' is understood from "
+            "the earlier questions of the same id."))] = None,
+        folder: Folder = None, file_type: FileType = None, since: Since = None, until: Until = None,
     ) -> Annotated[CallToolResult, AskResult]:
         """Answer a question from the user's indexed files with a local model. Every claim is checked against
         the files: the citations give the file, page, lines and a verbatim quote; `grounded` is false when the
         files do not hold the answer (then `nearest` lists the closest passages)."""
         try:
-            answer = await anyio.to_thread.run_sync(lambda: backend.ask(question))
+            options = AskOptions(scope=_scope(folder, file_type, since, until), conversation=conversation)
+            answer = await anyio.to_thread.run_sync(lambda: backend.ask(question, None, options))
         except RagdError as exc:
             raise ToolError(str(exc)) from exc
         return CallToolResult(content=[TextContent(text=answer.answer + footer(answer))],
                               structured_content=_ask_result(answer).model_dump(mode="json"))
 
     return server
+
+
+Folder = Annotated[str | None, Field(max_length=4096, description=(
+    "Only files under this folder (an absolute path), matching a path glob, or in a folder of this name."))]
+FileType = Annotated[str | None, Field(max_length=200, description=(
+    "Only these file types: extensions or kinds, comma-separated (`pdf`, `md,txt`, `spreadsheet`, `mail`)."))]
+Since = Annotated[str | None, Field(max_length=40, description="Modified at or after (`2024-03-01`, `7d`, `today`).")]
+Until = Annotated[str | None, Field(max_length=40, description="Modified before (a date alone: through its end).")]
+
+
+def _scope(folder: str | None, file_type: str | None, since: str | None, until: str | None) -> Scope:
+    try:
+        return scope_of(within=[folder] if folder else [], types=[file_type] if file_type else [], since=since,
+                        until=until)
+    except ScopeError as exc:
+        raise ToolError(str(exc)) from exc
 
 
 def _hit(h: Hit) -> HitOut:

@@ -34,7 +34,8 @@ from ragd.daemon.server.api.contract import (
     errors,
 )
 from ragd.daemon.server.api.streaming import INTERNAL_ERROR, stream_answer
-from ragd.index.answer.models import Answer, Citation
+from ragd.index.answer.followup import Turn
+from ragd.index.answer.models import Answer, AskOptions, Citation
 from ragd.index.errors import RagdError
 from ragd.index.location import cited_of
 from ragd.index.models import Hit
@@ -148,11 +149,14 @@ class ChatCompletion(BaseModel):
                                          description="ragd: the answer's sentences, each with its support verdict.")
     nearest: list[dict[str, Any]] | None = Field(
         None, description="ragd, only when not grounded: the passages closest to the question.")
+    searched: str = Field("", description="ragd: what was searched, the last question made standalone from the "
+                                          "earlier messages when it is a follow-up.")
 
 
 DESCRIPTION = """\
-Answers the **last user message** from the indexed files; earlier messages, system prompts and
-sampling options are ignored (each question stands alone).
+Answers the **last user message** from the indexed files, as a turn of the conversation that the
+earlier `user` and `assistant` messages make: a follow-up ("and the beans?") is searched in its
+standalone form, which the reply gives as `searched`. System prompts and sampling options are ignored.
 
 The reply is a standard `chat.completion`. Its `content` is the answer followed by a plain
 `Sources:` footer (`[n] path (p. X, lines a-b)`), so that chat UIs showing only the text still show
@@ -167,8 +171,8 @@ last chunk first says so and gives ragd's answer. `stream_options.include_usage`
 (no choices). `data: [DONE]` ends the stream; an error midway is a `data: {"error": {...}}` event.
 
 The question is the last user message; when it has no text, the reply says so (no model runs). Its
-text is at most 4,000 characters, as in `POST /v1/ask`; other messages are not read, and the whole
-request is bounded by the daemon's body limit (256 KiB by default, a 413).
+text is at most 4,000 characters, as in `POST /v1/ask`; earlier messages are read only as the
+conversation's turns, and the whole request is bounded by the daemon's body limit (256 KiB by default, a 413).
 
 Errors have OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 """
@@ -208,7 +212,7 @@ def router(backend: Backend) -> APIRouter:
         if len(question) > MAX_QUERY:  # several text parts: each within the schema's cap, not all together
             return error_response(status.HTTP_400_BAD_REQUEST, f"The question is too long ({len(question)} "
                                   f"characters; at most {MAX_QUERY}).", param="messages")
-        ask = answerer(backend, question)
+        ask = answerer(backend, question, earlier_turns(req.messages))
         if req.stream:
             include_usage = req.stream_options is not None and req.stream_options.include_usage
             return StreamingResponse(chunks(backend, ask, include_usage), media_type="text/event-stream",
@@ -237,11 +241,29 @@ def router(backend: Backend) -> APIRouter:
     return api
 
 
-def answerer(backend: Backend, question: str) -> Callable[[OnToken], Answer]:
-    """How to answer ``question``: the backend, or, when there is no question, a reply that says so."""
+def answerer(backend: Backend, question: str, turns: tuple[Turn, ...] = ()) -> Callable[[OnToken], Answer]:
+    """How to answer ``question`` after ``turns``: the backend, or, when there is no question, a reply that says so."""
     if not question.strip():
         return lambda _: Answer(question, NO_QUESTION, grounded=False, model=backend.model_name())
-    return lambda on_token: backend.ask(question, on_token)
+    options = AskOptions(turns=turns)
+    return lambda on_token: backend.ask(question, on_token, options)
+
+
+def earlier_turns(messages: list[UserMessage | OtherMessage]) -> tuple[Turn, ...]:
+    """The conversation before the last user message: each user message a question, the assistant message
+    after it its answer (without ragd's footer)."""
+    last = max((i for i, m in enumerate(messages) if isinstance(m, UserMessage)), default=-1)
+    turns: list[Turn] = []
+    for message in messages[:last]:
+        if isinstance(message, UserMessage):
+            if message.text().strip():
+                turns.append(Turn(message.text()))
+        elif message.role == "assistant" and turns and not turns[-1].answer:
+            content = message.content
+            text = content if isinstance(content, str) else "".join(
+                getattr(p, "text", None) or "" for p in content or ())
+            turns[-1] = Turn(turns[-1].question, text.split("\n\nSources:\n", 1)[0])
+    return tuple(turns)
 
 
 async def chunks(backend: Backend, ask: Callable[[OnToken], Answer], include_usage: bool) -> AsyncIterator[str]:
@@ -313,7 +335,8 @@ def last_user_text(messages: list[UserMessage | OtherMessage]) -> str:
 def ragd_fields(answer: Answer) -> dict[str, Any]:
     fields: dict[str, Any] = {"citations": [c.to_json() for c in answer.citations], "grounded": answer.grounded,
                               "supported_share": answer.supported_share,
-                              "sentences": [s.to_json() for s in answer.sentences]}
+                              "sentences": [s.to_json() for s in answer.sentences],
+                              "searched": answer.searched or answer.question}
     if not answer.grounded:
         fields["nearest"] = [h.to_json() for h in answer.nearest]
     return fields

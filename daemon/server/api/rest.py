@@ -28,8 +28,12 @@ from ragd.daemon.server.api.contract import (
 )
 from ragd.daemon.server.api.streaming import stream_answer
 from ragd.daemon.server.desktop import NoOpener
+from ragd.index.answer.conversations import CONVERSATION_ID
+from ragd.index.answer.followup import Turn
+from ragd.index.answer.models import AskOptions
 from ragd.index.errors import RagdError
 from ragd.index.models import Mode
+from ragd.index.scope import TYPE_GROUPS, Scope, ScopeError, scope_of
 from ragd.index.store.health import IndexDamaged
 
 PathStr = Annotated[str, Field(min_length=1, max_length=MAX_PATH, pattern=NO_NUL)]
@@ -44,21 +48,70 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class SearchRequest(_Strict):
+# What a date filter and a type filter look like (a day that does not exist, or `until` not after `since`, is
+# still a 422 that says so).
+WHEN = (r"^(?:[1-9]\d{3}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01])"
+        r"(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?)?)?)?|today|yesterday|[1-9]\d{0,3}[hdwmy])$")
+TYPES = r"^\.?[A-Za-z0-9_+-]{1,16}(?:,\.?[A-Za-z0-9_+-]{1,16})*$"
+
+
+class ScopedRequest(_Strict):
+    """Which files a search or a question may draw on (each filter narrows; pushed into both retrievers)."""
+
+    within: list[PathStr] = Field(default_factory=list, alias="in", max_length=50,
+                                  description="Folders (absolute paths), path globs (`*/2024/*.pdf`), or folder "
+                                              "names found anywhere (`taxes`): any of them.")
+    type: list[Annotated[str, Field(pattern=TYPES)]] = Field(
+        default_factory=list, max_length=50, description="File types: extensions (`pdf`, `md`) or kinds "
+                                                        f"({', '.join(TYPE_GROUPS)}): any of them.")
+    since: str | None = Field(None, pattern=WHEN, description="Modified at or after: `2024-03-01`, `2024-03`, "
+                                                               "`today`, `7d`, `2w`, or an ISO date-time.")
+    until: str | None = Field(None, pattern=WHEN, description="Modified before (a date alone: through its end).")
+    files: list[PathStr] = Field(default_factory=list, max_length=50,
+                                 description="Exactly these indexed files (as in hits and citations).")
+
+    def scope(self) -> Scope:
+        try:
+            return scope_of(within=self.within, types=self.type, since=self.since, until=self.until,
+                            paths=self.files)
+        except ScopeError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+
+
+class SearchRequest(ScopedRequest):
     query: str = Field(min_length=1, max_length=MAX_QUERY, description="What to look for.")
     k: WholeNumber = Field(5, ge=1, le=100, description="How many hits.")
     mode: Mode = "hybrid"
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
-        "examples": [{"query": "When were the tomatoes planted?", "k": 5, "mode": "hybrid"}]})
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, json_schema_extra={
+        "examples": [{"query": "When were the tomatoes planted?", "k": 5, "mode": "hybrid"},
+                     {"query": "hotel", "in": ["~/taxes/2024"], "type": ["pdf", "spreadsheet"], "since": "2024-01"}]})
 
 
-class AskRequest(_Strict):
+class TurnIn(_Strict):
+    question: str = Field(min_length=1, max_length=MAX_QUERY)
+    answer: str = Field("", max_length=20 * MAX_QUERY)
+    searched: str = Field("", max_length=MAX_QUERY, description="What was searched for it, if known.")
+
+
+class AskRequest(ScopedRequest):
     question: str = Field(min_length=1, max_length=MAX_QUERY)
     stream: bool = Field(False, description="Server-sent events: `token` events, then one `answer` event.")
+    conversation: str | None = Field(None, pattern=CONVERSATION_ID.pattern,
+                                     description="A conversation's id: the question is a turn of it (a follow-up is "
+                                                 "searched in its standalone form, shown as `searched`). Any new "
+                                                 "id starts one.")
+    turns: list[TurnIn] = Field(default_factory=list, max_length=50,
+                                description="Earlier turns, oldest first, when the client keeps the conversation "
+                                            "itself (else they are read from the history by `conversation`).")
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
-        "examples": [{"question": "When were the tomatoes planted?", "stream": False}]})
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, json_schema_extra={
+        "examples": [{"question": "When were the tomatoes planted?", "stream": False},
+                     {"question": "And the beans?", "conversation": "garden-1"}]})
+
+    def options(self) -> AskOptions:
+        return AskOptions(scope=self.scope(), conversation=self.conversation,
+                          turns=tuple(Turn(t.question, t.answer, t.searched) for t in self.turns))
 
 
 class SourceRequest(_Strict):
@@ -89,9 +142,10 @@ def router(service: DaemonBackend) -> APIRouter:
     def get_status() -> dict[str, Any]:
         return service.status()
 
-    @api.post("/search", summary="Hybrid search over the index", responses=errors(422, 503), response_model=SearchOut)
+    @api.post("/search", summary="Hybrid search over the index (or some of its files: `in`, `type`, `since`, `until`)",
+              responses=errors(422, 503), response_model=SearchOut)
     def search(req: SearchRequest) -> dict[str, Any]:
-        hits = service.search(req.query, req.k, req.mode)
+        hits = service.search(req.query, req.k, req.mode, req.scope())
         return {"hits": [h.to_json() for h in hits]}
 
     @api.post("/ask", summary="Answer a question from the files, with verified citations",
@@ -100,11 +154,13 @@ def router(service: DaemonBackend) -> APIRouter:
                                    "final answer and its citations (ragd may replace text it cannot match to "
                                    "the files), or an `error` event.",
               responses={200: {"model": AnswerOut, "content": {SSE: {}}},
-                         **errors(400, 409, 422, 503, why={503: LLM_503})})
+                         **errors(400, 404, 409, 422, 503, why={503: LLM_503, 404: "A file of `files` is not "
+                                                                             "an indexed file."})})
     async def ask(req: AskRequest) -> Response:
+        options = req.options()
         if not req.stream:
             try:
-                answer = await anyio.to_thread.run_sync(service.ask, req.question)
+                answer = await anyio.to_thread.run_sync(lambda: service.ask(req.question, None, options))
             except IndexDamaged:
                 raise  # the app's handler: a 503 with Retry-After
             except RagdError as exc:
@@ -112,7 +168,7 @@ def router(service: DaemonBackend) -> APIRouter:
             return JSONResponse(answer.to_json())
 
         async def events() -> AsyncIterator[ServerSentEvent]:
-            async for kind, value in stream_answer(lambda on_token: service.ask(req.question, on_token)):
+            async for kind, value in stream_answer(lambda on_token: service.ask(req.question, on_token, options)):
                 if kind == "token":
                     yield ServerSentEvent(json.dumps({"text": value}, ensure_ascii=False), event="token")
                 elif kind == "answer" and not isinstance(value, str):
@@ -184,8 +240,10 @@ def router(service: DaemonBackend) -> APIRouter:
     @api.get("/history", summary="Past questions and answers, newest first (search: in question or answer)",
              responses=errors(422))
     def history(search: Annotated[str | None, Query(max_length=200)] = None,
-                limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-        return {"entries": service.history(search, limit)}
+                limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                conversation: Annotated[str | None, Query(pattern=CONVERSATION_ID.pattern, description=(
+                    "Only this conversation's turns, oldest first."))] = None) -> dict[str, Any]:
+        return {"entries": service.history(search, limit, conversation)}
 
     @api.delete("/history/{entry_id}", summary="Delete one history entry",
                 responses=errors(404, 422, why={404: "No history entry with that id."}))

@@ -1,0 +1,164 @@
+"""Whole-document requests: "summarise FILE", "what does FILE say about X", "compare A and B".
+
+A top-k sample of passages cannot summarise a document, so the named files are read whole, in order. Map: the
+document's chunks, in batches that fit the model's context, each condensed by the model into a sentence or two
+that cite the batch's passages; each note is checked like any answer (only sentences whose citation verifies in
+the file are kept; a summary's batch that yields none is represented by its opening sentence, quoted). Reduce:
+the notes of each file, in document order, become the answer (per file, for a comparison). Every sentence of
+the result carries a verified citation. A document longer than ``MAX_BATCHES`` batches is read in strides past
+that point (the answer says how many passages and passes it read).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ragd.index.answer import cite, prompt, support
+from ragd.index.answer.models import Answer, Citation, Sentence, Source
+from ragd.index.llm.base import LLM, complete
+from ragd.index.models import Hit
+from ragd.index.sentences import sentence_spans
+from ragd.index.store.catalog import Catalog
+
+MAP_TOKENS = 160  # a note per batch: a sentence or two
+MAX_BATCHES = 32  # passes per file; past them a longer document is read in strides (some passages skipped)
+SUMMARY_REQUEST = {"en": "Summarise what these passages say.", "ja": "これらの箇所の内容を要約してください。"}
+ABOUT = {"en": "What do these passages say about this: {q}",
+         "ja": "これらの箇所は次のことについて何と言っているか：{q}"}
+NOTHING = {"en": "(nothing about this)", "ja": "（該当なし）"}
+FILE_HEAD = {"en": "{name}:", "ja": "{name}："}
+READ = {"en": "Read whole: {files} ({passages} passages in {batches} passes).",
+        "ja": "全体を読みました：{files}（{passages}箇所、{batches}回）。"}
+SUMMARY_WORDS = ("summar", "overview", "要約", "まとめ", "概要")
+
+
+@dataclass
+class Note:
+    """One verified sentence of a batch's condensed text, with where it rests."""
+
+    text: str
+    citation: Citation
+    support: str
+    missing: tuple[str, ...] = ()
+
+
+@dataclass
+class Notes:
+    path: str
+    notes: list[Note] = field(default_factory=list)
+    passages: int = 0
+    batches: int = 0
+
+
+Verify = Callable[[Source, str, str], Citation | None]
+
+
+def is_summary(question: str) -> bool:
+    low = question.casefold()
+    return not question.strip() or any(w in low for w in SUMMARY_WORDS)
+
+
+def document_hits(catalog: Catalog, path: str) -> list[Hit]:
+    """The file's chunks as hits, in document order."""
+    rows = catalog.conn.execute("SELECT id FROM chunks WHERE path = ? ORDER BY ordinal", (path,)).fetchall()
+    stored = catalog.chunks_by_id(str(r[0]) for r in rows)
+    hits = []
+    for (cid,) in rows:
+        item = stored.get(str(cid))
+        if item is None:
+            continue
+        c = item.chunk
+        hits.append(Hit(chunk_id=item.id, path=item.path, text=c.text, score=0.0, page=c.page,
+                        line_start=c.line_start, line_end=c.line_end, heading=c.heading, title=c.title,
+                        doc_key=c.doc_key, sheet=c.sheet, slide=c.slide, ocr=c.ocr))
+    return hits
+
+
+def read_whole(question: str, path: str, hits: Sequence[Hit], llm: LLM, verify: Verify, *,
+               answer_tokens: int, lang: str) -> Notes:
+    """Map: the document's passages in batches that fit the context, each condensed into verified notes."""
+    request = SUMMARY_REQUEST[lang] if is_summary(question) else ABOUT[lang].format(q=question.strip())
+    out = Notes(path, passages=len(hits))
+    rest = list(hits)
+    while rest:
+        messages, sources = prompt.build(request, rest, context_length=llm.context_length,
+                                         answer_tokens=min(MAP_TOKENS, answer_tokens), count=llm.count_tokens)
+        if not sources:  # a single chunk larger than the context: its opening, cut to fit, is what is read
+            sources = [Source(1, rest[0])]
+        taken = len(sources)
+        out.batches += 1
+        text = complete(llm, messages, max_tokens=MAP_TOKENS).strip()
+        notes = _verified_notes(text, sources, request, verify)
+        if not notes and is_summary(question):
+            notes = _opening(sources, verify)
+        out.notes += notes
+        rest = rest[taken:]
+        if out.batches >= MAX_BATCHES and rest:  # stride over the rest: keep every n-th passage
+            step = max(2, len(rest) // max(1, taken * 4))
+            rest = rest[::step]
+    return out
+
+
+def _verified_notes(text: str, sources: list[Source], request: str, verify: Verify) -> list[Note]:
+    notes: list[Note] = []
+    for match, verdict in support.judge_answer(text, sources, request):
+        if match.candidate is None or verdict.verdict == "unsupported":
+            continue
+        citation = verify(sources[match.candidate.n - 1], cite.quote_of(match.candidate.text), match.claim)
+        if citation is not None and not any(n.text == match.claim for n in notes):
+            notes.append(Note(match.claim, citation, verdict.verdict, verdict.missing))
+    return notes
+
+
+def _opening(sources: list[Source], verify: Verify) -> list[Note]:
+    """The batch's first sentence, quoted: what stands for a batch the model could not condense verifiably."""
+    for source in sources:
+        spans = sentence_spans(source.hit.text)
+        if not spans:
+            continue
+        start, end = spans[0]
+        sentence = source.hit.text[start:end].strip()
+        citation = verify(source, cite.quote_of(sentence), sentence)
+        if citation is not None:
+            return [Note(sentence, citation, "supported")]
+    return []
+
+
+def assemble(question: str, read: Sequence[Notes], lang: str, model: str, started: float) -> Answer:
+    """Reduce: the notes of each file in order, each sentence with its citation number, as one answer."""
+    pieces: list[str] = []
+    citations: list[Citation] = []
+    sentences: list[Sentence] = []
+    pos = 0
+
+    def put(text: str) -> None:
+        nonlocal pos
+        pieces.append(text)
+        pos += len(text)
+
+    for i, notes in enumerate(read):
+        if i:
+            put("\n\n")
+        if len(read) > 1:
+            put(FILE_HEAD[lang].format(name=notes.path.rsplit("/", 1)[-1]) + "\n")
+        if not notes.notes:
+            put(NOTHING[lang])
+            continue
+        for j, note in enumerate(notes.notes):
+            if j:
+                put(" ")
+            citation = Citation(**{**note.citation.__dict__, "n": len(citations) + 1})
+            citations.append(citation)
+            start = pos
+            body = note.text.rstrip()
+            put(f"{body} [{citation.n}]")
+            sentences.append(Sentence(start, start + len(body), body, note.support, (len(citations) - 1,),
+                                      note.missing))
+    put("\n\n" + READ[lang].format(files=", ".join(n.path.rsplit("/", 1)[-1] for n in read),
+                                   passages=sum(n.passages for n in read), batches=sum(n.batches for n in read)))
+    answer = Answer(question, "".join(pieces), grounded=bool(citations), citations=citations, model=model,
+                    sentences=sentences)
+    answer.timings = {"total": time.perf_counter() - started}
+    return answer
