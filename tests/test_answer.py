@@ -41,8 +41,12 @@ class World:
         self.vectors = MemoryVectors()
         self.embedder = HashingEmbedder()
         self.pool = ParsePool(workers=1, timeout_s=30)
-        Indexer(self.catalog, EmbeddingCache(tmp / "cache.sqlite"), self.vectors, self.embedder,
-                lambda: ParsePool(workers=1, timeout_s=30), chunk_tokens=64).run([FilesConnector(self.root)])
+        self.cache = EmbeddingCache(tmp / "cache.sqlite")
+        self.index()
+
+    def index(self) -> None:
+        Indexer(self.catalog, self.cache, self.vectors, self.embedder, lambda: ParsePool(workers=1, timeout_s=30),
+                chunk_tokens=64).run([FilesConnector(self.root)])
 
     def write(self, rel: str, text: str) -> Path:
         p = self.root / rel

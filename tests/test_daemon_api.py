@@ -396,3 +396,61 @@ def test_the_answer_paths_idle_parse_workers_are_stopped_too(env):
     settle(client)
     again = client.post("/v1/ask", json=ask).json()  # and the pool starts again for it
     assert again["citations"][0]["line_start"] == 3 and runtime.reads._verify_pool.pool is not None
+
+
+def test_scoped_search_and_ask_through_rest(env):
+    client, _, docs, _ = env
+    (docs / "taxes").mkdir()
+    (docs / "taxes" / "receipt.md").write_text("Receipt: seed potatoes and tomato plants, 12 euros.\n",
+                                               encoding="utf-8")
+    os.utime(docs / "garden.txt", (time.time(), 1_600_000_000))  # 2020
+    settle(client)
+    assert len(paths(client, "tomato")) == 2
+
+    def found(**scope):
+        r = client.post("/v1/search", json={"query": "tomatoes tomato", "mode": "hybrid", **scope})
+        assert r.status_code == 200, r.text
+        return [h["path"] for h in r.json()["hits"]]
+
+    receipt, garden = str(docs / "taxes" / "receipt.md"), str(docs / "garden.txt")
+    assert found(**{"in": [str(docs / "taxes")]}) == [receipt]
+    assert found(**{"in": ["taxes"]}) == [receipt]
+    assert found(type=["txt"]) == [garden]
+    assert found(until="2021-01-01") == [garden]
+    assert found(since="7d") == [receipt]
+    bad = client.post("/v1/search", json={"query": "tomato", "since": "2024-02-30"})
+    assert bad.status_code == 422 and "not a date" in bad.json()["error"]["message"]
+    answer = client.post("/v1/ask", json={"question": "When were the tomatoes planted?", "type": ["txt"]}).json()
+    assert answer["scope"]["type"] == ["txt"] and answer["citations"][0]["path"] == garden
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    for model in ("SearchRequest", "AskRequest"):
+        assert {"in", "type", "since", "until"} <= set(schema[model]["properties"])
+
+
+def test_a_conversation_through_rest(env):
+    client, _, docs, _ = env
+    settle(client)
+    first = client.post("/v1/ask", json={"question": "When were the garden tomatoes planted?",
+                                         "conversation": "garden-1"}).json()
+    assert first["conversation"] == "garden-1" and first["searched"] == first["question"]
+    second = client.post("/v1/ask", json={"question": "Where were they planted?", "conversation": "garden-1"}).json()
+    assert second["searched"] != "Where were they planted?" and "tomatoes" in second["searched"]
+    assert second["citations"] and second["citations"][0]["path"] == str(docs / "garden.txt"), second
+    turns = client.get("/v1/history", params={"conversation": "garden-1"}).json()["entries"]
+    assert [t["question"] for t in turns] == ["When were the garden tomatoes planted?", "Where were they planted?"]
+    assert turns[1]["searched"] == second["searched"]
+    # a client that keeps the conversation itself sends the turns
+    third = client.post("/v1/ask", json={"question": "Where were they planted?", "turns": [
+        {"question": "When were the garden tomatoes planted?", "answer": first["answer"]}]}).json()
+    assert third["searched"] == second["searched"]
+    assert client.post("/v1/ask", json={"question": "x", "conversation": "no spaces"}).status_code == 422
+
+
+def test_a_whole_document_request_through_rest(env):
+    client, _, docs, _ = env
+    settle(client)
+    answer = client.post("/v1/ask", json={"question": "Summarise this", "files": [str(docs / "garden.txt")]}).json()
+    assert answer["grounded"] and answer["citations"][0]["path"] == str(docs / "garden.txt")
+    assert "Read whole: garden.txt" in answer["answer"]
+    missing = client.post("/v1/ask", json={"question": "Summarise", "files": [str(docs / "nope.txt")]})
+    assert missing.status_code == 404 and "not an indexed file" in missing.json()["error"]["message"]

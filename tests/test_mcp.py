@@ -19,10 +19,13 @@ from tests.servers import serve_in_thread
 from tests.test_openai_compat import CITATION, HIT, PIECES, FakeBackend
 
 
+BACKEND = FakeBackend()
+
+
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
     """The app wired as the daemon's factory wires it: a Route at /mcp, the session manager in the lifespan."""
-    mcp_asgi, mcp_lifespan = mcp_app(FakeBackend())
+    mcp_asgi, mcp_lifespan = mcp_app(BACKEND)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -103,6 +106,24 @@ def test_ask_not_grounded_and_errors(url: str) -> None:
     assert unknown.structured_content["nearest"][0]["path"] == HIT.path
     assert missing.is_error and "model file is missing" in missing.content[0].text
     assert invalid.is_error
+
+
+def test_filters_and_conversations_reach_the_backend(url: str) -> None:
+    async def calls(client: Client) -> Any:
+        searched = await client.call_tool("search", {"query": "tomatoes", "folder": "/notes/garden",
+                                                     "file_type": "md,txt", "since": "2024-01"})
+        scope = BACKEND.scope
+        asked = await client.call_tool("ask", {"question": "And the beans?", "conversation": "garden-1",
+                                               "file_type": "spreadsheet"})
+        bad = await client.call_tool("search", {"query": "tomatoes", "since": "last tuesday-ish"})
+        return searched, scope, asked, bad
+
+    searched, scope, asked, bad = run(url, "auto", calls)
+    assert not searched.is_error and scope.within == ("/notes/garden",) and scope.types == ("md", "txt")
+    assert scope.since is not None and scope.until is None
+    assert not asked.is_error and BACKEND.options.conversation == "garden-1"
+    assert "xlsx" in BACKEND.options.scope.types
+    assert bad.is_error and "not a date" in bad.content[0].text
 
 
 def test_endpoint_is_exactly_mcp(url: str) -> None:

@@ -41,6 +41,7 @@ class FakeBackend:
         self.slow_outcome: list[str] = []
 
     def search(self, query: str, k: int, mode: str, scope=None) -> list[Hit]:
+        self.scope = scope
         return [HIT][:k]
 
     def ask(self, question: str, on_token: OnToken | None = None, options=None) -> Answer:
@@ -113,6 +114,8 @@ def test_completion(client: openai.OpenAI, served: tuple[str, FakeBackend]) -> N
                                      "planted?"}]},
     ])
     assert served[1].questions[-1] == "When were the tomatoes planted?"
+    turns = served[1].options.turns  # the earlier messages are the conversation's turns
+    assert [(t.question, t.answer) for t in turns] == [("an earlier question", "an earlier answer")]
     assert response.object == "chat.completion" and response.id.startswith("chatcmpl-")
     assert response.model == "ragd-test"
     choice = response.choices[0]
@@ -124,9 +127,22 @@ def test_completion(client: openai.OpenAI, served: tuple[str, FakeBackend]) -> N
     assert extra["grounded"] is True and "nearest" not in extra
     assert extra["supported_share"] == 1.0 and extra["sentences"][0]["support"] == "supported"
     assert extra["sentences"][0]["citations"] == [0]
+    assert extra["searched"] == "When were the tomatoes planted?"
     assert extra["citations"][0] == {"n": 1, "path": "/notes/garden.md", "title": None, "page": None, "line_start": 3,
                                      "line_end": 4, "sheet": None, "slide": None, "ocr": False,
                                      "quote": "Tomatoes were planted on 12 May."}
+
+
+def test_ragds_own_footer_is_not_part_of_an_earlier_answer(client: openai.OpenAI,
+                                                            served: tuple[str, FakeBackend]) -> None:
+    client.chat.completions.create(model="m", messages=[
+        {"role": "user", "content": "When were the tomatoes planted?"},
+        {"role": "assistant", "content": "On 12 May [1].\n\nSources:\n[1] /notes/garden.md (lines 3-4)"},
+        {"role": "user", "content": "And the beans?"},
+        {"role": "assistant", "content": "unanswered"}, {"role": "user", "content": "And the peas?"}])
+    turns = served[1].options.turns
+    assert [(t.question, t.answer) for t in turns] == [("When were the tomatoes planted?", "On 12 May [1]."),
+                                                       ("And the beans?", "unanswered")]
 
 
 def test_not_grounded(client: openai.OpenAI) -> None:
