@@ -18,7 +18,6 @@ from ragd.daemon.server.api.mcp_server import mcp_app, mcp_route
 from tests.servers import serve_in_thread
 from tests.test_openai_compat import CITATION, HIT, PIECES, FakeBackend
 
-
 BACKEND = FakeBackend()
 
 
