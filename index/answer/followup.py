@@ -103,18 +103,20 @@ def model_standalone(question: str, turns: Sequence[Turn], llm: LLM) -> str | No
                          max_tokens=MAX_REWRITE_TOKENS)
     except LLMError:
         return None
-    return usable_rewrite(question, reply)
+    return usable_rewrite(question, reply, turns)
 
 
-def usable_rewrite(question: str, reply: str) -> str | None:
-    """The first line of ``reply`` as a question, if it is one: not empty, not an essay, and keeping at least
-    one of the question's own terms (a rewrite that drops them answered something else)."""
+def usable_rewrite(question: str, reply: str, turns: Sequence[Turn] = ()) -> str | None:
+    """The first line of ``reply`` as a question, if it is one: not empty, not an essay, and sharing a term with
+    the question or the turn before it (a rewrite about neither answered something else)."""
     line = next((ln.strip() for ln in reply.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^(standalone question|question|q)\s*[:：]\s*", "", line, flags=re.IGNORECASE).strip(" \"'“”「」")
     if not line or len(line) > 3 * len(question) + 200:
         return None
-    own = set(query_terms(question))
-    if own and not own & set(query_terms(line)):
+    context = set(query_terms(question))
+    if turns:
+        context |= set(query_terms(turns[-1].searched or turns[-1].question))
+    if context and not context & set(query_terms(line)):
         return None
     return line
 

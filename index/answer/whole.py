@@ -29,7 +29,7 @@ ABOUT = {"en": "What do these passages say about this: {q}",
          "ja": "これらの箇所は次のことについて何と言っているか：{q}"}
 NOTHING = {"en": "(nothing about this)", "ja": "（該当なし）"}
 FILE_HEAD = {"en": "{name}:", "ja": "{name}："}
-READ = {"en": "Read whole: {files} ({passages} passages in {batches} passes).",
+READ = {"en": "Read whole: {files} ({passages} in {batches}).",
         "ja": "全体を読みました：{files}（{passages}箇所、{batches}回）。"}
 SUMMARY_WORDS = ("summar", "overview", "要約", "まとめ", "概要")
 
@@ -156,9 +156,17 @@ def assemble(question: str, read: Sequence[Notes], lang: str, model: str, starte
             put(f"{body} [{citation.n}]")
             sentences.append(Sentence(start, start + len(body), body, note.support, (len(citations) - 1,),
                                       note.missing))
-    put("\n\n" + READ[lang].format(files=", ".join(n.path.rsplit("/", 1)[-1] for n in read),
-                                   passages=sum(n.passages for n in read), batches=sum(n.batches for n in read)))
+    passages, batches = sum(n.passages for n in read), sum(n.batches for n in read)
+    if lang == "en":
+        said = {"passages": _count(passages, "passage"), "batches": _count(batches, "pass", "passes")}
+    else:
+        said = {"passages": str(passages), "batches": str(batches)}
+    put("\n\n" + READ[lang].format(files=", ".join(n.path.rsplit("/", 1)[-1] for n in read), **said))
     answer = Answer(question, "".join(pieces), grounded=bool(citations), citations=citations, model=model,
                     sentences=sentences)
     answer.timings = {"total": time.perf_counter() - started}
     return answer
+
+
+def _count(n: int, one: str, many: str = "") -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"

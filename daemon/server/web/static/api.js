@@ -53,8 +53,8 @@ export const api = {
  * Ask a question and yield its server-sent events as {type, data} (data parsed from JSON).
  * EventSource cannot POST, so the stream is read and parsed here.
  */
-export async function* askStream(question, signal) {
-  const response = await send("POST", "/v1/ask", { body: { question, stream: true }, signal });
+export async function* askStream(question, signal, options = {}) {
+  const response = await send("POST", "/v1/ask", { body: { question, stream: true, ...options }, signal });
   for await (const event of serverSentEvents(response.body)) {
     yield { type: event.type, data: JSON.parse(event.data) };
   }

@@ -1,20 +1,33 @@
-// The Ask view: the question box, the streamed answer, its sources and the nearest passages.
+// The Ask view: the question box, the streamed answer, its sources and the nearest passages; the conversation
+// it is part of (earlier turns above the box, "New conversation" to start over), the filters that narrow it to
+// some files, and whole-document requests (the "Summarise" actions).
 
 import { askStream } from "./api.js";
 import { $, basename, fill, formatSeconds, h, locator, setError, show, withLang } from "./dom.js";
 import { passageButton } from "./passage.js";
 
 const NOT_FOUND = "Your files do not seem to contain the answer.";
+const SUMMARISE = "Summarise this document.";
 let asking = null; // AbortController of the question in flight
+let conversation = newConversationId();
+let lastTurn = null; // the answered turn on show: {question, answer}, moved into the thread by the next question
+let answered = () => {};
+
+function newConversationId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 export function setUpAsk({ onAnswered }) {
   const form = $("#ask-form");
   const input = $("#ask-input");
+  answered = onAnswered;
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const question = input.value.trim();
     if (question) ask(question).then(onAnswered);
   });
+  $("#new-conversation").addEventListener("click", startConversation);
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { // not while an IME composes
       event.preventDefault();
@@ -30,20 +43,64 @@ export function focusAskBox() {
   input.select();
 }
 
-/** Ask `question`, streaming the model's text, then show the final answer in its place. */
-async function ask(question) {
+/** A new conversation: the thread and the answer cleared, a new id for the next question. */
+export function startConversation() {
+  asking?.abort();
+  conversation = newConversationId();
+  lastTurn = null;
+  fill($("#thread"));
+  show($("#thread-box"), false);
+  show($("#answer"), false);
+  focusAskBox();
+}
+
+/** Summarise the indexed file at `path` as a whole (every passage read, not a top-k sample). */
+export function summarise(path) {
+  if (window.location.hash !== "#ask") window.location.hash = "#ask";
+  $("#passage").close?.();
+  return ask(SUMMARISE, { files: [path] }).then(answered);
+}
+
+/** The filters of "Only some files", as the API's fields (only those set). */
+function scopeFields() {
+  const out = {};
+  const place = $("#scope-in").value.trim();
+  const types = $("#scope-type").value.split(/[\s,]+/).filter(Boolean);
+  if (place) out.in = [place];
+  if (types.length) out.type = types;
+  if ($("#scope-since").value) out.since = $("#scope-since").value;
+  if ($("#scope-until").value) out.until = $("#scope-until").value;
+  return out;
+}
+
+function keepInThread(turn) {
+  const item = h("li", { class: "turn" },
+    withLang(h("p", { class: "turn-question" }, turn.question), turn.question),
+    withLang(h("p", { class: "turn-answer" }, clip(turn.answer, 400)), turn.answer));
+  $("#thread").append(item);
+  show($("#thread-box"));
+}
+
+/** Ask `question` as the next turn of the conversation, streaming the model's text, then show the final
+ * answer in its place. */
+async function ask(question, extra = {}) {
   asking?.abort();
   const controller = new AbortController();
   asking = controller;
-  const view = startAnswer(question);
+  if (lastTurn) keepInThread(lastTurn);
+  lastTurn = null;
+  const label = extra.files ? `${question} (${extra.files.map(basename).join(", ")})` : question;
+  const view = startAnswer(label);
+  const options = { conversation, ...scopeFields(), ...extra };
   let streamed = "";
   try {
-    for await (const { type, data } of askStream(question, controller.signal)) {
+    for await (const { type, data } of askStream(question, controller.signal, options)) {
       if (type === "token") {
         streamed += data.text;
         showStreamed(view, streamed);
       } else if (type === "answer") {
         showAnswer(view, data, streamed);
+        lastTurn = { question: label, answer: data.answer };
         return;
       } else if (type === "error") {
         throw new Error(data?.error?.message || "the daemon could not answer");
@@ -73,7 +130,8 @@ function startAnswer(question) {
   fill(view.status, "Looking through your files…");
   fill(view.text);
   view.text.classList.remove("done");
-  for (const id of ["#answer-not-found", "#answer-note", "#answer-support", "#citations", "#nearest"]) {
+  for (const id of ["#answer-not-found", "#answer-note", "#answer-support", "#answer-searched", "#citations",
+    "#nearest"]) {
     show($(id), false);
   }
   setError($("#answer-error"), "");
@@ -98,6 +156,9 @@ function showAnswer(view, answer, streamed) {
   withLang(fill(notFound, answer.answer || NOT_FOUND), answer.answer);
   show(notFound, !answer.grounded);
   show($("#answer-note"), Boolean(streamed.trim()) && normalized(streamed) !== normalized(answer.answer));
+  const searched = answer.searched && answer.searched !== answer.question ? answer.searched : "";
+  withLang(fill($("#answer-searched"), searched ? `Searched for: ${searched}` : ""), searched);
+  show($("#answer-searched"), Boolean(searched));
   const support = supportLine(answer);
   fill($("#answer-support"), support);
   show($("#answer-support"), Boolean(support));

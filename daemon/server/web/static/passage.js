@@ -2,6 +2,7 @@
 // highlighted, where it is, and an "Open file" button.
 
 import { api } from "./api.js";
+import { summarise } from "./ask.js";
 import { $, basename, fill, h, locator, withLang } from "./dom.js";
 
 const AROUND = 10;
@@ -12,6 +13,9 @@ export function setUpPassage() {
   const dialog = $("#passage");
   $("#passage-close").addEventListener("click", () => dialog.close());
   $("#passage-open").addEventListener("click", openCurrentFile);
+  $("#passage-summarise").addEventListener("click", () => {
+    if (current) summarise(current.path);
+  });
   dialog.addEventListener("click", (event) => {
     if (event.target === dialog) dialog.close(); // a click on the backdrop
   });

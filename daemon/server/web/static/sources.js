@@ -1,6 +1,7 @@
 // The Sources view: live indexing progress, the watched folders, problems and the per-file table.
 
 import { api } from "./api.js";
+import { summarise } from "./ask.js";
 import {
   $, confirmAction, count, debounce, fill, formatSeconds, formatSize, formatTime, h, setError, show, withLang,
 } from "./dom.js";
@@ -226,7 +227,7 @@ async function loadFiles() {
 function renderFiles({ total, files }) {
   const rows = files.map(fileRow);
   if (!files.length) {
-    rows.push(h("tr", {}, h("td", { colSpan: 5, class: "muted" }, "No files match.")));
+    rows.push(h("tr", {}, h("td", { colSpan: 6, class: "muted" }, "No files match.")));
   }
   fill($("#file-rows"), rows);
   fill($("#file-count"), total ? `${files.length} of ${count(total, "file")}` : "");
@@ -241,5 +242,8 @@ function fileRow(file) {
     h("td", {}, h("span", { class: `badge ${file.status}` }, file.status)),
     h("td", { class: "num" }, file.chunks ?? ""),
     h("td", { class: "num" }, formatSize(file.size)),
-    h("td", { class: "muted nowrap" }, formatTime(file.indexed_at)));
+    h("td", { class: "muted nowrap" }, formatTime(file.indexed_at)),
+    h("td", {}, file.status === "indexed"
+      ? h("button", { type: "button", class: "small summarise", onclick: () => summarise(file.path) }, "Summarise")
+      : null));
 }
