@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.report_conversation import multiturn_section
 from bench.report_kit import (
     OTHER,
     PLOTS,
@@ -429,7 +430,8 @@ def memory_section(r: Report) -> None:
 # -- the whole report ----------------------------------------------------------------------------------------
 
 SECTIONS = (machine_section, throughput_section, scale_section, query_section, answer_path_section, memory_section,
-            retrieval_section, answers_section, search_under_load_section, cold_start_section, ocr_section)
+            retrieval_section, answers_section, search_under_load_section, cold_start_section, ocr_section,
+            multiturn_section)
 
 
 def build(out: Path, results: Path, commentary: Path | None) -> str:

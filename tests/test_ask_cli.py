@@ -140,3 +140,47 @@ def test_asking_before_anything_is_indexed_says_so(tmp_path):
     proc = ragd(tmp_path / "empty", "ask", "What is in my files?", check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "ragd: nothing is indexed yet: `ragd index FOLDER` first"
+
+
+def test_search_and_ask_within_some_files(home):
+    recipes = str(home.parent / "docs" / "recipes")
+    hits = ragd_json(home, "search", "when was it lit", "--in", recipes, "-k", "5")
+    assert hits and {Path(h["path"]).name for h in hits} == {"quince.txt"}
+    assert ragd_json(home, "search", "lighthouse", "--type", "txt")[0]["path"].endswith("quince.txt")
+    assert ragd_json(home, "search", "lighthouse", "--since", "2999-01-01") == []
+    out = ragd(home, "search", "lighthouse", "--type", "pdf").stdout
+    assert "no matches (type pdf)" in out
+    bad = ragd(home, "search", "lighthouse", "--since", "someday", check=False)
+    assert bad.returncode == 2 and "not a date" in bad.stderr
+    answer = ragd_json(home, "ask", "When was the Skerry Point lighthouse first lit?", "--type", "txt")
+    assert not answer["grounded"] and answer["scope"]["type"] == ["txt"]
+
+
+def test_a_follow_up_in_a_conversation_is_searched_standalone(home):
+    first = ragd_json(home, "ask", "When was the Skerry Point lighthouse first lit?", "--conversation", "cli-1")
+    assert first["conversation"] == "cli-1" and first["grounded"]
+    follow = ragd_json(home, "ask", "What did its lamp burn?", "--conversation", "cli-1")
+    assert follow["searched"] != follow["question"] and "skerry" in follow["searched"].lower()
+    assert follow["grounded"] and {Path(c["path"]).name for c in follow["citations"]} == {"lighthouse.md"}
+    _check_citations(follow)
+    turns = ragd_json(home, "history", "-n", "5")
+    assert [t["conversation"] for t in turns[:2]] == ["cli-1", "cli-1"]
+
+
+def test_chat_keeps_the_conversation_and_shows_what_it_searched(home):
+    out = ragd(home, "chat", input="When was the Skerry Point lighthouse first lit?\nWhat did its lamp burn?\n"
+                                   "/quit\n").stdout
+    assert out.startswith("conversation ")
+    assert "(searched for: What did its lamp burn?" in out and "Sources:" in out
+    assert "ragd chat --conversation" in out
+
+
+def test_ask_about_a_whole_file_cites_it(home):
+    path = home.parent / "docs" / "lighthouse.md"
+    answer = ragd_json(home, "ask", "Summarise this file", "--file", str(path))
+    assert answer["grounded"] and answer["citations"]
+    assert {c["path"] for c in answer["citations"]} == {str(path)}
+    _check_citations(answer)
+    assert "Read whole: lighthouse.md" in answer["answer"]
+    missing = ragd(home, "ask", "Summarise", "--file", str(home / "nope.md"), check=False)
+    assert missing.returncode != 0 and "not an indexed file" in missing.stderr

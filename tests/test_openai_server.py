@@ -293,3 +293,24 @@ def test_ragd_ask_through_the_real_server(llama_server, tmp_path):
     cit = answer["citations"][0]
     assert cit["path"] == str(docs / "ferry.md") and cit["line_start"] == 3
     assert "7:40" in cit["quote"]
+
+
+@pytest.mark.slow
+def test_a_follow_up_and_a_summary_through_the_real_server(llama_server, tmp_path):
+    """With a server, follow-ups are rewritten by its model ([answer] rewrite = "auto"): whatever it writes, the
+    question searched is a usable one and every sentence of the answers carries a verdict."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ferry.md").write_text("# Ferry\n\nThe Harrow Sound ferry leaves the north pier at 7:40 every weekday.\n"
+                                   "On Sundays it leaves at 9:15 and stops at Gull Island.\n")
+    home = tmp_path / "home"
+    ragd(home, "index", str(docs))
+    env = {"RAGD_LLM_BACKEND": "openai", "RAGD_LLM_BASE_URL": llama_server, "RAGD_LLM_API_MODEL": "smollm2",
+           "RAGD_LLM_CONTEXT_TOKENS": "2048", "RAGD_LLM_MAX_ANSWER_TOKENS": "64"}
+    ragd_json(home, "ask", "When does the Harrow Sound ferry leave the north pier?", "--conversation", "f1", **env)
+    follow = ragd_json(home, "ask", "And on Sundays?", "--conversation", "f1", **env)
+    assert follow["searched"] and follow["searched"] != "And on Sundays?"
+    assert all(s["support"] in ("supported", "partly", "unsupported") for s in follow["sentences"])
+    summary = ragd_json(home, "ask", "Summarise it", "--file", str(docs / "ferry.md"), **env)
+    assert summary["grounded"] and {c["path"] for c in summary["citations"]} == {str(docs / "ferry.md")}
+    assert all(s["citations"] for s in summary["sentences"])

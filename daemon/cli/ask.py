@@ -76,15 +76,18 @@ def conversation_option(value: str | None) -> str | None:
 @click.option("--conversation", metavar="ID", callback=lambda _c, _p, v: conversation_option(v),
               help="Ask as a turn of this conversation (see `ragd chat`; a new id starts one): a follow-up is "
                    "searched in its standalone form.")
+@click.option("--file", "files", multiple=True, metavar="PATH",
+              help="Ask about this indexed file as a whole ('summarise it', 'what does it say about X'; repeat to "
+                   "compare files): every passage is read, in passes that fit the model, not a top-k sample.")
 @scope_options
 @click.pass_context
-def ask(ctx: click.Context, question: str, as_json: bool, conversation: str | None, within: tuple[str, ...],
-        types: tuple[str, ...], since: str | None, until: str | None) -> None:
+def ask(ctx: click.Context, question: str, as_json: bool, conversation: str | None, files: tuple[str, ...],
+        within: tuple[str, ...], types: tuple[str, ...], since: str | None, until: str | None) -> None:
     """Answer QUESTION from your files, with citations. With - as QUESTION, read one question per line
     and print one JSON object per line (with --conversation, each a turn of it)."""
     if question != "-" and not question.strip():
         raise click.UsageError("the question is empty")
-    options = AskOptions(scope=scope_from(within, types, since, until), conversation=conversation)
+    options = AskOptions(scope=scope_from(within, types, since, until, files), conversation=conversation)
     service = service_of(ctx, warn=True)
     if question == "-":
         for line in sys.stdin:
