@@ -11,6 +11,9 @@ hits is from the gold file and holds a gold answer, as in ``bench.retrieval_qual
   carried      — made standalone by the lexical fallback (the earlier question's rarest terms carried)
   model        — made standalone by the default model (SmolLM2-135M), on the first ``--model-limit`` pairs
 
+and, as a check that a conversation does not hurt a question that changes the subject, ans@5 of the original
+second question asked after a question about another article (``switch``; carried terms where it leans on it).
+
     python -m bench.multiturn [--data ../shared/data] [--out bench/out] [--pairs 30] [--model-limit 100]
 """
 
@@ -113,7 +116,8 @@ def answered(c: Container, query: str, row: dict[str, Any]) -> bool:
 
 def measure(c: Container, rows: list[dict[str, Any]], model_limit: int) -> dict[str, Any]:
     df = c.catalog.document_frequencies
-    counts = {"standalone": 0, "follow-up": 0, "carried": 0}
+    counts = {"standalone": 0, "follow-up": 0, "carried": 0, "switch": 0}
+    other = {r["gold_files"][0]: r["first"] for r in rows}
     model_hits = model_base = 0
     model_s = 0.0
     examples = []
@@ -123,6 +127,10 @@ def measure(c: Container, rows: list[dict[str, Any]], model_limit: int) -> dict[
         counts["standalone"] += answered(c, r["question"], r)
         counts["follow-up"] += answered(c, r["follow_up"], r)
         counts["carried"] += answered(c, carried, r)
+        elsewhere = next(q for g, q in sorted(other.items(), key=lambda kv: kv[0] == r["gold_files"][0])
+                         if g != r["gold_files"][0])
+        counts["switch"] += answered(c, followup.standalone(r["question"], (Turn(elsewhere, "", elsewhere),), df,
+                                                            None), r)
         if i < model_limit:
             started = time.perf_counter()
             rewritten = followup.standalone(r["follow_up"], turns, df, lambda: c.llm)

@@ -162,3 +162,29 @@ def test_the_million_chunk_point_has_its_own_table_and_says_when_it_misses_the_b
     (out / "query-latency-1m.json").write_text(json.dumps(run), encoding="utf-8")
     assert "Hybrid search at 1,000,000 chunks: p95 200 ms, over the 150 ms bar." in \
         build(out, tmp_path / "RESULTS.md", commentary=None)
+
+
+def test_follow_ups_are_reported_and_a_gap_over_the_target_is_a_loss(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    result = {"pairs": 200, "ans@5 standalone": 0.99, "ans@5 follow-up": 0.80, "ans@5 carried": 0.97,
+              "ans@5 switch": 0.98, "model pairs": 100, "ans@5 model": 0.95, "ans@5 standalone (model pairs)": 0.99}
+    (out / "multiturn.json").write_text(json.dumps({"results": {"squad_en": result}}), encoding="utf-8")
+    text = build(out, tmp_path / "RESULTS.md", commentary=None)
+    section = text.split("## 11. Follow-up questions", 1)[1].split("\n## ", 1)[0]
+    assert "| squad_en | 200 | 0.990 | 0.800 | 0.970 | 0.950 (vs 0.990, 100 pairs) | 0.980 |" in section
+    assert "follow-ups made standalone" not in text.split("## Where ragd loses", 1)[1]
+    result["ans@5 carried"] = 0.90
+    (out / "multiturn.json").write_text(json.dumps({"results": {"squad_en": result}}), encoding="utf-8")
+    losses = build(out, tmp_path / "RESULTS.md", commentary=None).split("## Where ragd loses", 1)[1]
+    assert "squad_en follow-ups made standalone by carried terms: ans@5 0.900 against 0.990" in losses
+
+
+def test_the_multi_turn_set_replaces_the_shared_name_with_a_pronoun() -> None:
+    from bench.multiturn import follow_up
+
+    made = follow_up("When did the Skerry Point lighthouse open?", "Who built the Skerry Point lighthouse?", "en")
+    assert made is not None and "Skerry" not in made and " it" in made
+    assert follow_up("When was it built?", "Who paid for the roof?", "en") is None
+    ja = follow_up("小石川図書館はいつ開館したか", "小石川図書館の休館日は何曜日か", "ja")
+    assert ja == "それの休館日は何曜日か"
