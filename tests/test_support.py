@@ -205,3 +205,56 @@ def test_a_dropped_japanese_negation_is_caught_where_it_negates_the_claims_word(
     assert "the source's negation" in support.missing_details("米国への禁輸は解除された。", source)
     long_source = "梅雨の雨量は年によって大きく変動し、150mm程度しか雨が降らなかったりする。"
     assert support.missing_details("梅雨の雨量は年によって大きく変動する。", long_source) == []
+
+
+def test_a_sentence_with_a_third_of_its_terms_elsewhere_is_only_partly_supported():
+    source = "The lighthouse keeper lit the lamp at dusk every evening."
+    assert support.judge("The keeper lit the lamp at dusk.", source, 1.0).verdict == "supported"
+    assert support.judge("The keeper lit the lamp, painted red by sailors.", source, 0.62).verdict == "partly"
+
+
+def test_yes_or_no_is_not_a_negation():
+    assert not support.details("A decision problem's answer is yes or no.").negated
+    claim = "A sorting task is a decision problem, but that is not the right answer."
+    assert "negation" in support.missing_details(claim, "A decision problem's answer is yes or no.")
+
+
+@pytest.mark.parametrize("sentence, labels", [
+    ("This refers to the lamp that burned whale oil lighthouse.md (lines 3-4)", ["lighthouse.md"]),
+    ("1901年に閉鎖された灯台.md (lines 3-4)", ["灯台.md"]),
+    ("灯台.md (lines 3-4)の灯りは鯨油を燃やした。", ["灯台.md"]),
+])
+def test_words_glued_to_a_source_header_are_caught(sentence, labels):
+    source = "Its lamp burned whale oil until 1901."
+    assert "file reference" in support.header_misuse(sentence, source, source, labels)
+
+
+@pytest.mark.parametrize("sentence", [
+    "The source is: lighthouse.md (lines 3-4)\nIts lamp burned whale oil until 1901.",
+    "1. Lighthouse > History (lines 3-4)\nIts lamp burned whale oil until 1901. A keeper lit it at du",
+    "灯台.md (lines 3-4)\n灯台の灯りは1901年まで鯨油を燃やした。",
+])
+def test_a_header_on_its_own_line_over_a_true_copy_is_a_citation(sentence):
+    en, ja = "Its lamp burned whale oil until 1901.", "灯台の灯りは1901年まで鯨油を燃やした。"
+    passage, source = f"{en} A keeper lit it at dusk.\n{ja}", ja if "灯台の" in sentence else en
+    assert support.header_misuse(sentence, source, passage, ["lighthouse.md", "Lighthouse > History", "灯台.md"]) == []
+
+
+def test_a_changed_word_in_a_text_copied_under_its_header_is_a_misquote():
+    source, labels = "Its lamp burned whale oil until 1901.", ["lighthouse.md"]
+    quote = "lighthouse.md (lines 3-4)\nIts lamp burned olive oil until 1901."
+    assert support.header_misuse(quote, source, source, labels) == ["olive"]
+    assert support.judge(quote, source, 0.9, labels=labels).verdict == "partly"
+    ja = "灯台の灯りは1901年まで鯨油を燃やした。"
+    assert "菜種" in support.header_misuse("灯台.md (lines 3-4)\n灯台の灯りは1901年まで菜種油を燃やした。", ja, ja,
+                                            ["灯台.md"])
+
+
+def test_a_japanese_name_miscopied_by_one_character_is_caught():
+    text = "北部九州災害情報パートナーシップを締結した。都道府県委員会が決める。1932年の三・一五事件で検挙された。"
+    assert support.garbled_words("災害情報パードナーシップを締結した。", text) == ["パードナーシップ"]  # changed
+    assert support.garbled_words("都道県委員会が決める。", text) == ["都道県委員会"]  # dropped
+    assert support.garbled_words("三・一六事件で検挙された。", text) == ["三・一六事件"]
+    assert support.garbled_words("美術館が決める。", "図書館が決める。") == []  # another word: a paraphrase
+    assert support.garbled_words("図書館は1921年開館。", "図書館は1921年に開館した。") == []  # a counter, a word
+    assert "都道県委員会" in support.missing_details("都道県委員会が決める。", text)

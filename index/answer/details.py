@@ -32,7 +32,8 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"^(?:[A-Z][a-z]*[A-Z]+[a-z]*|[A-Z]{2,}s?|[A-Z][a-z'’\-]+)$")  # iPhone-ish, OPEC, Paris
 _EN_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without|nothing|nobody)\b|n['’]t\b",
                           re.IGNORECASE)
-_NOT_NEGATION = re.compile(r"\bnot only\b|\bor not\b|\bno\.\s*\d", re.IGNORECASE)  # "whether or not", "No. 5"
+# "whether or not", "yes or no" (an answer's kind), "No. 5"
+_NOT_NEGATION = re.compile(r"\bnot only\b|\bor not\b|\byes or no\b|\bno\.\s*\d", re.IGNORECASE)
 _PLURAL_ACRONYM = re.compile(r"^([A-Z]{2,})s$")
 # Capitalised words that name nothing: sentence openers, pronouns, months are kept (they are dates).
 _NOT_NAMES = frozenset(_words(

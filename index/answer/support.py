@@ -10,7 +10,10 @@ law"). So a sentence is ``supported`` only when
 - what it adds to the question (its terms that the question does not hold) is in the cited
   passage (``NEW_TERMS_SHARE``), and
 - its details, numbers, names and negation, are there too: the numbers and names in the
-  passage, its title and headings, or the question; a "not" where the source sentence has one.
+  passage, its title and headings, or the question; a "not" where the source sentence has one;
+  no Japanese word that is a source word miscopied by one character (``garbled_words``), and
+- a source header it copies is a citation, not a part of a claim, and the text it quotes under
+  the header is the passage's own words (``header_misuse``).
 
 ``partly``: a good part of it is there, but not all (``missing`` says what); ``unsupported``:
 the files do not bear it out ("not found in your files"). The checks are plain text matching,
@@ -20,6 +23,7 @@ cheap on every answer; ``bench/support_quality.py`` measures them on hand-labell
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -33,7 +37,7 @@ from ragd.index.tokenize import query_terms
 
 Verdict = Literal["supported", "partly", "unsupported"]
 VERDICTS: tuple[Verdict, ...] = ("supported", "partly", "unsupported")
-SUPPORTED_SHARE = 0.6  # share of a sentence's content terms its source sentence must hold (cite.MIN_SUPPORT)
+SUPPORTED_SHARE = 0.65  # share of a sentence's content terms its source sentence must hold (cite.MIN_SUPPORT: 0.6)
 NEW_TERMS_SHARE = 0.8  # share of its terms beyond the question's that the passage must hold
 PARTLY_SHARE = 0.34  # below this, nothing worth citing is in the files
 # words about the answer itself, not about the world ("The answer to this question is: ...")
@@ -43,7 +47,16 @@ ANSWER_WORDS = frozenset(stem(w) for w in (
 PREFIX = 6  # English words sharing their first six letters are taken as one (required / requirement)
 NEGATION_AHEAD = re.compile(r"\b(?:not|never|no|n['’]t)\s+((?:\w+\s+){0,1}\w+)", re.IGNORECASE)
 # what a model copies from the prompt's source headers ("(lines 62-62)") or a list ("2. "): not claims
-_ECHOES = re.compile(r"\((?:p\. ?\d+,? ?)?lines? \d+(?:-\d+)?\)|^\s*\d{1,3}[.)]\s")
+_PLACE = r"\((?:p\. ?\d+,? ?)?lines? \d+(?:-\d+)?\)"
+_LIST_ITEM = r"^\s*\d{1,3}[.)]\s"
+_ECHOES = re.compile(f"{_PLACE}|{_LIST_ITEM}")
+_HEADER_LINE = re.compile(f"^(.*?){_PLACE}(.*)$", re.MULTILINE)  # a header's place, what is around it on its line
+_QUOTED = re.compile(f"{_PLACE}[ \t]*\n(.+)", re.DOTALL)  # a header line, then the passage as copied
+_JA_WORD = re.compile(r"[\u3005\u4e00-\u9fff]+(?:・[\u3005\u4e00-\u9fff]+)*|[\u30a0-\u30ff]+")  # kanji, katakana
+_COUNTED = re.compile(r"\d+[回年月日人件個名歳時分秒円倍位番号代期]")  # a counter is not part of the next word
+# words that present a source ("The source is: file.txt (lines 3-4)"), not claims about the world
+REFERENCE_WORDS = ANSWER_WORDS | frozenset(stem(w) for w in (
+    "reference", "refer", "refers", "see", "cited", "file", "document", "資料", "ファイル", "出典", "参照"))
 
 
 @dataclass(frozen=True)
@@ -62,11 +75,28 @@ def missing_details(sentence: str, source: str, context: str = "", passage: str 
     out = [n for n in sorted(claim.numbers) if n not in numbers]
     where = passage or source
     out += [written for name, written in claim.names if name not in terms and not _written_in(written, where)]
+    out += [w for w in garbled_words(sentence, f"{where}\n{context}") if w not in out]
     said = details(source)
     if claim.negated and not said.negated:
         out.append("negation")
     elif not claim.negated and said.negated and _negates_what_the_claim_says(source, said, sentence):
         out.append("the source's negation")
+    return out
+
+
+def garbled_words(sentence: str, text: str) -> list[str]:
+    """The Japanese words of ``sentence`` (runs of kanji or katakana) that ``text`` does not hold as written but
+    holds with one character changed, dropped or added: a small model's miscopy of a name (都道府県委員 →
+    都道県委員, 四・一六事件 → 四・一五事件), not a paraphrase, which would use another word."""
+    sentence, text = unicodedata.normalize("NFKC", sentence), unicodedata.normalize("NFKC", text)
+    out: list[str] = []
+    for word in dict.fromkeys(_JA_WORD.findall(_COUNTED.sub(" ", sentence))):
+        if len(word) < 3 or word in text:
+            continue
+        variants = (f"{re.escape(word[:i])}{edit}{re.escape(word[i + cut:])}"
+                    for i in range(len(word)) for edit, cut in (("", 1), (".", 1), (".", 0)))
+        if any(re.search(v, text) for v in variants):
+            out.append(word)
     return out
 
 
@@ -102,16 +132,39 @@ def _written_in(term: str, text: str) -> bool:
     return bool(CJK_CHAR.search(term)) and term in text
 
 
+def header_misuse(sentence: str, source: str, passage: str = "", labels: Sequence[str] = ()) -> list[str]:
+    """What is wrong with a source header that ``sentence`` copies (``labels``: the sources' names, "file.txt",
+    "Title > Heading", before a place "(lines 3-4)" in the prompt). A header is a citation on a line of its
+    own; words glued to it make a claim of a file name ("1992年に成立した平和維持活動.txt (lines 2-3)"). The text
+    copied under it is presented as the passage's own words, from ``source`` on: a word not there is a misquote."""
+    out: list[str] = []
+    for m in _HEADER_LINE.finditer(sentence):
+        before = re.sub(_LIST_ITEM, "", m.group(1)).rstrip()
+        label = max((x for x in labels if before.endswith(x)), key=len, default="")
+        if (stems(before[: len(before) - len(label)]) | stems(m.group(2))) - REFERENCE_WORDS:
+            out.append("file reference")
+            break
+    if quoted := _QUOTED.search(sentence):
+        start = passage.find(source)
+        copied = passage[start:] if start >= 0 else source  # a copy may run on past the source sentence
+        held = stems(copied)
+        terms = list(dict.fromkeys(query_terms(quoted.group(1))))
+        out += [t for i, t in enumerate(terms) if stem(t) not in held and not _written_in(t, copied)
+                and not (i == len(terms) - 1 and any(h.startswith(t) for h in held))]  # cut off mid-word
+    return out
+
+
 def judge(sentence: str, source: str | None, share: float, context: str = "", *, question: str = "",
-          passage: str = "") -> Judgement:
-    """The verdict on ``sentence`` given its best source sentence (None: no source sentence matched) and the
-    passage that holds it."""
+          passage: str = "", labels: Sequence[str] = ()) -> Judgement:
+    """The verdict on ``sentence`` given its best source sentence (None: no source sentence matched), the
+    passage that holds it and the sources' headers (``labels``)."""
     if source is None or share < PARTLY_SHARE:
         return Judgement("unsupported", share)
     terms = stems(sentence)
     if terms and question:  # the question's own words count as borne out: the user stated them
         share = max(share, len(terms & (stems(source) | stems(question))) / len(terms))
     missing = missing_details(sentence, source, context, passage)
+    missing += [w for w in header_misuse(sentence, source, passage, labels) if w not in missing]
     new_share, lacking = new_terms_missing(sentence, question, f"{passage or source}\n{context}")
     if new_share < NEW_TERMS_SHARE:
         missing += [w for w in lacking if w not in missing]
@@ -123,6 +176,9 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
     """Every claim of the answer ``text`` with its best source sentence and the verdict on it (before the quote
     is verified in the file: ``Asker.judge`` does that)."""
     out: list[tuple[cite.Match, Judgement]] = []
+    labels = [name for s in sources for name in (  # as the prompt names them (``prompt.source_block``), or so
+        " > ".join(t for t in (s.hit.title, *s.hit.heading) if t), s.hit.path.rsplit("/", 1)[-1], s.hit.title or "")
+        if name]
     for match in cite.match_claims(text, sources, question):
         if match.candidate is None:
             out.append((match, Judgement("unsupported", 0.0)))
@@ -130,5 +186,5 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
         hit = sources[match.candidate.n - 1].hit
         context = " ".join(filter(None, (question, hit.title, *hit.heading)))
         out.append((match, judge(match.claim, match.candidate.text, match.support, context, question=question,
-                                 passage=hit.text)))
+                                 passage=hit.text, labels=labels)))
     return out
