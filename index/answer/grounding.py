@@ -9,7 +9,8 @@ Thresholds are per language of the question, chosen on squad_en / jsquad_ja with
 articles indexed and questions about the other half as near misses (``bench.refusal`` reports both
 halves). English questions are told apart well by the dense similarity (MiniLM's); Japanese ones
 get USE's alone, which is weaker, so there a proper noun of the question that the index has never
-seen (a place, a person, an organisation the files do not mention) refuses the question too.
+seen (a place, a person, an organisation the files do not mention) refuses the question too, and so
+do two of its words that the index has never seen, unless a sentence is close to the question.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Evidence:
     terms_per_hit: tuple[frozenset[str], ...] = ()  # the question's terms each passage contains
     best: int = -1  # index of the passage with the best coverage, -1 if none
     unknown_names: frozenset[str] = field(default_factory=frozenset)  # the question's names no chunk holds
+    unknown_terms: int = 0  # the question's words (not numbers) that no chunk of the index holds
 
     @property
     def coverage(self) -> float:
@@ -46,12 +48,16 @@ class GroundingSettings:
     min_dense: float = 0.4
     dense_floor: float = 0.3  # below this the passages are about something else, whatever terms they share
     refuse_unknown_names: bool = False  # a name of the question that no chunk holds means "not in the files"
+    # so do this many words of the question that the index has never seen (0: off), unless a sentence is as
+    # close to the question as ``unknown_terms_dense``
+    refuse_unknown_terms: int = 0
+    unknown_terms_dense: float = 0.55
 
 
 # Chosen with bench/refusal.py on one half of the articles, checked on the other (see the README).
 BY_LANGUAGE = {
     "en": GroundingSettings(),
-    "ja": GroundingSettings(min_dense=0.5, dense_floor=0.2, refuse_unknown_names=True),
+    "ja": GroundingSettings(min_dense=0.5, dense_floor=0.2, refuse_unknown_names=True, refuse_unknown_terms=2),
 }
 
 
@@ -60,6 +66,9 @@ def supports(evidence: Evidence, settings: GroundingSettings) -> bool:
     if settings.refuse_unknown_names and evidence.unknown_names:
         return False
     dense = evidence.dense
+    if (settings.refuse_unknown_terms and evidence.unknown_terms >= settings.refuse_unknown_terms
+            and (dense is None or dense < settings.unknown_terms_dense)):
+        return False
     if dense is None:  # no similarities (the vector side is down, or a lexical search): terms alone decide
         return evidence.coverage >= settings.min_coverage
     if dense < settings.dense_floor:
@@ -82,7 +91,8 @@ def assess(question: str, hits: Sequence[Hit], catalog: Catalog) -> Evidence:
     dense = max((h.dense for h in hits if h.dense is not None), default=None)
     stemmed = {stem(t): t for t in terms} | {t: t for t in terms}
     unknown = frozenset(n for n in names(question) if n in stemmed and df.get(stemmed[n], 0) == 0)
-    return Evidence(dense, per_hit, found_terms, best, unknown)
+    unseen = sum(1 for t in terms if df.get(t, 0) == 0 and not t.isdigit())
+    return Evidence(dense, per_hit, found_terms, best, unknown, unseen)
 
 
 def relevant(hits: Sequence[Hit], evidence: Evidence, share: float = 0.5) -> list[Hit]:
