@@ -123,17 +123,17 @@ def measure(c: Container, rows: list[dict[str, Any]], model_limit: int) -> dict[
     examples = []
     for i, r in enumerate(rows):
         turns = (Turn(r["first"], "", r["first"]),)
-        carried = followup.standalone(r["follow_up"], turns, df, None)
+        carried = followup.standalone(r["follow_up"], turns, df, None).text
         counts["standalone"] += answered(c, r["question"], r)
         counts["follow-up"] += answered(c, r["follow_up"], r)
         counts["carried"] += answered(c, carried, r)
         elsewhere = next(q for g, q in sorted(other.items(), key=lambda kv: kv[0] == r["gold_files"][0])
                          if g != r["gold_files"][0])
         counts["switch"] += answered(c, followup.standalone(r["question"], (Turn(elsewhere, "", elsewhere),), df,
-                                                            None), r)
+                                                            None).text, r)
         if i < model_limit:
             started = time.perf_counter()
-            rewritten = followup.standalone(r["follow_up"], turns, df, lambda: c.llm)
+            rewritten = followup.standalone(r["follow_up"], turns, df, lambda: c.llm).text
             model_s += time.perf_counter() - started
             model_hits += answered(c, rewritten, r)
             model_base += answered(c, r["question"], r)

@@ -71,15 +71,16 @@ class Retriever:
         self.on_vector_error = on_vector_error
 
     def _vector_query(self, vector: Vectors, n: int, scope: Scope | None) -> list[tuple[str, float]]:
-        try:
-            if not scope:
-                return self.vectors.query(vector, n)
+        units = inside = None
+        if scope:  # the catalog's part: its errors are the catalog's, not the vector store's
             units = self.catalog.scope_units(scope, self.settings.scope_ids)
-            if units is not None:
-                return self.vectors.query(vector, n, units)
-            inside = self.catalog.scope_chunk_ids(scope)
-            wide = self.vectors.query(vector, n * self.settings.scope_overfetch)
-            return [(uid, sim) for uid, sim in wide if chunk_of(uid) in inside]
+            if units is None:
+                inside = self.catalog.scope_chunk_ids(scope)
+        try:
+            if inside is not None:
+                wide = self.vectors.query(vector, n * self.settings.scope_overfetch)
+                return [(uid, sim) for uid, sim in wide if chunk_of(uid) in inside]
+            return self.vectors.query(vector, n) if units is None else self.vectors.query(vector, n, units)
         except Exception as exc:
             if self.on_vector_error is None:
                 raise

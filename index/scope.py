@@ -9,6 +9,7 @@ that was too small.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -109,7 +110,10 @@ class Scope:
 
 
 def _place_sql(place: str, path: str) -> tuple[str, list[object]]:
-    if GLOB_CHARS.search(place):
+    if place.rstrip("/") == "" and place:
+        return f"{path} GLOB ?", ["/*"]  # the root: every file
+    literal = place.startswith("/") and os.path.exists(place)  # a folder named "Photos [2020]" is no glob
+    if GLOB_CHARS.search(place) and not literal:
         if place.startswith("/") or "://" in place:
             return f"{path} GLOB ?", [place]
         return f"({path} GLOB ? OR {path} GLOB ?)", [place, "*/" + place]  # a relative glob matches anywhere below
@@ -161,7 +165,7 @@ def parse_when(text: str, *, now: float | None = None, end: bool = False) -> flo
             day = date.fromisoformat(raw)
             return _day_start(day + timedelta(days=1) if end else day)
         return datetime.fromisoformat(text.strip()).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ScopeError(f"not a date: {text!r} (try 2024-03-01, 2024-03, today, 7d or 2w)") from None
 
 
@@ -193,7 +197,7 @@ def scope_of(*, within: Sequence[str] = (), types: Sequence[str] = (), since: st
     stop = _when(until, now, end=True)
     if start is not None and stop is not None and stop <= start:
         raise ScopeError("`until` is not after `since`")
-    places = tuple(p.strip() for p in within if str(p).strip())
+    places = tuple(os.path.expanduser(p.strip()) for p in within if str(p).strip())
     if any("\x00" in p for p in (*places, *paths)):
         raise ScopeError("a path with a NUL character")
     return Scope(within=places, types=parse_types(types), since=start, until=stop,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ragd.index.answer import whole
 from ragd.index.answer.ask import AskSettings
 from ragd.index.answer.conversations import ConversationError, Conversations, checked_id, new_conversation_id
 from ragd.index.answer.followup import Turn, leans_on_earlier, lexical_standalone, resolved, usable_rewrite
@@ -15,6 +16,7 @@ from ragd.index.answer.history import History, HistorySettings
 from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.answer.verify import normalise
 from ragd.index.errors import NotInIndex
+from ragd.index.models import Hit
 from ragd.index.scope import Scope
 from tests.fakes import ScriptedLLM
 from tests.test_answer import World
@@ -178,3 +180,36 @@ def test_a_whole_document_request_for_a_file_not_indexed_is_refused(world):
 
 def test_settings_default_to_carried_terms():
     assert AskSettings().rewrite == "lexical"
+
+
+def test_no_passage_is_cut_short_between_two_passes():
+    def hit(i: int) -> Hit:
+        text = " ".join(f"Line {i}.{j} of the ledger names warehouse {i * 100 + j}." for j in range(1, 3 + i % 9))
+        return Hit(chunk_id=f"c{i}", path="/ledger.md", text=text, score=0.0, page=None, line_start=i, line_end=i)
+
+    hits = [hit(i) for i in range(1, 40)]
+    llm = ScriptedLLM("Nothing here.", context_length=700)
+    read = whole.read_whole("Summarise", "/ledger.md", hits, llm, lambda *_: None, answer_tokens=128, lang="en")
+    assert read.read == len(hits) and read.batches > 3
+    for h in hits:  # each passage is in some pass whole, not cut at the end of one and skipped by the next
+        assert any(h.text in p for p in llm.prompts), h.text[:40]
+
+
+def test_a_document_past_the_passes_is_read_in_strides_and_says_so(world, monkeypatch):
+    monkeypatch.setattr(whole, "MAX_BATCHES", 2)
+    path = world.write("report.md", "# Harbour report\n\n" + "\n\n".join(LONG) + "\n")
+    world.index()
+    llm = ScriptedLLM(_first_source_sentence, context_length=512)
+    answer = world.asker(llm).ask("Summarise", options=AskOptions(scope=Scope(paths=(str(path),))))
+    assert re.search(r"Read in part: report\.md \((\d+) of (\d+) passages in \d+ passes", answer.answer)
+    read, total = map(int, re.search(r"\((\d+) of (\d+)", answer.answer).groups())
+    assert 0 < read < total
+    assert "Harbour report" in answer.searched  # a follow-up carries the file's name
+
+
+def test_standalone_questions_are_not_taken_for_follow_ups_and_rewrites_add_no_numbers():
+    assert not leans_on_earlier("Is there a deadline for the tax return of the garden company?")
+    assert not leans_on_earlier("Which law that the parliament passed covers the harbour?")
+    turns = (Turn("When were the tomatoes planted?", "On the ninth of April."),)
+    assert usable_rewrite("And the beans?", "When were the beans planted in 1999?", turns) is None
+    assert usable_rewrite("And the beans?", "When were the beans planted?", turns) == "When were the beans planted?"

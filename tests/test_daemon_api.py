@@ -17,6 +17,8 @@ from ragd.daemon.server.api.openai_compat import NO_QUESTION
 from ragd.daemon.server.app import create_app
 from ragd.daemon.server.runtime import Runtime
 from ragd.daemon.server.settings import ServerSettings
+from ragd.daemon.service.remote import scope_fields
+from ragd.index.scope import scope_of
 from tests.fakes import HashingEmbedder, MemoryVectors, ScriptedLLM
 from tests.inprocess import AUTH, TOKEN, serving, settle, wait_until
 
@@ -420,6 +422,11 @@ def test_scoped_search_and_ask_through_rest(env):
     assert found(since="7d") == [receipt]
     bad = client.post("/v1/search", json={"query": "tomato", "since": "2024-02-30"})
     assert bad.status_code == 422 and "not a date" in bad.json()["error"]["message"]
+    assert client.post("/v1/search", json={"query": "tomato", "until": "9999-12-31"}).status_code == 200
+    # what the CLI sends through the daemon: the scope's own JSON (dates with their offset)
+    sent = scope_fields(scope_of(within=[str(docs / "taxes")], since="2000-01-01", until="2999-01-01"))
+    assert found(**sent) == [receipt]
+    assert sorted(found(**{"in": ["/"]})) == sorted([garden, receipt])
     answer = client.post("/v1/ask", json={"question": "When were the tomatoes planted?", "type": ["txt"]}).json()
     assert answer["scope"]["type"] == ["txt"] and answer["citations"][0]["path"] == garden
     schema = client.get("/openapi.json").json()["components"]["schemas"]

@@ -65,6 +65,7 @@ def test_two_words_the_index_never_saw_refuse_a_japanese_question_unless_a_sente
     assert supports(Evidence(0.5, (0.8,), (frozenset(),), 0, frozenset(), unknown_terms=2), BY_LANGUAGE["en"])
     hit = Hit(chunk_id="a", path="/x", text="小石川の図書館は火曜日に休館する。", score=1.0, page=None, line_start=1,
               line_end=1, dense=0.5)
-    counted = grounding.assess("小石川の図書館の略称と綱領は何か", [hit], Frequencies({"小石川": 1, "図書": 3, "館": 3}))
+    known = Frequencies({"小石川": 1, "図書": 3, "館": 3})
+    counted = grounding.assess("小石川の図書館の略称と綱領は何か", [hit], known)
     assert counted.unknown_terms >= 2
     assert grounding.assess("2031年の図書館", [hit], Frequencies({"図書": 3, "館": 3, "年": 5})).unknown_terms == 0

@@ -122,6 +122,7 @@ def test_filters_and_conversations_reach_the_backend(url: str) -> None:
     assert scope.since is not None and scope.until is None
     assert not asked.is_error and BACKEND.options.conversation == "garden-1"
     assert "xlsx" in BACKEND.options.scope.types
+    assert "xlsx" in asked.structured_content["scope"]["type"] and asked.structured_content["scope"]["in"] == []
     assert bad.is_error and "not a date" in bad.content[0].text
 
 

@@ -21,6 +21,7 @@ from ragd.index.answer.models import Answer, Citation, Sentence
 from ragd.index.errors import NothingIndexed, RagdError
 from ragd.index.llm.base import LLMError
 from ragd.index.models import Hit
+from ragd.index.scope import Scope
 from ragd.index.store.health import IndexDamaged
 from tests.servers import serve_in_thread
 
@@ -72,7 +73,8 @@ class FakeBackend:
             return Answer(question, "Your files do not say.", grounded=False, nearest=[HIT], model="fake")
         text = "".join(PIECES)
         return Answer(question, text, grounded=True, citations=[CITATION, PDF_CITATION], model="fake",
-                      sentences=[Sentence(0, len(text), "The tomatoes were planted on 12 May.", "supported", (0,))])
+                      sentences=[Sentence(0, len(text), "The tomatoes were planted on 12 May.", "supported", (0,))],
+                      scope=options.scope if options is not None else Scope())
 
     def model_name(self) -> str:
         return "ragd-test"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -66,6 +67,19 @@ def test_both_sides_are_scoped_not_post_filtered(stores):
     assert len(hits) == 5 and all(h.path.endswith(".md") for h in hits)
 
 
+def test_a_folder_whose_name_looks_like_a_glob_is_taken_as_it_is(tmp_path):
+    folder = tmp_path / "Photos [2020]"
+    folder.mkdir()
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    text = "The harbour at dawn."
+    for n, path in enumerate([str(folder / "a.txt"), str(tmp_path / "Photos 2" / "b.txt")]):
+        catalog.replace_file(FileRecord(path, 1, 0, f"h{n}", "indexed", None, 1, NOW),
+                             [(f"c{n}", f"e{n}", 1, Chunk(text=text, ordinal=0))])
+    assert catalog.scope_files(Scope(within=(str(folder),))) == [str(folder / "a.txt")]
+    assert len(catalog.scope_files(Scope(within=("/",)))) == 2
+    catalog.close()
+
+
 def test_a_scope_that_holds_nothing_finds_nothing(stores):
     catalog, vectors, embedder = stores
     retriever = Retriever(catalog, vectors, embedder)
@@ -91,4 +105,7 @@ def test_dates_types_and_places_as_people_type_them():
         scope_of(since="2024-03-02", until="2024-03-01")
     scope = scope_of(within=["~/x"], types=["pdf"], since="2024-01-01")
     assert Scope.from_json(scope.to_json()) == scope
+    assert scope.within == (str(Path("~/x").expanduser()),)
+    with pytest.raises(ScopeError, match="not a date"):
+        parse_when("9999-12-31", end=True)
     assert "type pdf" in scope.describe()

@@ -32,7 +32,7 @@ def scope_options(command: F) -> F:
 def local_place(place: str) -> str:
     """A folder given on the command line as the index knows it: absolute when it exists here (the daemon's
     working directory is not the user's); globs and bare folder names are kept as typed."""
-    if GLOB_CHARS.search(place) or "://" in place:
+    if "://" in place or (GLOB_CHARS.search(place) and not os.path.exists(os.path.expanduser(place))):
         return place
     path = os.path.expanduser(place)
     if os.path.exists(path) or path.startswith(("/", "./", "../")) or place.startswith("~"):

@@ -67,7 +67,7 @@ class Asker:
         hits = self.retriever.search(question, self.settings.k, scope=scope)
         return hits, grounding.assess(question, hits, self.catalog)
 
-    def standalone(self, question: str, turns: tuple[followup.Turn, ...]) -> str:
+    def standalone(self, question: str, turns: tuple[followup.Turn, ...]) -> followup.Standalone:
         """What to search for ``question`` in its conversation (itself when it stands alone)."""
         model = self.llm if self.settings.rewrite == "model" else None
         return followup.standalone(question, turns, self.catalog.document_frequencies, model)
@@ -80,7 +80,8 @@ class Asker:
         started = time.perf_counter()
         if opts.scope.paths:
             return self.read_whole(question, opts, on_token)
-        searched = self.standalone(question, opts.turns)
+        made_standalone = self.standalone(question, opts.turns)
+        searched = made_standalone.text
         hits, evidence = self.retrieve(searched, opts.scope)
         timings = {"retrieve": time.perf_counter() - started}
 
@@ -93,8 +94,12 @@ class Asker:
             return made(Answer(question, NOT_FOUND[lang], grounded=False, nearest=hits[: s.nearest],
                                timings=timings))
         llm = self.llm()
-        asked = searched if s.rewrite == "model" else question  # a carried-terms query is not a question
-        earlier = tuple(t.question for t in opts.turns[-2:]) if searched != question and asked == question else ()
+        by_model = made_standalone.by == "model"
+        asked = searched if by_model else question  # a carried-terms query is not a question
+        earlier = tuple(t.question for t in opts.turns[-2:]) if made_standalone.by == "carried" else ()
+        # what the user stated: the question with its carried terms, or (the model's rewrite may add details the
+        # check would take as given) the question and the earlier ones
+        stated = " ".join([*(t.question for t in opts.turns[-2:]), question]) if by_model else searched
         messages, sources = self.prompt(asked, hits, evidence, llm, earlier)
         timings["prompt"] = time.perf_counter() - started - timings["retrieve"]
         pieces: list[str] = []
@@ -109,7 +114,7 @@ class Asker:
         timings["generate"] = time.perf_counter() - first_at  # after the first token
         text = "".join(pieces).strip()
         cite_start = time.perf_counter()
-        citations, sentences = self.judge(text, sources, searched)
+        citations, sentences = self.judge(text, sources, stated)
         answer = Answer(question, text, grounded=bool(citations), citations=citations, model=llm.model_id,
                         sentences=sentences)
         if not citations and s.extractive_fallback:
@@ -139,7 +144,10 @@ class Asker:
         answer = whole.assemble(question, read, lang, llm.model_id, started)
         if on_token is not None:
             on_token(answer.answer)
-        answer.searched, answer.conversation, answer.scope = question, opts.conversation, opts.scope
+        # a follow-up ("and what does it say about X?") carries the files' names, as if the user had said them
+        named = " ".join(dict.fromkeys(name for path, hits in documents for name in (
+            path.rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("_", " "), hits[0].title or "") if name))
+        answer.searched, answer.conversation, answer.scope = f"{question} {named}", opts.conversation, opts.scope
         return answer
 
     def prompt(self, question: str, hits: list[Hit], evidence: grounding.Evidence, llm: LLM,

@@ -18,12 +18,21 @@ from ragd.index.tokenize import query_terms
 
 CARRIED_TERMS = 4  # of the earlier turn's terms, the rarest this many are carried
 COMMON_SHARE = 0.05  # a term in more of the chunks than this sets nothing apart: not carried
-_ANAPHOR_EN = re.compile(r"\b(it|its|they|them|their|theirs|this|that|these|those|he|him|his|she|her|hers|there|"
-                         r"then|same|also|too|else|other|others|one|ones|former|latter)\b", re.IGNORECASE)
+# ("that", "there", "one" are left out: "the law that…", "is there…" start standalone questions as often)
+_ANAPHOR_EN = re.compile(r"\b(it|its|they|them|their|theirs|this|these|those|he|him|his|she|her|hers|same|too|else|"
+                         r"other|others|former|latter)\b", re.IGNORECASE)
 _OPENING_EN = re.compile(r"^\s*(and|but|so|or|what about|how about|why|what else)\b", re.IGNORECASE)
 _ANAPHOR_JA = re.compile(r"それ|その|そこ|そちら|これ|この|ここ|こちら|あれ|あの|あそこ|彼|彼女|同じ|前者|後者|"
                          r"^\s*(では|じゃあ|で、|それで|また)")
 MIN_OWN_TERMS = 2  # a question with fewer content terms than this leans on what came before
+
+
+@dataclass(frozen=True)
+class Standalone:
+    """What to search for a question of a conversation, and how it was made."""
+
+    text: str
+    by: str = "asked"  # "asked" (it stands alone), "model" (the model's rewrite) or "carried" (terms carried)
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ def resolved(turns: Sequence[Turn], frequencies: Frequencies) -> list[Turn]:
 REWRITE_SYSTEM = ("Rewrite the user's last question as one standalone question that can be understood without "
                   "the conversation: name what it refers to. Keep its language. Reply with the question only.")
 MAX_REWRITE_TOKENS = 96
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def model_standalone(question: str, turns: Sequence[Turn], llm: LLM) -> str | None:
@@ -107,8 +117,9 @@ def model_standalone(question: str, turns: Sequence[Turn], llm: LLM) -> str | No
 
 
 def usable_rewrite(question: str, reply: str, turns: Sequence[Turn] = ()) -> str | None:
-    """The first line of ``reply`` as a question, if it is one: not empty, not an essay, and sharing a term with
-    the question or the turn before it (a rewrite about neither answered something else)."""
+    """The first line of ``reply`` as a question, if it is one: not empty, not an essay, sharing a term with the
+    question or the turn before it (a rewrite about neither answered something else), and with no number that
+    the conversation does not hold (a rewrite that adds one is answering, not asking)."""
     line = next((ln.strip() for ln in reply.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^(standalone question|question|q)\s*[:：]\s*", "", line, flags=re.IGNORECASE).strip(" \"'“”「」")
     if not line or len(line) > 3 * len(question) + 200:
@@ -118,18 +129,22 @@ def usable_rewrite(question: str, reply: str, turns: Sequence[Turn] = ()) -> str
         context |= set(query_terms(turns[-1].searched or turns[-1].question))
     if context and not context & set(query_terms(line)):
         return None
+    said = " ".join([question, *(f"{t.question} {t.answer}" for t in turns)])
+    if any(n not in said for n in _NUMBER.findall(line)):
+        return None
     return line
 
 
 def standalone(question: str, turns: Sequence[Turn], frequencies: Frequencies, llm: Callable[[], LLM] | None,
-               ) -> str:
+               ) -> Standalone:
     """What to search for ``question`` after ``turns``: the model's rewrite when ``llm`` is given and its reply
     is usable, else the lexical fallback. A question that stands alone is searched as it is."""
     if not turns or not leans_on_earlier(question):
-        return question
+        return Standalone(question)
     turns = resolved(turns, frequencies)
     if llm is not None:
         rewritten = model_standalone(question, turns, llm())
         if rewritten is not None:
-            return rewritten
-    return lexical_standalone(question, turns, frequencies)
+            return Standalone(rewritten, "model")
+    carried = lexical_standalone(question, turns, frequencies)
+    return Standalone(carried, "carried" if carried != question else "asked")

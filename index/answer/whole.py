@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ragd.index.answer import cite, prompt, support
 from ragd.index.answer.models import Answer, Citation, Sentence, Source
-from ragd.index.llm.base import LLM, complete
+from ragd.index.llm.base import LLM, Message, complete
 from ragd.index.models import Hit
 from ragd.index.sentences import sentence_spans
 from ragd.index.store.catalog import Catalog
@@ -31,6 +31,10 @@ NOTHING = {"en": "(nothing about this)", "ja": "（該当なし）"}
 FILE_HEAD = {"en": "{name}:", "ja": "{name}："}
 READ = {"en": "Read whole: {files} ({passages} in {batches}).",
         "ja": "全体を読みました：{files}（{passages}箇所、{batches}回）。"}
+READ_PART = {"en": "Read in part: {files} ({read} of {passages} in {batches}; a document this long is read in strides "
+                   "past the first passes).",
+             "ja": "一部を読みました：{files}（{passages}箇所中{read}箇所、{batches}回。"
+                   "長い文書は途中から間引いて読みます）。"}
 SUMMARY_WORDS = ("summar", "overview", "要約", "まとめ", "概要")
 
 
@@ -48,7 +52,8 @@ class Note:
 class Notes:
     path: str
     notes: list[Note] = field(default_factory=list)
-    passages: int = 0
+    passages: int = 0  # the file's passages
+    read: int = 0  # of them, read (all but those skipped in strides past MAX_BATCHES)
     batches: int = 0
 
 
@@ -82,22 +87,32 @@ def read_whole(question: str, path: str, hits: Sequence[Hit], llm: LLM, verify: 
     request = SUMMARY_REQUEST[lang] if is_summary(question) else ABOUT[lang].format(q=question.strip())
     out = Notes(path, passages=len(hits))
     rest = list(hits)
+    strided = False
+
+    def batch(passages: Sequence[Hit]) -> tuple[list[Message], list[Source]]:
+        return prompt.build(request, passages, context_length=llm.context_length,
+                            answer_tokens=min(MAP_TOKENS, answer_tokens), count=llm.count_tokens)
+
     while rest:
-        messages, sources = prompt.build(request, rest, context_length=llm.context_length,
-                                         answer_tokens=min(MAP_TOKENS, answer_tokens), count=llm.count_tokens)
-        if not sources:  # a single chunk larger than the context: its opening, cut to fit, is what is read
-            sources = [Source(1, rest[0])]
+        messages, sources = batch(rest)
+        if not sources:  # the context cannot hold even the opening of this passage
+            rest = rest[1:]
+            continue
         taken = len(sources)
+        if taken > 1 and sources[-1].hit.text != rest[taken - 1].text:  # cut to fit: whole, in the next batch
+            taken -= 1
+            messages, sources = batch(rest[:taken])
         out.batches += 1
+        out.read += taken
         text = complete(llm, messages, max_tokens=MAP_TOKENS).strip()
         notes = _verified_notes(text, sources, request, verify)
         if not notes and is_summary(question):
             notes = _opening(sources, verify)
         out.notes += notes
         rest = rest[taken:]
-        if out.batches >= MAX_BATCHES and rest:  # stride over the rest: keep every n-th passage
-            step = max(2, len(rest) // max(1, taken * 4))
-            rest = rest[::step]
+        if out.batches >= MAX_BATCHES and rest and not strided:  # past this, every n-th passage of the rest
+            step = max(2, len(rest) // max(1, taken * MAX_BATCHES // 4))
+            rest, strided = rest[::step], True
     return out
 
 
@@ -156,12 +171,15 @@ def assemble(question: str, read: Sequence[Notes], lang: str, model: str, starte
             put(f"{body} [{citation.n}]")
             sentences.append(Sentence(start, start + len(body), body, note.support, (len(citations) - 1,),
                                       note.missing))
-    passages, batches = sum(n.passages for n in read), sum(n.batches for n in read)
+    passages, done = sum(n.passages for n in read), sum(n.read for n in read)
+    batches = sum(n.batches for n in read)
     if lang == "en":
-        said = {"passages": _count(passages, "passage"), "batches": _count(batches, "pass", "passes")}
+        said = {"passages": _count(passages, "passage"), "batches": _count(batches, "pass", "passes"),
+                "read": str(done)}
     else:
-        said = {"passages": str(passages), "batches": str(batches)}
-    put("\n\n" + READ[lang].format(files=", ".join(n.path.rsplit("/", 1)[-1] for n in read), **said))
+        said = {"passages": str(passages), "batches": str(batches), "read": str(done)}
+    template = READ if done >= passages else READ_PART
+    put("\n\n" + template[lang].format(files=", ".join(n.path.rsplit("/", 1)[-1] for n in read), **said))
     answer = Answer(question, "".join(pieces), grounded=bool(citations), citations=citations, model=model,
                     sentences=sentences)
     answer.timings = {"total": time.perf_counter() - started}

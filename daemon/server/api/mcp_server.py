@@ -101,7 +101,7 @@ def _server(backend: Backend) -> MCPServer[Any]:
         result = SearchResult(hits=[_hit(h) for h in hits])
         text = "\n\n".join(f"{i}. {where(h)}  score {h.score:.3f}\n{h.text}" for i, h in enumerate(hits, 1))
         return CallToolResult(content=[TextContent(text=text or "No matching passages.")],
-                              structured_content=result.model_dump(mode="json"))
+                              structured_content=result.model_dump(mode="json", by_alias=True))
 
     @server.tool(title="Ask the user's files", annotations=read_only)
     async def ask(
@@ -120,7 +120,7 @@ def _server(backend: Backend) -> MCPServer[Any]:
         except RagdError as exc:
             raise ToolError(str(exc)) from exc
         return CallToolResult(content=[TextContent(text=answer.answer + footer(answer))],
-                              structured_content=_ask_result(answer).model_dump(mode="json"))
+                              structured_content=_ask_result(answer).model_dump(mode="json", by_alias=True))
 
     return server
 

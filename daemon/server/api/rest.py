@@ -51,8 +51,12 @@ class _Strict(BaseModel):
 # What a date filter and a type filter look like (a day that does not exist, or `until` not after `since`, is
 # still a 422 that says so).
 WHEN = (r"^(?:[1-9]\d{3}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01])"
-        r"(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?)?)?)?|today|yesterday|[1-9]\d{0,3}[hdwmy])$")
+        r"(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?)?)?"
+        r"|today|yesterday|[1-9]\d{0,3}[hdwmy])$")
 TYPES = r"^\.?[A-Za-z0-9_+-]{1,16}(?:,\.?[A-Za-z0-9_+-]{1,16})*$"
+
+
+MAX_FILES = 10  # files of one whole-document request: each is read whole, in passes of the model
 
 
 class ScopedRequest(_Strict):
@@ -67,7 +71,7 @@ class ScopedRequest(_Strict):
     since: str | None = Field(None, pattern=WHEN, description="Modified at or after: `2024-03-01`, `2024-03`, "
                                                                "`today`, `7d`, `2w`, or an ISO date-time.")
     until: str | None = Field(None, pattern=WHEN, description="Modified before (a date alone: through its end).")
-    files: list[PathStr] = Field(default_factory=list, max_length=50,
+    files: list[PathStr] = Field(default_factory=list, max_length=MAX_FILES,
                                  description="Exactly these indexed files (as in hits and citations).")
 
     def scope(self) -> Scope:
