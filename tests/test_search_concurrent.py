@@ -68,10 +68,10 @@ def test_without_a_handler_the_vector_error_surfaces_after_the_lexical_side_is_d
     finished = threading.Event()
     real = Catalog.lexical_search
 
-    def slow(self, query, k):
+    def slow(self, query, k, scope=None):
         time.sleep(0.2)
         try:
-            return real(self, query, k)
+            return real(self, query, k, scope)
         finally:
             finished.set()
 
@@ -85,9 +85,9 @@ def test_the_lexical_side_runs_while_the_dense_side_works(stores, monkeypatch):
     lexical_ran = threading.Event()
     real = Catalog.lexical_search
 
-    def mark(self, query, k):
+    def mark(self, query, k, scope=None):
         lexical_ran.set()
-        return real(self, query, k)
+        return real(self, query, k, scope)
 
     class WaitingEmbedder(HashingEmbedder):
         def embed_batch(self, texts, kind="passage"):
