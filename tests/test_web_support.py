@@ -4,20 +4,15 @@ answer (one sentence from the file, one invented): the real LLM seam, with an an
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.daemon_proc import Daemon
 from tests.test_web_e2e import CHROMIUM, answered, ask, new_context, session_link
-from tests.web_helpers import watch
+from tests.web_helpers import daemon_on_model, scripted_model, watch
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -33,75 +28,34 @@ SUPPORTED = "🍅 The tomatoes were planted on the ninth of April, beside the fe
 INVENTED = "A team of robots waters them every morning at dawn."
 
 
-class ScriptedModel(BaseHTTPRequestHandler):
-    """Answers every chat request with the same two sentences (a plain JSON reply, as servers may send)."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if not self.path.endswith("/chat/completions"):
-            self.send_error(404)
-            return
-        body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": f"{SUPPORTED} {INVENTED}"}}]})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def do_GET(self) -> None:
-        self.send_error(404)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def model_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with scripted_model(lambda _: f"{SUPPORTED} {INVENTED}") as url:  # the same answer to every question
+        yield url
 
 
 def test_an_unsupported_sentence_is_marked_on_the_page(tmp_path, model_url):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "garden.md").write_text(GARDEN, encoding="utf-8")
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "config.toml").write_text(f'[llm]\nbackend = "openai"\nbase_url = "{model_url}"\napi_model = "scripted"\n',
-                                      encoding="utf-8")
-    daemon = Daemon(home, [docs]).start()
-    try:
-        daemon.settled()
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            page = new_context(browser).new_page()
-            problems = watch(page)
-            page.goto(session_link(daemon))
-            page.wait_for_url(re.compile(r"/#ask$"))
-            ask(page, "When were the tomatoes planted?")
-            answered(page)
-            assert page.get_attribute("#answer", "data-grounded") == "true"
-            marked = page.locator("#answer-text .claim.unsupported")
-            assert marked.count() == 1
-            assert (marked.text_content() or "").startswith(INVENTED)  # the span starts where the sentence does
-            assert marked.get_attribute("title") == "not found in your files"
-            assert "(not found in your files)" in (marked.locator(".claim-note").text_content() or "")
-            text = page.text_content("#answer-text") or ""
-            assert text.index("ninth of April") < text.index("robots")  # the supported sentence is shown plainly
-            assert page.locator("#answer-text .claim").count() == 1
-            assert page.locator("#answer-text button.cite").count() == 1  # [1] still opens its passage
-            assert page.text_content("#answer-support") == "1 of 2 sentences is not found in your files."
-            artifacts = Path(os.environ.get("RAGD_TEST_ARTIFACTS", tmp_path)) / "screenshots"
-            artifacts.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(artifacts / "answer-unsupported-marked.png"), full_page=True)
-            assert not problems, problems
-            browser.close()
-    finally:
-        daemon.stop_quietly()
+    with daemon_on_model(tmp_path, model_url, {"garden.md": GARDEN}) as daemon, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = new_context(browser).new_page()
+        problems = watch(page)
+        page.goto(session_link(daemon))
+        page.wait_for_url(re.compile(r"/#ask$"))
+        ask(page, "When were the tomatoes planted?")
+        answered(page)
+        assert page.get_attribute("#answer", "data-grounded") == "true"
+        marked = page.locator("#answer-text .claim.unsupported")
+        assert marked.count() == 1
+        assert (marked.text_content() or "").startswith(INVENTED)  # the span starts where the sentence does
+        assert marked.get_attribute("title") == "not found in your files"
+        assert "(not found in your files)" in (marked.locator(".claim-note").text_content() or "")
+        text = page.text_content("#answer-text") or ""
+        assert text.index("ninth of April") < text.index("robots")  # the supported sentence is shown plainly
+        assert page.locator("#answer-text .claim").count() == 1
+        assert page.locator("#answer-text button.cite").count() == 1  # [1] still opens its passage
+        assert page.text_content("#answer-support") == "1 of 2 sentences is not found in your files."
+        artifacts = Path(os.environ.get("RAGD_TEST_ARTIFACTS", tmp_path)) / "screenshots"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(artifacts / "answer-unsupported-marked.png"), full_page=True)
+        assert not problems, problems
+        browser.close()

@@ -1,14 +1,18 @@
-"""Helpers for the web page's browser tests: screenshots, a page's own errors, and a foreign web site."""
+"""Helpers for the web page's browser tests: screenshots, a page's own errors, a foreign web site, and a daemon
+whose model is a scripted OpenAI-compatible server on loopback."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.daemon_proc import Daemon
 
 
 class Shots:
@@ -77,3 +81,59 @@ def foreign_site() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def scripted_model(reply: Callable[[str], str]) -> Iterator[str]:
+    """An OpenAI-compatible model on loopback that answers every chat with ``reply(prompt)`` (the messages' text
+    joined), as one plain JSON reply: the real LLM seam with answers known in advance. Yields its ``/v1`` URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if not self.path.endswith("/chat/completions"):
+                self.send_error(404)
+                return
+            prompt = "\n".join(m.get("content") or "" for m in request.get("messages", []))
+            body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
+                               "choices": [{"index": 0, "finish_reason": "stop",
+                                            "message": {"role": "assistant", "content": reply(prompt)}}]})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def daemon_on_model(root: Path, model_url: str, files: dict[str, str]) -> Iterator[Daemon]:
+    """A real ``ragd serve`` over a folder of ``files`` (name: text) under ``root``, answering with the model at
+    ``model_url``; yields it once the files are indexed."""
+    docs = root / "docs"
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    home = root / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(f'[llm]\nbackend = "openai"\nbase_url = "{model_url}"\napi_model = "scripted"\n',
+                                      encoding="utf-8")
+    daemon = Daemon(home, [docs]).start()
+    try:
+        daemon.settled()
+        yield daemon
+    finally:
+        daemon.stop_quietly()
