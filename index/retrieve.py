@@ -14,6 +14,7 @@ from ragd.index.embed import Embedder, Vectors
 from ragd.index.models import Hit, Mode
 from ragd.index.scope import Scope
 from ragd.index.store.catalog import Catalog, chunk_of
+from ragd.index.store.records import hit_of
 from ragd.index.store.vectors import VectorStore
 
 
@@ -140,10 +141,7 @@ class Retriever:
             item = stored.get(cid)
             if item is None:  # a vector whose catalog row is gone (mid-write); skip it
                 continue
-            c = item.chunk
-            hits.append(Hit(chunk_id=cid, path=item.path, text=c.text, score=round(score, 6), page=c.page,
-                            line_start=c.line_start, line_end=c.line_end, heading=c.heading, title=c.title,
-                            doc_key=c.doc_key, dense=dense.get(cid), sheet=c.sheet, slide=c.slide, ocr=c.ocr))
+            hits.append(hit_of(item, round(score, 6), dense.get(cid)))
             if len(hits) == k:
                 break
         return hits

@@ -21,6 +21,7 @@ from ragd.index.llm.base import LLM, Message, complete
 from ragd.index.models import Hit
 from ragd.index.sentences import sentence_spans
 from ragd.index.store.catalog import Catalog
+from ragd.index.store.records import hit_of
 
 MAP_TOKENS = 160  # a note per batch: a sentence or two
 MAX_BATCHES = 32  # passes per file; past them a longer document is read in strides (some passages skipped)
@@ -67,18 +68,7 @@ def is_summary(question: str) -> bool:
 
 def document_hits(catalog: Catalog, path: str) -> list[Hit]:
     """The file's chunks as hits, in document order."""
-    rows = catalog.conn.execute("SELECT id FROM chunks WHERE path = ? ORDER BY ordinal", (path,)).fetchall()
-    stored = catalog.chunks_by_id(str(r[0]) for r in rows)
-    hits = []
-    for (cid,) in rows:
-        item = stored.get(str(cid))
-        if item is None:
-            continue
-        c = item.chunk
-        hits.append(Hit(chunk_id=item.id, path=item.path, text=c.text, score=0.0, page=c.page,
-                        line_start=c.line_start, line_end=c.line_end, heading=c.heading, title=c.title,
-                        doc_key=c.doc_key, sheet=c.sheet, slide=c.slide, ocr=c.ocr))
-    return hits
+    return [hit_of(item, 0.0) for item in catalog.chunks_of(path)]
 
 
 def read_whole(question: str, path: str, hits: Sequence[Hit], llm: LLM, verify: Verify, *,

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ragd.index.models import Chunk
+from ragd.index.models import Chunk, Hit
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,11 @@ def stored_chunk(row: tuple[object, ...]) -> StoredChunk:
                   heading=tuple(json.loads(str(heading))), ordinal=int(ordinal),  # type: ignore[call-overload]
                   sheet=sheet if sheet is None else str(sheet), slide=slide, ocr=bool(ocr))  # type: ignore[arg-type]
     return StoredChunk(str(cid), str(path), str(embed_hash), chunk, int(units))  # type: ignore[call-overload]
+
+
+def hit_of(item: StoredChunk, score: float, dense: float | None = None) -> Hit:
+    """A stored chunk as a search hit (a passage with its place)."""
+    c = item.chunk
+    return Hit(chunk_id=item.id, path=item.path, text=c.text, score=score, page=c.page, line_start=c.line_start,
+               line_end=c.line_end, heading=c.heading, title=c.title, doc_key=c.doc_key, dense=dense, sheet=c.sheet,
+               slide=c.slide, ocr=c.ocr)
