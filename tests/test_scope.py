@@ -75,8 +75,8 @@ def test_a_folder_whose_name_looks_like_a_glob_is_taken_as_it_is(tmp_path):
     for n, path in enumerate([str(folder / "a.txt"), str(tmp_path / "Photos 2" / "b.txt")]):
         catalog.replace_file(FileRecord(path, 1, 0, f"h{n}", "indexed", None, 1, NOW),
                              [(f"c{n}", f"e{n}", 1, Chunk(text=text, ordinal=0))])
-    assert catalog.scope_files(Scope(within=(str(folder),))) == [str(folder / "a.txt")]
-    assert len(catalog.scope_files(Scope(within=("/",)))) == 2
+    assert catalog.scope_chunk_ids(Scope(within=(str(folder),))) == {"c0"}  # a.txt's one chunk
+    assert catalog.scope_chunk_ids(Scope(within=("/",))) == {"c0", "c1"}
     catalog.close()
 
 

@@ -270,6 +270,11 @@ class Catalog:
                 out[stored.id] = stored
         return out
 
+    def chunks_of(self, path: str) -> list[StoredChunk]:
+        """The file's chunks in document order."""
+        rows = self.conn.execute(f"SELECT {_CHUNK_COLS}, units FROM chunks WHERE path = ? ORDER BY ordinal", (path,))
+        return [stored_chunk(row) for row in rows]
+
     def iter_chunks(self, batch: int = 1000) -> Iterator[StoredChunk]:
         last = 0
         while True:
@@ -306,32 +311,26 @@ class Catalog:
         return [(ids[rowid], -float(s)) for rowid, s in rows if rowid in ids]
 
     @staticmethod
-    def _scope_rowids(scope: Scope) -> tuple[str, list[object]]:
+    def _scoped(scope: Scope, columns: str) -> tuple[str, list[object]]:
+        """A SELECT of ``columns`` over the chunks of the scope's indexed files (``c``: chunks, ``f``: files)."""
         clause, params = scope.sql()
-        return (" AND rowid IN (SELECT c.rowid FROM chunks c JOIN files f ON f.path = c.path"
-                f" WHERE f.status = 'indexed' AND {clause})"), params
+        return (f"SELECT {columns} FROM chunks c JOIN files f ON f.path = c.path WHERE f.status = 'indexed'"
+                f" AND {clause}"), params
+
+    def _scope_rowids(self, scope: Scope) -> tuple[str, list[object]]:
+        select, params = self._scoped(scope, "c.rowid")
+        return f" AND rowid IN ({select})", params
 
     def scope_units(self, scope: Scope, limit: int) -> list[str] | None:
         """The vector ids of the scope's chunks, or None when there are more than ``limit``."""
-        clause, params = scope.sql()
-        rows = self.conn.execute(
-            f"SELECT c.id, c.units FROM chunks c JOIN files f ON f.path = c.path WHERE f.status = 'indexed'"
-            f" AND {clause} LIMIT ?", [*params, limit + 1]).fetchall()
+        select, params = self._scoped(scope, "c.id, c.units")
+        rows = self.conn.execute(f"{select} LIMIT ?", [*params, limit + 1]).fetchall()
         ids = [u for cid, n in rows for u in unit_ids(cid, n)]
         return None if len(rows) > limit or len(ids) > limit else ids
 
     def scope_chunk_ids(self, scope: Scope) -> set[str]:
-        clause, params = scope.sql()
-        return {str(r[0]) for r in self.conn.execute(
-            f"SELECT c.id FROM chunks c JOIN files f ON f.path = c.path WHERE f.status = 'indexed' AND {clause}",
-            params)}
-
-    def scope_files(self, scope: Scope, limit: int = 1000) -> list[str]:
-        """The indexed files in ``scope``, by path."""
-        clause, params = scope.sql()
-        return [str(r[0]) for r in self.conn.execute(
-            f"SELECT f.path FROM files f WHERE f.status = 'indexed' AND {clause} ORDER BY f.path LIMIT ?",
-            [*params, limit])]
+        select, params = self._scoped(scope, "c.id")
+        return {str(r[0]) for r in self.conn.execute(select, params)}
 
     def _ids_by_rowid(self, rowids: Sequence[int]) -> dict[int, str]:
         if not rowids:
