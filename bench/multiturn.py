@@ -31,7 +31,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from bench.retrieval_quality import HIT_CHARS, QA_SETS, _questions, build_index
+from bench.retrieval_quality import QA_SETS, _questions, build_index, holds_answer
 from ragd.daemon.container import Container
 from ragd.index.answer import followup
 from ragd.index.answer.followup import Turn
@@ -110,8 +110,7 @@ def pairs(rows: list[dict[str, Any]], lang: str, per_article: int, seed: int = 7
 
 
 def answered(c: Container, query: str, row: dict[str, Any]) -> bool:
-    hits = c.retriever.search(query, 5, "hybrid")
-    return any(h.path in row["gold_paths"] and any(a in h.text[:HIT_CHARS] for a in row["answers"]) for h in hits)
+    return holds_answer(c.retriever.search(query, 5, "hybrid"), row)
 
 
 def measure(c: Container, rows: list[dict[str, Any]], model_limit: int) -> dict[str, Any]:

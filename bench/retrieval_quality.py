@@ -23,6 +23,7 @@ from typing import Any
 from ragd.daemon.config import load
 from ragd.daemon.container import Container
 from ragd.index.chunk import ChunkSettings
+from ragd.index.models import Hit
 
 REPO = Path(__file__).resolve().parents[1]
 QA_SETS = ("squad_en", "jsquad_ja")
@@ -50,6 +51,11 @@ def _questions(data: Path, ds: str) -> list[dict[str, Any]]:
     return rows
 
 
+def holds_answer(hits: list[Hit], row: dict[str, Any]) -> bool:
+    """ans@k: a hit from the gold file whose first ``HIT_CHARS`` characters hold a gold answer."""
+    return any(h.path in row["gold_paths"] and any(a in h.text[:HIT_CHARS] for a in row["answers"]) for h in hits)
+
+
 def qa_metrics(c: Container, rows: list[dict[str, Any]], mode: str) -> dict[str, float]:
     ans5 = hit1 = hit5 = rr = 0.0
     started = time.perf_counter()
@@ -60,8 +66,7 @@ def qa_metrics(c: Container, rows: list[dict[str, Any]], mode: str) -> dict[str,
             hit1 += gold[0] == 0
             hit5 += 1
             rr += 1 / (gold[0] + 1)
-        if any(h.path in r["gold_paths"] and any(a in h.text[:HIT_CHARS] for a in r["answers"]) for h in hits):
-            ans5 += 1
+        ans5 += holds_answer(hits, r)
     n = len(rows)
     return {"questions": n, "ans@5": ans5 / n, "hit@1": hit1 / n, "hit@5": hit5 / n, "mrr@5": rr / n,
             "ms_per_query": 1000 * (time.perf_counter() - started) / n}
