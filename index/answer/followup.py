@@ -79,6 +79,10 @@ def carried_terms(question: str, turns: Sequence[Turn], frequencies: Frequencies
 def lexical_standalone(question: str, turns: Sequence[Turn], frequencies: Frequencies) -> str:
     if not turns or not leans_on_earlier(question):
         return question
+    return _carried(question, turns, frequencies)
+
+
+def _carried(question: str, turns: Sequence[Turn], frequencies: Frequencies) -> str:
     carried = carried_terms(question, turns, frequencies)
     return f"{question.strip()} {' '.join(carried)}" if carried else question
 
@@ -146,5 +150,5 @@ def standalone(question: str, turns: Sequence[Turn], frequencies: Frequencies, l
         rewritten = model_standalone(question, turns, llm())
         if rewritten is not None:
             return Standalone(rewritten, "model")
-    carried = lexical_standalone(question, turns, frequencies)
+    carried = _carried(question, turns, frequencies)  # the question leans on them: checked above
     return Standalone(carried, "carried" if carried != question else "asked")
