@@ -11,6 +11,11 @@ Three runs, each on its own index:
   3. the other data set's questions (other language, other articles) against index 1: grounded: false rate
 
     python -m bench.answer_quality [--data ../shared/data] [--dataset squad_en] [--sample 150] [--out bench/out]
+
+More answers to label (``bench/labels``), run 1 only, on questions not asked before:
+
+    python -m bench.answer_quality --dataset squad_en --seed 8 --exclude bench/out/answers-squad_en.json \
+        --indexed-only --name answers-squad_en-3.json
 """
 
 from __future__ import annotations
@@ -133,11 +138,17 @@ def main() -> None:
     ap.add_argument("--dataset", default="squad_en", choices=["squad_en", "jsquad_ja"])
     ap.add_argument("--sample", type=int, default=150)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--exclude", type=Path, action="append", default=[],
+                    help="an answers file whose questions are not asked again")
+    ap.add_argument("--indexed-only", action="store_true", help="run 1 only (answers to label)")
+    ap.add_argument("--name", help="the answers file's name (default answers-<dataset>.json)")
     args = ap.parse_args()
     other = "jsquad_ja" if args.dataset == "squad_en" else "squad_en"
-    rng = random.Random(7)
+    rng = random.Random(args.seed)
     docs = sorted((args.data / args.dataset / "docs").iterdir())
-    rows = questions(args.data, args.dataset)
+    asked = {a["question"] for f in args.exclude for a in json.loads(f.read_text(encoding="utf-8"))["answers"]}
+    rows = [r for r in questions(args.data, args.dataset) if r["question"] not in asked]
     report: dict[str, Any] = {"dataset": args.dataset, "sample": args.sample}
     tmp = Path(tempfile.mkdtemp(prefix="ragd-answers-"))
     try:
@@ -146,21 +157,23 @@ def main() -> None:
         full = ask_all(c, rng.sample(rows, args.sample))
         report["indexed"] = score_indexed(full)
         report["support"] = support_shares(full)
-        foreign = ask_all(c, rng.sample(questions(args.data, other), args.sample // 2))
-        report["other_dataset"] = not_grounded_rate(foreign)
+        if not args.indexed_only:
+            foreign = ask_all(c, rng.sample(questions(args.data, other), args.sample // 2))
+            report["other_dataset"] = not_grounded_rate(foreign)
         c.close()
-        half, held_out = docs[::2], {d.name for d in docs[1::2]}
-        c = build(tmp / "half", half)
-        unseen = [r for r in rows if Path(r["gold_files"][0]).name in held_out]
-        report["held_out_articles"] = not_grounded_rate(ask_all(c, rng.sample(unseen, args.sample // 2)))
-        c.close()
+        if not args.indexed_only:
+            half, held_out = docs[::2], {d.name for d in docs[1::2]}
+            c = build(tmp / "half", half)
+            unseen = [r for r in rows if Path(r["gold_files"][0]).name in held_out]
+            report["held_out_articles"] = not_grounded_rate(ask_all(c, rng.sample(unseen, args.sample // 2)))
+            c.close()
         report["model"] = full[0]["model"] if full else ""
         report["seconds"] = round(time.perf_counter() - started, 1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"answers-{args.dataset}.json").write_text(json.dumps({"report": report, "answers": full},
-                                                                      ensure_ascii=False, indent=1))
+    answers = json.dumps({"report": report, "answers": full}, ensure_ascii=False, indent=1)
+    (args.out / (args.name or f"answers-{args.dataset}.json")).write_text(answers)
     print(json.dumps(report, ensure_ascii=False, indent=1))
 
 

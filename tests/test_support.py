@@ -250,6 +250,20 @@ def test_a_changed_word_in_a_text_copied_under_its_header_is_a_misquote():
                                             ["灯台.md"])
 
 
+def test_a_word_or_clause_left_out_of_a_text_copied_under_its_header_is_a_misquote():
+    passage = ("Bounding the time by a function often yields classes that depend on the model [vague]. "
+               "Its lamp burned whale oil, and lit the bay, until 1901.")
+    quote = "theory.txt (lines 3-4)\nBounding the time by a function yields classes that depend on the model."
+    assert support.left_out(quote, passage) == ["often"]
+    assert "the quote without “often”" in support.header_misuse(quote, passage[:90], passage, ["theory.txt"])
+    assert support.judge(quote, passage[:90], 0.9, passage=passage, labels=["theory.txt"]).verdict == "partly"
+    assert support.left_out("Its lamp burned whale oil lit the bay until 1901.", passage) == []  # "and" only
+    assert support.left_out("depend on the model. Its lamp burned whale o", passage) == []  # an aside, a cut end
+    ja = "石油自体は珍しくないが、油田は少なく、石油産地は地理的に偏った。20世紀後半に、石油は戦略資源となった。"
+    assert support.left_out("石油自体は珍しくないが、油田は少なく、石油は戦略資源となった。", ja) == [
+        "石油産地は地理的に偏った 20世紀後半に"]
+
+
 def test_a_japanese_name_miscopied_by_one_character_is_caught():
     text = "北部九州災害情報パートナーシップを締結した。都道府県委員会が決める。1932年の三・一五事件で検挙された。"
     assert support.garbled_words("災害情報パードナーシップを締結した。", text) == ["パードナーシップ"]  # changed

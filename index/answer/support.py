@@ -13,7 +13,7 @@ law"). So a sentence is ``supported`` only when
   passage, its title and headings, or the question; a "not" where the source sentence has one;
   no Japanese word that is a source word miscopied by one character (``garbled_words``), and
 - a source header it copies is a citation, not a part of a claim, and the text it quotes under
-  the header is the passage's own words (``header_misuse``).
+  the header is the passage's own words, none changed and none left out (``header_misuse``).
 
 ``partly``: a good part of it is there, but not all (``missing`` says what); ``unsupported``:
 the files do not bear it out ("not found in your files"). The checks are plain text matching,
@@ -26,6 +26,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from itertools import pairwise
 from typing import Literal
 
 from ragd.index.answer import cite
@@ -151,7 +153,29 @@ def header_misuse(sentence: str, source: str, passage: str = "", labels: Sequenc
         terms = list(dict.fromkeys(query_terms(quoted.group(1))))
         out += [t for i, t in enumerate(terms) if stem(t) not in held and not _written_in(t, copied)
                 and not (i == len(terms) - 1 and any(h.startswith(t) for h in held))]  # cut off mid-word
+        out += [f"the quote without “{w}”" for w in left_out(quoted.group(1), passage or source)]
     return out
+
+
+def left_out(quote: str, passage: str) -> list[str]:
+    """What of ``passage`` a copy of it (``quote``) leaves out between the words it copies, as written (up to
+    six words a gap): "often" dropped from "often yields", a clause skipped to join two halves. A copy presented as
+    the passage's own words keeps every word that carries meaning; a dropped "and" or "the" is not counted, what a
+    copy changes is found by the word check above, and a copy may stop anywhere."""
+    said, copy = _words_of(passage), _words_of(quote)
+    blocks = [b for b in SequenceMatcher(None, said, copy, autojunk=False).get_matching_blocks() if b.size]
+    out: list[str] = []
+    for before, after in pairwise(blocks):
+        skipped = said[before.a + before.size : after.a]
+        if after.b == before.b + before.size and query_terms(" ".join(skipped)):  # passage words, none of the copy
+            out.append(" ".join(skipped[:6]) + (" …" if len(skipped) > 6 else ""))
+    return out
+
+
+def _words_of(text: str) -> list[str]:
+    """Words (Japanese: runs between punctuation), in lower case, without bracketed asides ("[vague]", "(p. 3)")."""
+    text = unicodedata.normalize("NFKC", re.sub(r"\[[^\]]*\]", " ", text)).lower()
+    return re.findall(r"\w+", text)
 
 
 def judge(sentence: str, source: str | None, share: float, context: str = "", *, question: str = "",
