@@ -358,6 +358,8 @@ class Runtime:
         return MODEL_NAME
 
     def status(self) -> dict[str, Any]:
+        # the writer's progress first: the counts read after it hold at least every request it calls done
+        indexing = self.writer.snapshot()
         catalog = self.read_side.catalog()
         try:
             records, counts, model = catalog.problems(), catalog.counts(), catalog.get_meta("model_id")
@@ -366,7 +368,6 @@ class Runtime:
                 raise
             self.repairs.noticed("catalog", exc)
             records, counts, model = [], Catalog.EMPTY_COUNTS, None
-        indexing = self.writer.snapshot()
         full = indexing["out_of_space"]
         first = [  # what stops or endangers the whole index first, then the folders that cannot be read
             *([{"path": full["path"], "status": "out_of_space", "reason": full["message"]}] if full else []),
