@@ -264,6 +264,36 @@ def test_a_word_or_clause_left_out_of_a_text_copied_under_its_header_is_a_misquo
         "石油産地は地理的に偏った 20世紀後半に"]
 
 
+def test_an_answer_taken_from_a_place_that_is_not_about_the_question_is_caught():
+    passage = ("Hits of the late 1960s included The Brady Bunch and The Partridge Family. "
+               "In 1938, the FCC began a series of investigations into radio networks. "
+               "It published its report in 1940.\n\n"
+               "Antigone is a tragedy by Sophocles. In the play, Antigone is the daughter of Oedipus.")
+    hits = "Hits of the late 1960s included The Brady Bunch and The Partridge Family."
+    question = "Who is Antigone's father in the play?"
+    assert support.off_the_question("The answer is: The Partridge Family.", hits, question, passage) == [
+        "Antigone", "father", "play"]
+    assert support.judge("The answer is: The Partridge Family.", hits, 0.67, question=question,
+                         passage=passage).verdict == "partly"
+    play = "In the play, Antigone is the daughter of Oedipus."
+    assert support.off_the_question("The answer is: Oedipus.", play, question, passage) == []
+    # a statement after "The answer is" is judged as a statement, not as the question's answer
+    assert support.off_the_question("The answer is: The Brady Bunch was a hit.", hits, question, passage) == []
+    fcc = "In 1938, the FCC began a series of investigations into radio networks."
+    q = "In what year did the FCC begin an investigation into radio networks?"
+    assert support.off_the_question("The FCC began an investigation into radio networks in 1934.", fcc, q,
+                                    passage) == ["1934"]
+    assert support.off_the_question("The FCC began an investigation into radio networks in 1938.", fcc, q,
+                                    passage) == []
+    # "it" in the source sentence: the sentence before names what the question asks about
+    assert support.off_the_question("The FCC published its report on radio networks in 1940.",
+                                    "It published its report in 1940.", "When did the FCC report on radio networks?",
+                                    passage) == []
+    ja = "梅雨は東アジアの雨季である。華南では梅雨が5月に始まる。\n\n北海道には梅雨がない。"
+    assert support.off_the_question("答えは北海道。", "北海道には梅雨がない。", "華南で梅雨が始まるのはいつ？", ja) == [
+        "華南", "始まる"]
+
+
 def test_a_japanese_name_miscopied_by_one_character_is_caught():
     text = "北部九州災害情報パートナーシップを締結した。都道府県委員会が決める。1932年の三・一五事件で検挙された。"
     assert support.garbled_words("災害情報パードナーシップを締結した。", text) == ["パードナーシップ"]  # changed

@@ -35,6 +35,7 @@ from ragd.index.answer.details import Details, details, known
 from ragd.index.answer.models import Source
 from ragd.index.answer.terms import stem, stems
 from ragd.index.chunk import CJK_CHAR
+from ragd.index.sentences import sentence_spans
 from ragd.index.tokenize import query_terms
 
 Verdict = Literal["supported", "partly", "unsupported"]
@@ -42,6 +43,7 @@ VERDICTS: tuple[Verdict, ...] = ("supported", "partly", "unsupported")
 SUPPORTED_SHARE = 0.65  # share of a sentence's content terms its source sentence must hold (cite.MIN_SUPPORT: 0.6)
 NEW_TERMS_SHARE = 0.8  # share of its terms beyond the question's that the passage must hold
 PARTLY_SHARE = 0.34  # below this, nothing worth citing is in the files
+ON_QUESTION_SHARE = 0.5  # share of the question's terms that the passage around an answer's source must hold
 # words about the answer itself, not about the world ("The answer to this question is: ...")
 ANSWER_WORDS = frozenset(stem(w) for w in (
     "answer", "answers", "question", "questions", "correct", "source", "sources", "passage", "passages", "text",
@@ -55,6 +57,11 @@ _ECHOES = re.compile(f"{_PLACE}|{_LIST_ITEM}")
 _HEADER_LINE = re.compile(f"^(.*?){_PLACE}(.*)$", re.MULTILINE)  # a header's place, what is around it on its line
 _QUOTED = re.compile(f"{_PLACE}[ \t]*\n(.+)", re.DOTALL)  # a header line, then the passage as copied
 _JA_WORD = re.compile(r"[\u3005\u4e00-\u9fff]+(?:・[\u3005\u4e00-\u9fff]+)*|[\u30a0-\u30ff]+")  # kanji, katakana
+# "The answer is: 40,000", "The correct answer to this question is", "答えは": what follows is the answer
+_ANSWER_IS = re.compile(r"^\s*(?:(?:the\s+)?(?:correct\s+)?answer\b[^:.]{0,80}?(?:\bis\b|\bwas\b|:)"
+                        r"|(?:答え|回答)は[、,:：]?)", re.IGNORECASE)
+_CLAUSE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|can|could|will|would|does|did|may|might)\b",
+                          re.IGNORECASE)
 _COUNTED = re.compile(r"\d+[回年月日人件個名歳時分秒円倍位番号代期]")  # a counter is not part of the next word
 # words that present a source ("The source is: file.txt (lines 3-4)"), not claims about the world
 REFERENCE_WORDS = ANSWER_WORDS | frozenset(stem(w) for w in (
@@ -178,6 +185,53 @@ def _words_of(text: str) -> list[str]:
     return re.findall(r"\w+", text)
 
 
+def off_the_question(sentence: str, source: str, question: str, passage: str = "") -> list[str]:
+    """What is wrong with a sentence that answers ``question`` from a place that is not about it: "The answer is:
+    The Partridge Family" (from a list of 1970s hits) to "Who is Antigone's father?", or the question restated with
+    an ending from elsewhere. Such a sentence claims that its answer is the question's; so ``source``, with the
+    sentences beside it in ``passage`` (which may name what ``source`` calls "it"), must hold at least half of the
+    question's terms (those it lacks are returned, as the question writes them), and a number the answer gives
+    must be in ``source`` itself ("began in 1934" resting on "In 1938, the FCC began")."""
+    asked = stems(question) - ANSWER_WORDS
+    quoted = _QUOTED.search(sentence)
+    said = _ECHOES.sub(" ", quoted.group(1) if quoted else sentence)
+    if not asked or not _answers(said, asked):
+        return []
+    out: list[str] = []
+    held = stems(_around(source, passage or source))
+    if len(asked & held) < ON_QUESTION_SHARE * len(asked):
+        out += list(dict.fromkeys(_as_written(t, question) for t in query_terms(question)
+                                  if stem(t) in asked and stem(t) not in held))
+    numbers = details(said).numbers - details(question).numbers - details(source).numbers
+    return out + sorted(numbers)
+
+
+def _as_written(term: str, text: str) -> str:
+    """``term`` (in lower case) as ``text`` writes it: "Antigone" for "antigone"."""
+    m = re.search(rf"(?<!\w){re.escape(term)}", text, re.IGNORECASE)
+    return m.group(0) if m else term
+
+
+def _answers(sentence: str, asked: set[str]) -> bool:
+    """The sentence gives the question's answer: a bare answer after "The answer is" ("The answer is: The Walt
+    Disney Company", not a statement "The answer is: Turing machines are …"), or half the question restated."""
+    if m := _ANSWER_IS.match(sentence):
+        rest = sentence[m.end():]
+        return not _CLAUSE_VERB.search(re.split(r"[,(;、（]", rest)[0]) and (
+            not CJK_CHAR.search(rest) or len(rest.strip()) <= 20)
+    return len(asked) >= 2 and len(stems(sentence) & asked) >= len(asked) / 2
+
+
+def _around(source: str, passage: str) -> str:
+    """``source`` and the sentences before and after it in its paragraph of ``passage``."""
+    for block in re.split(r"\n\s*\n", passage):
+        spans = [block[a:b].strip() for a, b in sentence_spans(block)]
+        if source in spans:
+            i = spans.index(source)
+            return " ".join(spans[max(0, i - 1) : i + 2])
+    return source
+
+
 def judge(sentence: str, source: str | None, share: float, context: str = "", *, question: str = "",
           passage: str = "", labels: Sequence[str] = ()) -> Judgement:
     """The verdict on ``sentence`` given its best source sentence (None: no source sentence matched), the
@@ -189,6 +243,7 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
         share = max(share, len(terms & (stems(source) | stems(question))) / len(terms))
     missing = missing_details(sentence, source, context, passage)
     missing += [w for w in header_misuse(sentence, source, passage, labels) if w not in missing]
+    missing += [w for w in off_the_question(sentence, source, question, passage) if w not in missing]
     new_share, lacking = new_terms_missing(sentence, question, f"{passage or source}\n{context}")
     if new_share < NEW_TERMS_SHARE:
         missing += [w for w in lacking if w not in missing]
