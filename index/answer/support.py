@@ -189,16 +189,18 @@ def off_the_question(sentence: str, source: str, question: str, passage: str = "
     """What is wrong with a sentence that answers ``question`` from a place that is not about it: "The answer is:
     The Partridge Family" (from a list of 1970s hits) to "Who is Antigone's father?", or the question restated with
     an ending from elsewhere. Such a sentence claims that its answer is the question's; so ``source``, with the
-    sentences beside it in ``passage`` (which may name what ``source`` calls "it"), must hold at least half of the
-    question's terms (those it lacks are returned, as the question writes them), and a number the answer gives
-    must be in ``source`` itself ("began in 1934" resting on "In 1938, the FCC began")."""
+    sentences beside it in ``passage`` (which may name what ``source`` calls "it"; not for a bare answer, which
+    ties to nothing but its own sentence), must hold at least half of the question's terms (those it lacks are
+    returned, as the question writes them), and a number the answer gives must be in ``source`` itself ("began
+    in 1934" resting on "In 1938, the FCC began")."""
     asked = stems(question) - ANSWER_WORDS
     quoted = _QUOTED.search(sentence)
     said = _ECHOES.sub(" ", quoted.group(1) if quoted else sentence)
-    if not asked or not _answers(said, asked):
+    bare = _bare_answer(said)
+    if not asked or not (bare or _restates(said, asked)):
         return []
     out: list[str] = []
-    held = stems(_around(source, passage or source))
+    held = stems(source if bare else _around(source, passage or source))  # a bare answer ties to nothing else
     if len(asked & held) < ON_QUESTION_SHARE * len(asked):
         out += list(dict.fromkeys(_as_written(t, question) for t in query_terms(question)
                                   if stem(t) in asked and stem(t) not in held))
@@ -212,13 +214,18 @@ def _as_written(term: str, text: str) -> str:
     return m.group(0) if m else term
 
 
-def _answers(sentence: str, asked: set[str]) -> bool:
-    """The sentence gives the question's answer: a bare answer after "The answer is" ("The answer is: The Walt
-    Disney Company", not a statement "The answer is: Turing machines are …"), or half the question restated."""
+def _bare_answer(sentence: str) -> bool:
+    """An answer alone after "The answer is": "The answer is: The Walt Disney Company", not a statement "The
+    answer is: Turing machines are …", which is judged as any statement is."""
     if m := _ANSWER_IS.match(sentence):
         rest = sentence[m.end():]
         return not _CLAUSE_VERB.search(re.split(r"[,(;、（]", rest)[0]) and (
             not CJK_CHAR.search(rest) or len(rest.strip()) <= 20)
+    return False
+
+
+def _restates(sentence: str, asked: set[str]) -> bool:
+    """The sentence restates half the question (or more): it gives the question's answer."""
     return len(asked) >= 2 and len(stems(sentence) & asked) >= len(asked) / 2
 
 
