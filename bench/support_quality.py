@@ -86,7 +86,10 @@ def verdict_of(row: dict[str, Any]) -> str | None:
     for match, j in judged:
         if match.claim == row["text"]:
             return j.verdict
-    for match, j in judged:
+    # a sentence the model was cut off in ("The crisis caused a decrease in") is the answer's last, though an
+    # earlier one may start alike
+    tail = row["answer"].rstrip().endswith(row["text"])
+    for match, j in reversed(judged) if tail else judged:
         if row["text"] in match.claim or match.claim in row["text"]:
             return j.verdict
     return None
