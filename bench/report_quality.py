@@ -183,9 +183,9 @@ def support_rows(r: Report) -> None:
           "unsupported, *false flags* the share of supported ones it flags; *strict* counts only the verdict "
           "unsupported. A sentence repeated in one answer counts once. The rules were written looking at batch 1's "
           "English errors; batch 2 was labelled afterwards (its first measurement, before four general fixes for "
-          "what its errors showed: EN 88% caught / 28% flagged, JA 47% / 17%); batch 3 was labelled after that "
-          "(first measured: EN 69% caught / 10% flagged, before two rules written from its errors); batch 4 and "
-          "Japanese batch 3 were labelled after the last rule and are measured as they came.")
+          "what its errors showed: EN 88% caught / 28% flagged, JA 47% / 17%); English batch 3 was labelled after "
+          "that (first measured: 69% caught / 10% flagged, before two rules written from its errors); English batch "
+          "4 and Japanese batch 3 were labelled after the last rule and are measured as they came.")
     r.add(table(("set", "labelled sentences", "of them unsupported", "caught", "precision", "false flags",
                  "caught (strict)", "false flags (strict)"), rows))
     a = q["all"]
