@@ -11,9 +11,10 @@ law"). So a sentence is ``supported`` only when
   passage (``NEW_TERMS_SHARE``), and
 - its details, numbers, names and negation, are there too: the numbers and names in the
   passage, its title and headings, or the question; a "not" where the source sentence has one;
-  no Japanese word that is a source word miscopied by one character (``garbled_words``), and
+  no Japanese word that is a source word miscopied by one character (``garbled_words``),
 - a source header it copies is a citation, not a part of a claim, and the text it quotes under
-  the header is the passage's own words, none changed and none left out (``header_misuse``).
+  the header is the passage's own words, none changed and none left out (``header_misuse``), and
+- if it gives the question's answer, its source is about the question (``off_the_question``).
 
 ``partly``: a good part of it is there, but not all (``missing`` says what); ``unsupported``:
 the files do not bear it out ("not found in your files"). The checks are plain text matching,
