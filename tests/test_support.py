@@ -289,6 +289,9 @@ def test_an_answer_taken_from_a_place_that_is_not_about_the_question_is_caught()
     assert support.off_the_question("The FCC published its report on radio networks in 1940.",
                                     "It published its report in 1940.", "When did the FCC report on radio networks?",
                                     passage) == []
+    echo = support.off_the_question("The answer is: terra preta.", "Terra preta is black earth.",
+                                    "What is terra preta called?", "Terra preta is black earth.")
+    assert echo == [support.ECHOED_QUESTION]
     ja = "梅雨は東アジアの雨季である。華南では梅雨が5月に始まる。\n\n北海道には梅雨がない。"
     assert support.off_the_question("答えは北海道。", "北海道には梅雨がない。", "華南で梅雨が始まるのはいつ？", ja) == [
         "華南", "始まる"]

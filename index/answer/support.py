@@ -45,6 +45,7 @@ SUPPORTED_SHARE = 0.65  # share of a sentence's content terms its source sentenc
 NEW_TERMS_SHARE = 0.8  # share of its terms beyond the question's that the passage must hold
 PARTLY_SHARE = 0.34  # below this, nothing worth citing is in the files
 ON_QUESTION_SHARE = 0.5  # share of the question's terms that the passage around an answer's source must hold
+ECHOED_QUESTION = "anything beyond the question"  # what a bare answer made of the question's own words lacks
 # words about the answer itself, not about the world ("The answer to this question is: ...")
 ANSWER_WORDS = frozenset(stem(w) for w in (
     "answer", "answers", "question", "questions", "correct", "source", "sources", "passage", "passages", "text",
@@ -193,7 +194,7 @@ def off_the_question(sentence: str, source: str, question: str, passage: str = "
     sentences beside it in ``passage`` (which may name what ``source`` calls "it"; not for a bare answer, which
     ties to nothing but its own sentence), must hold at least half of the question's terms (those it lacks are
     returned, as the question writes them), and a number the answer gives must be in ``source`` itself ("began
-    in 1934" resting on "In 1938, the FCC began")."""
+    in 1934" resting on "In 1938, the FCC began"). A bare answer made of the question's own words answers nothing."""
     asked = stems(question) - ANSWER_WORDS
     quoted = _QUOTED.search(sentence)
     said = _ECHOES.sub(" ", quoted.group(1) if quoted else sentence)
@@ -201,6 +202,8 @@ def off_the_question(sentence: str, source: str, question: str, passage: str = "
     if not asked or not (bare or _restates(said, asked)):
         return []
     out: list[str] = []
+    if bare and stems(said) <= asked | ANSWER_WORDS:  # "The answer is: terra preta." to "What is terra preta called?"
+        out.append(ECHOED_QUESTION)
     held = stems(source if bare else _around(source, passage or source))  # a bare answer ties to nothing else
     if len(asked & held) < ON_QUESTION_SHARE * len(asked):
         out += list(dict.fromkeys(_as_written(t, question) for t in query_terms(question)
