@@ -26,16 +26,11 @@ from ragd.daemon.tray.model import TrayModel
 from tests.daemon_proc import Daemon, wait_until
 from tests.helpers import REPO, ragd_env
 from tests.tray_helpers import shows, tray_cli
+from tests.web_helpers import screenshots
 
 # --- Xvfb + trayer + a real daemon ------------------------------------------------------------------
 
 NEEDED = ("Xvfb", "trayer", "xdotool")
-
-
-def _artifacts(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("RAGD_TEST_ARTIFACTS", tmp_path)) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 class Desktop:
@@ -166,7 +161,7 @@ def test_real_tray_in_trayer_against_a_real_daemon(desktop: str, tmp_path: Path,
     (folder / "garden.md").write_text("# Garden\n\nThe tomatoes were planted in April.\n", encoding="utf-8")
     home = tmp_path / "home"
     daemon = Daemon(home, [folder], RAGD_HISTORY="off").start()
-    shots = _artifacts(tmp_path)
+    shots = screenshots(tmp_path)
     tray: tray_mod.Tray | None = None
     thread: threading.Thread | None = None
     try:
@@ -343,7 +338,7 @@ def test_real_tray_docks_when_a_system_tray_appears_later(screen: Desktop, tmp_p
         chain = wait_until(lambda: (c := _window_chain(screen.display, window)) and len(c) > 1 and c, 30,
                            "the icon to dock in the tray that came later")
         assert chain[-1][2] == ("panel", "trayer") and chain[0][1] == "ragd: the daemon is not running"
-        wait_until(lambda: (s := screenshot(screen.display, _artifacts(tmp_path) / "tray-late.png", window)) and
+        wait_until(lambda: (s := screenshot(screen.display, screenshots(tmp_path) / "tray-late.png", window)) and
                    shows(s[0].crop(s[1]), "error"), 30, "the red (no daemon) icon on screen")
     finally:
         tray.quit()

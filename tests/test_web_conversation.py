@@ -4,17 +4,16 @@ standalone question when asked to rewrite a follow-up, the file's own sentence o
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.test_web_e2e import CHROMIUM, answered, ask, new_context, session_link
-from tests.web_helpers import daemon_on_model, scripted_model, watch
+from tests.test_web_e2e import answered, ask
+from tests.web_helpers import CHROMIUM, GARDEN_LOG, daemon_on_model, screenshots, scripted_model, signed_in_page
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # no Playwright: the module is skipped
 
 pytestmark = [
     pytest.mark.slow,
@@ -22,8 +21,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
 ]
 
-GARDEN = ("# Garden log\n\nWe dug the beds in March.\n"
-          "The tomatoes were planted on the ninth of April, beside the fence.\n")
 REWRITTEN = "Where were the tomatoes planted?"
 
 
@@ -39,14 +36,9 @@ def model_url() -> Iterator[str]:
 
 
 def test_a_conversation_filters_and_a_summary_on_the_page(tmp_path, model_url):
-    shots = Path(os.environ.get("RAGD_TEST_ARTIFACTS", tmp_path)) / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    with daemon_on_model(tmp_path, model_url, {"garden.md": GARDEN}) as daemon, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = new_context(browser).new_page()
-        problems = watch(page)
-        page.goto(session_link(daemon))
-        page.wait_for_url(re.compile(r"/#ask$"))
+    shots = screenshots(tmp_path)
+    with daemon_on_model(tmp_path, model_url, {"garden.md": GARDEN_LOG}) as daemon, \
+            signed_in_page(daemon) as (page, problems):
 
         # a conversation: the follow-up is searched in its standalone form, the first turn kept above
         ask(page, "When were the tomatoes planted?")
@@ -85,4 +77,3 @@ def test_a_conversation_filters_and_a_summary_on_the_page(tmp_path, model_url):
         assert page.locator("#citation-list li").count() >= 1
         page.screenshot(path=str(shots / "summarise-file.png"), full_page=True)
         assert not problems, problems
-        browser.close()

@@ -21,10 +21,9 @@ import pytest
 
 from ragd.index.llm.settings import default_gguf
 from tests.daemon_proc import Daemon, wait_until
-from tests.web_helpers import Shots, foreign_site, watch
+from tests.web_helpers import CHROMIUM, Shots, foreign_site, new_context, session_link, sign_in, watch
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = os.environ.get("RAGD_TEST_CHROMIUM", "/usr/bin/chromium")
 
 pytestmark = [
     pytest.mark.slow,
@@ -91,30 +90,12 @@ def browser():
         chromium.close()
 
 
-def new_context(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 860}, locale="en-US")
-    context.set_default_timeout(20_000)
-    return context
-
-
-def session_link(daemon: Daemon, view: str = "ask") -> str:
-    r = daemon.api().post("/v1/session/link", json={"next": f"/#{view}"})
-    assert r.status_code == 200, r.text
-    url = r.json()["url"]
-    assert url.startswith(daemon.url + "/session?")
-    return str(url)
-
-
 @pytest.fixture(scope="module")
 def signed_in(world, browser):
     """One page, signed in through a one-time link, shared by the tests below in order."""
-    context = new_context(browser)
-    page = context.new_page()
-    problems = watch(page)
-    page.goto(session_link(world.daemon))
-    page.wait_for_url(re.compile(r"/#ask$"))
-    yield SimpleNamespace(context=context, page=page, problems=problems)
-    context.close()
+    page, problems = sign_in(browser, world.daemon)
+    yield SimpleNamespace(context=page.context, page=page, problems=problems)
+    page.context.close()
 
 
 def ask(page, question: str) -> None:

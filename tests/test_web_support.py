@@ -4,17 +4,15 @@ answer (one sentence from the file, one invented): the real LLM seam, with an an
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.test_web_e2e import CHROMIUM, answered, ask, new_context, session_link
-from tests.web_helpers import daemon_on_model, scripted_model, watch
+from tests.test_web_e2e import answered, ask
+from tests.web_helpers import CHROMIUM, GARDEN_LOG, daemon_on_model, screenshots, scripted_model, signed_in_page
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # no Playwright: the module is skipped
 
 pytestmark = [
     pytest.mark.slow,
@@ -22,8 +20,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
 ]
 
-GARDEN = ("# Garden log\n\nWe dug the beds in March.\n"
-          "The tomatoes were planted on the ninth of April, beside the fence.\n")
 SUPPORTED = "🍅 The tomatoes were planted on the ninth of April, beside the fence [1]."  # 2 UTF-16 units
 INVENTED = "A team of robots waters them every morning at dawn."
 
@@ -35,12 +31,8 @@ def model_url() -> Iterator[str]:
 
 
 def test_an_unsupported_sentence_is_marked_on_the_page(tmp_path, model_url):
-    with daemon_on_model(tmp_path, model_url, {"garden.md": GARDEN}) as daemon, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = new_context(browser).new_page()
-        problems = watch(page)
-        page.goto(session_link(daemon))
-        page.wait_for_url(re.compile(r"/#ask$"))
+    with daemon_on_model(tmp_path, model_url, {"garden.md": GARDEN_LOG}) as daemon, \
+            signed_in_page(daemon) as (page, problems):
         ask(page, "When were the tomatoes planted?")
         answered(page)
         assert page.get_attribute("#answer", "data-grounded") == "true"
@@ -54,8 +46,5 @@ def test_an_unsupported_sentence_is_marked_on_the_page(tmp_path, model_url):
         assert page.locator("#answer-text .claim").count() == 1
         assert page.locator("#answer-text button.cite").count() == 1  # [1] still opens its passage
         assert page.text_content("#answer-support") == "1 of 2 sentences is not found in your files."
-        artifacts = Path(os.environ.get("RAGD_TEST_ARTIFACTS", tmp_path)) / "screenshots"
-        artifacts.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(artifacts / "answer-unsupported-marked.png"), full_page=True)
+        page.screenshot(path=str(screenshots(tmp_path) / "answer-unsupported-marked.png"), full_page=True)
         assert not problems, problems
-        browser.close()

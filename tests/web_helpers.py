@@ -4,6 +4,7 @@ whose model is a scripted OpenAI-compatible server on loopback."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -13,6 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from tests.daemon_proc import Daemon
+
+CHROMIUM = os.environ.get("RAGD_TEST_CHROMIUM", "/usr/bin/chromium")
+GARDEN_LOG = ("# Garden log\n\nWe dug the beds in March.\n"
+              "The tomatoes were planted on the ninth of April, beside the fence.\n")
+
+
+def screenshots(tmp_path: Path) -> Path:
+    """``$RAGD_TEST_ARTIFACTS/screenshots``, or the test's temporary folder's: made if missing."""
+    folder = Path(os.environ.get("RAGD_TEST_ARTIFACTS", tmp_path)) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class Shots:
@@ -41,6 +53,42 @@ def watch(page: Any) -> list[str]:
 
     page.on("console", on_console)
     return problems
+
+
+def new_context(browser: Any) -> Any:
+    context = browser.new_context(viewport={"width": 1200, "height": 860}, locale="en-US")
+    context.set_default_timeout(20_000)
+    return context
+
+
+def session_link(daemon: Daemon, view: str = "ask") -> str:
+    r = daemon.api().post("/v1/session/link", json={"next": f"/#{view}"})
+    assert r.status_code == 200, r.text
+    url = r.json()["url"]
+    assert url.startswith(daemon.url + "/session?")
+    return str(url)
+
+
+def sign_in(browser: Any, daemon: Daemon) -> tuple[Any, list[str]]:
+    """A new page of ``browser`` signed in through a one-time link, on the ask view, and its problems (``watch``)."""
+    page = new_context(browser).new_page()
+    problems = watch(page)
+    page.goto(session_link(daemon))
+    page.wait_for_url(re.compile(r"/#ask$"))
+    return page, problems
+
+
+@contextmanager
+def signed_in_page(daemon: Daemon) -> Iterator[tuple[Any, list[str]]]:
+    """``sign_in`` on a Chromium of its own, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield sign_in(browser, daemon)
+        finally:
+            browser.close()
 
 
 # A page of another web site that tries to use the daemon through the user's browser: it reads the

@@ -47,13 +47,18 @@ class Match:
     end: int = 0
 
 
+def paragraphs(text: str) -> list[list[str]]:
+    """The sentences of each block of ``text`` (blocks are split first: a quote never spans two)."""
+    return [[block[start:end].strip() for start, end in sentence_spans(block)]
+            for block in re.split(r"\n\s*\n", text)]
+
+
 def candidates(sources: Sequence[Source]) -> list[Candidate]:
-    """Every sentence of every source (blocks of a chunk are split first: a quote never spans two)."""
+    """Every sentence of every source that has content terms."""
     out: list[Candidate] = []
     for source in sources:
-        for block in re.split(r"\n\s*\n", source.hit.text):
-            for start, end in sentence_spans(block):
-                text = block[start:end].strip()
+        for sentences in paragraphs(source.hit.text):
+            for text in sentences:
                 terms = stems(text)
                 if terms:
                     out.append(Candidate(source.n, text, frozenset(terms)))

@@ -36,7 +36,6 @@ from ragd.index.answer.details import Details, details, known
 from ragd.index.answer.models import Source
 from ragd.index.answer.terms import stem, stems
 from ragd.index.chunk import CJK_CHAR
-from ragd.index.sentences import sentence_spans
 from ragd.index.tokenize import query_terms
 
 Verdict = Literal["supported", "partly", "unsupported"]
@@ -235,11 +234,10 @@ def _restates(sentence: str, asked: set[str]) -> bool:
 
 def _around(source: str, passage: str) -> str:
     """``source`` and the sentences before and after it in its paragraph of ``passage``."""
-    for block in re.split(r"\n\s*\n", passage):
-        spans = [block[a:b].strip() for a, b in sentence_spans(block)]
-        if source in spans:
-            i = spans.index(source)
-            return " ".join(spans[max(0, i - 1) : i + 2])
+    for sentences in cite.paragraphs(passage):
+        if source in sentences:
+            i = sentences.index(source)
+            return " ".join(sentences[max(0, i - 1) : i + 2])
     return source
 
 
