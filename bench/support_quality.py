@@ -4,7 +4,9 @@
 ``squad_en`` and ``jsquad_ja`` questions (``bench.answer_quality`` records them with the passages the model was
 given), each labelled by reading it against those passages: ``supported`` when everything it says is in them,
 ``unsupported`` when anything is not (an invented detail, a wrong number or name, a contradiction). The labels
-were made without looking at the checker's verdicts.
+were made without looking at the checker's verdicts. Each sentence was read twice, independently (``label_1``,
+``label_2``), and where the two readings differ a third one, given both, settled it (``label``); ``readers``
+reports how often the two agreed.
 
 Labels come in batches (``support-<set>.jsonl`` is batch 1, ``support-<set>-2.jsonl`` batch 2): the checker's
 rules were chosen looking at batch 1's English errors; batch 2 was labelled afterwards and is reported apart, as
@@ -123,6 +125,19 @@ def score(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def agreement(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the two independent readings of a sentence (``label_1``, ``label_2``) agree, and Cohen's kappa
+    (agreement beyond what two readers labelling at random with the same shares would reach)."""
+    pairs = [(r["label_1"], r["label_2"]) for r in rows if r.get("label_1") and r.get("label_2")]
+    n = max(1, len(pairs))
+    agreed = sum(a == b for a, b in pairs) / n
+    p1, p2 = (sum(p[i] == "unsupported" for p in pairs) / n for i in (0, 1))
+    chance = p1 * p2 + (1 - p1) * (1 - p2)
+    return {"sentences": len(pairs), "agreed": agreed,
+            "kappa": (agreed - chance) / (1 - chance) if chance < 1 else 1.0,
+            "settled_by_a_third_reading": sum(a != b for a, b in pairs)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--labels", type=Path, default=REPO / "bench" / "labels")
@@ -159,6 +174,7 @@ def main() -> None:
         if answers.exists():
             report.setdefault("answers", {})[ds] = answer_shares(answers)
     report["all"] = score(distinct(everything))
+    report["all"]["readers"] = agreement(distinct(everything))
     report["all"]["with_repeats"] = score(everything)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "support-quality.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
