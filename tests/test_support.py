@@ -305,3 +305,33 @@ def test_a_japanese_name_miscopied_by_one_character_is_caught():
     assert support.garbled_words("美術館が決める。", "図書館が決める。") == []  # another word: a paraphrase
     assert support.garbled_words("図書館は1921年開館。", "図書館は1921年に開館した。") == []  # a counter, a word
     assert "都道県委員会" in support.missing_details("都道県委員会が決める。", text)
+
+
+def test_a_clause_copied_with_another_subject_is_caught():
+    snow = "北陸地方では冬に雪が多く降り、交通が止まることもある。"
+    assert support.said_of_another("九州地方では冬に雪が多く降り、交通が止まることもある。", snow) == ["九州"]
+    assert support.judge("九州地方では冬に雪が多く降り、交通が止まることもある。", snow, 0.9,
+                         passage=snow).verdict == "partly"
+    assert support.said_of_another("北陸地方では冬に雪が多く降り、交通が止まることもある。", snow) == []  # a copy
+    assert support.said_of_another("冬に雪が多く降り、交通が止まることもある。", snow) == []  # no subject, no other
+    rainy = "梅雨の時期は、年によって大きく変わることがある。"
+    assert support.said_of_another("梅雨の期間は、年によって大きく変わることがある。", rainy) == []  # a rewording
+    drought = "The 2012 drought had three epicenters where vegetation died off."
+    assert support.said_of_another("The Congo basin had three epicenters where vegetation died off.", drought) == [
+        "Congo"]
+    poem = "The Masque of Anarchy is perhaps the first modern statement of the principle of nonviolent protest."
+    assert support.said_of_another("It is a statement of the principle of nonviolent protest.", poem) == []
+
+
+def test_an_answer_naming_another_than_the_source_names_beside_the_questions_words_is_caught():
+    story = "In the story, Hector, the eldest son of King Priam, defends the city against Achilles."
+    question = "Who is the eldest son of King Priam in the story?"
+    wrong = "The eldest son of King Priam in the story is Achilles."
+    assert support.off_the_question(wrong, story, question, story) == ["Achilles"]
+    assert support.judge(wrong, story, 0.9, question=question, passage=story).verdict == "partly"
+    assert support.off_the_question("The eldest son of King Priam in the story is Hector.", story, question,
+                                    story) == []
+    assert support.off_the_question("The answer is: Achilles.", story, question, story) == ["Achilles"]
+    vab = "The LOC included a 130 million cubic foot (3.7 million cubic meter) Vertical Assembly Building (VAB)."
+    assert support.off_the_question("The Vertical Assembly Building was 3.7 million cubic meters.", vab,
+                                    "How big was the Vertical Assembly Building?", vab) == []  # its own initials

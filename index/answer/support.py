@@ -14,7 +14,8 @@ law"). So a sentence is ``supported`` only when
   no Japanese word that is a source word miscopied by one character (``garbled_words``),
 - a source header it copies is a citation, not a part of a claim, and the text it quotes under
   the header is the passage's own words, none changed and none left out (``header_misuse``), and
-- if it gives the question's answer, its source is about the question (``off_the_question``).
+- if it gives the question's answer, its source is about the question (``off_the_question``), and
+- where it copies a clause of its source sentence, it says it of what the source does (``said_of_another``).
 
 ``partly``: a good part of it is there, but not all (``missing`` says what); ``unsupported``:
 the files do not bear it out ("not found in your files"). The checks are plain text matching,
@@ -65,6 +66,14 @@ _CLAUSE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|can|could|will|wou
                           re.IGNORECASE)
 _COUNTED = re.compile(r"\d+[回年月日人件個名歳時分秒円倍位番号代期]")  # a counter is not part of the next word
 # words that present a source ("The source is: file.txt (lines 3-4)"), not claims about the world
+_CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
+_JA_NAMING = re.compile(r"[\u3005\u4e00-\u9fff]{2,}|[\u30a0-\u30ff]{2,}")  # a Japanese word that names a thing
+_JA_WORD_REST = r"[\u3005\u4e00-\u9fff\u30a0-\u30ff]*"
+_SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦博（政治学）は, 国内では
+_QUESTION_WORD = re.compile(r"[A-Za-z0-9][\w'’-]*|[\u3005\u4e00-\u9fff]{2,}|[\u30a0-\u30ff]{2,}")
+# a name set off beside a phrase: "Creon, the current King", "Sugarfoot (a remake", "Thebes), Creon"
+_APPOSITION = re.compile(r"^\s*[)）]?\s*[,(（、]\s*(?:(?:the|a|an|its|their)\s+)?$", re.IGNORECASE)
+COPIED_CLAUSE = {"ja": 10, "en": 24}  # characters a copy must run to be a clause of its source, not a phrase
 REFERENCE_WORDS = ANSWER_WORDS | frozenset(stem(w) for w in (
     "reference", "refer", "refers", "see", "cited", "file", "document", "資料", "ファイル", "出典", "参照"))
 
@@ -208,7 +217,86 @@ def off_the_question(sentence: str, source: str, question: str, passage: str = "
         out += list(dict.fromkeys(_as_written(t, question) for t in query_terms(question)
                                   if stem(t) in asked and stem(t) not in held))
     numbers = details(said).numbers - details(question).numbers - details(source).numbers
-    return out + sorted(numbers)
+    return out + sorted(numbers) + answered_by_another(said, source, question, asked)
+
+
+def answered_by_another(answer: str, source: str, question: str, asked: set[str]) -> list[str]:
+    """The names ``answer`` gives where ``source`` names another as what the question asks for, beside its
+    words: "The current King of Thebes in the play is Antigone" resting on "… defies Creon, the current King of
+    Thebes, …". The question's words are found in ``source`` as the longest run of them (a word between two of
+    them allowed); a name set off beside the run by a comma or a bracket ("Creon, the", "Sugarfoot (a") is what
+    the source says the question's thing is, unless it is the run's own initials ("Vertical Assembly Building
+    (VAB)")."""
+    given = {n.lower() for n in _naming(question)}
+    names = [n for n in _naming(answer) if n.lower() not in given and stem(n.lower()) not in asked]
+    words = list(_QUESTION_WORD.finditer(source))
+    start, end, count = _longest_run(source, words, [
+        stem(w.group().lower()) in asked or (bool(CJK_CHAR.search(w.group())) and w.group() in question)
+        for w in words])
+    if not names or count < 2:
+        return []
+    initials = "".join(w.group()[0] for w in words if start <= w.start() < end and w.group()[0].isupper())
+
+    def beside(name: str) -> bool:
+        return any(_APPOSITION.match(source[m.end() : start] if m.end() <= start else source[end : m.start()])
+                   for m in re.finditer(re.escape(name), source, re.IGNORECASE)
+                   if m.end() <= start or m.start() >= end)
+
+    if any(beside(n) for n in names):
+        return []
+    others = [w for _, w in details(source).names if w != initials and w.lower() not in given and beside(w)]
+    return names if others else []
+
+
+def said_of_another(sentence: str, source: str) -> list[str]:
+    """What ``sentence`` names in place of what ``source`` names, where it copies a clause of ``source`` and
+    puts another subject before it: "ソ連やベトナムのキープと同じように流通し…" copied from "国内ではタイバーツが
+    自国通貨のキープと同じように流通し…", or "梅雨の期間中ほとんど雨が降り続く" from "この前線付近では雨が降り
+    続く". The copy (its longest run shared with ``source``) says a thing of what comes before it; a sentence
+    that drops what the source names there (words of kanji or katakana, names, numbers, back to the clause's
+    start) and names something the source sentence does not has said it of another thing. A subject dropped
+    and not replaced ("…を契機に除籍された"), or a pronoun put for it ("It is a statement of …"), is not counted."""
+    quoted = _QUOTED.search(sentence)
+    claim = unicodedata.normalize("NFKC", _ECHOES.sub(" ", quoted.group(1) if quoted else sentence))
+    said = unicodedata.normalize("NFKC", re.sub(r"\[[^\]]*\]", " ", source))
+    run = SequenceMatcher(None, claim.lower(), said.lower(), autojunk=False).find_longest_match()
+    ja = bool(CJK_CHAR.search(claim[run.a : run.a + run.size]))
+    if run.size < COPIED_CLAUSE["ja" if ja else "en"]:
+        return []
+    a, b = run.a, run.b
+    while not ja and 0 < a < run.a + run.size and claim[a - 1].isalnum():  # from a word's start
+        a, b = a + 1, b + 1
+    before = _CLAUSE_END.split(said[:b])[-1]
+    lacking = [w for w in _naming(before) if w.lower() not in claim.lower()]
+    # what the copied clause is said of: in Japanese, a word marked as its subject or topic (タイバーツが, 前線付近では,
+    # 北陸地方では where the copy starts at 地方)
+    clause = before + said[b:]
+    dropped = [w for w in lacking if not ja or re.search(f"{re.escape(w)}{_JA_WORD_REST}{_SUBJECT_MARK}", clause)]
+    put = [w for w in _naming(claim[:a]) if w.lower() not in said.lower()
+           and not (CJK_CHAR.search(w) and any(set(w) & set(n) for n in lacking))]  # 時期 → 期間: a rewording
+    return put if dropped else []
+
+
+def _longest_run(text: str, words: list[re.Match[str]], on: list[bool]) -> tuple[int, int, int]:
+    """The longest run of ``words`` (of ``text``) that are ``on``, one word between two of them allowed (not
+    across a comma): its start, its end and how many of its words are on."""
+    run, i = (0, 0, 0), 0
+    while i < len(words):
+        j, count = i, int(on[i])
+        while on[i] and j + 1 < len(words) and (on[j + 1] or (
+                j + 2 < len(words) and on[j + 2] and "," not in text[words[j].end() : words[j + 2].start()])):
+            j += 1
+            count += on[j]
+        if count > run[2]:
+            run = (words[i].start(), words[j].end(), count)
+        i = j + 1
+    return run
+
+
+def _naming(text: str) -> list[str]:
+    """The words of ``text`` that name a thing: Japanese words of kanji or katakana, names and numbers."""
+    found = details(text)
+    return list(dict.fromkeys([*_JA_NAMING.findall(text), *sorted(found.numbers), *(w for _, w in found.names)]))
 
 
 def _as_written(term: str, text: str) -> str:
@@ -253,6 +341,7 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
     missing = missing_details(sentence, source, context, passage)
     missing += [w for w in header_misuse(sentence, source, passage, labels) if w not in missing]
     missing += [w for w in off_the_question(sentence, source, question, passage) if w not in missing]
+    missing += [w for w in said_of_another(sentence, source) if w not in missing]
     new_share, lacking = new_terms_missing(sentence, question, f"{passage or source}\n{context}")
     if new_share < NEW_TERMS_SHARE:
         missing += [w for w in lacking if w not in missing]
