@@ -335,3 +335,11 @@ def test_an_answer_naming_another_than_the_source_names_beside_the_questions_wor
     vab = "The LOC included a 130 million cubic foot (3.7 million cubic meter) Vertical Assembly Building (VAB)."
     assert support.off_the_question("The Vertical Assembly Building was 3.7 million cubic meters.", vab,
                                     "How big was the Vertical Assembly Building?", vab) == []  # its own initials
+
+
+def test_a_number_the_passage_writes_as_a_word_is_in_the_passage():
+    passage = "The Lunar Module would take two men to the lunar surface."
+    assert support.new_terms_missing("The Lunar Module would take 2 men to the surface.", "What did the LM take?",
+                                     passage) == (1.0, [])
+    assert support.new_terms_missing("The Lunar Module would take 3 men to the surface.", "What did the LM take?",
+                                     passage) == (0.8, ["3"])

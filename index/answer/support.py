@@ -141,8 +141,9 @@ def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float
         return 1.0, []
     held = stems(passage)
     prefixes = {h[:PREFIX] for h in held if len(h) >= PREFIX}
+    numbers = details(passage).numbers  # "2" where the passage writes "two"
     lacking = [w for s, w in new.items() if s not in held and not _written_in(w, passage)
-               and not (len(s) >= PREFIX and s[:PREFIX] in prefixes)]
+               and not (len(s) >= PREFIX and s[:PREFIX] in prefixes) and not (details(w).numbers & numbers)]
     return 1 - len(lacking) / len(new), lacking
 
 
