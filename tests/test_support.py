@@ -332,6 +332,14 @@ def test_an_answer_naming_another_than_the_source_names_beside_the_questions_wor
     assert support.off_the_question("The eldest son of King Priam in the story is Hector.", story, question,
                                     story) == []
     assert support.off_the_question("The answer is: Achilles.", story, question, story) == ["Achilles"]
+    fcc = ("In 1968, new FCC rules allowed companies to own a maximum of seven radio stations, and ABC bought two "
+           "stations for $1 million.")
+    radio = "New rules from the FCC in 1968 allowed companies to own a maximum of how many radio stations?"
+    assert support.off_the_question("The answer is: 1.", fcc, radio, fcc) == ["1"]
+    assert support.off_the_question("The answer is: 7.", fcc, radio, fcc) == []  # "seven", as a word
+    plague = "From Italy, the disease spread across Europe and through Germany from 1348 to 1350."
+    assert support.off_the_question("The disease spreading from 1348 to 1350 was in Europe.", plague,
+                                    "Where was the disease spreading from 1348 to 1350?", plague) == []
     vab = "The LOC included a 130 million cubic foot (3.7 million cubic meter) Vertical Assembly Building (VAB)."
     assert support.off_the_question("The Vertical Assembly Building was 3.7 million cubic meters.", vab,
                                     "How big was the Vertical Assembly Building?", vab) == []  # its own initials
@@ -343,3 +351,14 @@ def test_a_number_the_passage_writes_as_a_word_is_in_the_passage():
                                      passage) == (1.0, [])
     assert support.new_terms_missing("The Lunar Module would take 3 men to the surface.", "What did the LM take?",
                                      passage) == (0.8, ["3"])
+
+
+def test_words_about_the_answer_and_a_plural_acronym_are_no_details():
+    photocytes = "The nearer side holds germ cells and photocytes that produce bioluminescence."
+    judged = support.judge('The answer to the question is: "Photocytes produce bioluminescence."', photocytes, 0.6,
+                           question="What do photocytes produce?", passage=photocytes)
+    assert judged.verdict == "supported"
+    ccm = "These mechanisms are called carbon dioxide concentrating mechanisms, or CCMs."
+    assert support.missing_details("They are called carbon dioxide concentrating mechanisms, or CCMs.", ccm) == []
+    assert support.missing_details("They are called carbon dioxide concentrating mechanisms, or CDMs.", ccm) == [
+        "CDM"]

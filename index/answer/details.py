@@ -79,6 +79,11 @@ def details(text: str) -> Details:
     return Details(frozenset(_numbers(text)), tuple(sorted(names.items())), negated, ja.negated_words)
 
 
+def spellings(number: str) -> list[str]:
+    """How a text may write ``number``: "7" and "seven", "seventh"."""
+    return [number, *(w for w, n in _NUMBER_WORDS.items() if n == number)]
+
+
 def _acronyms(words: list[str]) -> set[str]:
     """Initials of runs of capitalised words ("Organization of Arab Petroleum Exporting Countries" → oapec)."""
     out: set[str] = set()
@@ -103,6 +108,7 @@ def known(text: str) -> tuple[frozenset[str], frozenset[str]]:
     text = unicodedata.normalize("NFKC", text)
     words = _WORD.findall(text)
     terms = stems(text) | japanese_details(text).names | {stem(w.lower()) for w in words} | _acronyms(words)
+    terms |= {m.group(1).lower() for w in words if (m := _PLURAL_ACRONYM.match(w))}  # "CCM" where it says "CCMs"
     return frozenset(_numbers(text)), frozenset(terms)
 
 

@@ -33,7 +33,7 @@ from itertools import pairwise
 from typing import Literal
 
 from ragd.index.answer import cite
-from ragd.index.answer.details import Details, details, known
+from ragd.index.answer.details import Details, details, known, spellings
 from ragd.index.answer.models import Source
 from ragd.index.answer.terms import stem, stems
 from ragd.index.chunk import CJK_CHAR
@@ -73,6 +73,7 @@ _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦
 _QUESTION_WORD = re.compile(r"[A-Za-z0-9][\w'’-]*|[\u3005\u4e00-\u9fff]{2,}|[\u30a0-\u30ff]{2,}")
 # a name set off beside a phrase: "Creon, the current King", "Sugarfoot (a remake", "Thebes), Creon"
 _APPOSITION = re.compile(r"^\s*[)）]?\s*[,(（、]\s*(?:(?:the|a|an|its|their)\s+)?$", re.IGNORECASE)
+_AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|across|through)\s+$", re.IGNORECASE)
 COPIED_CLAUSE = {"ja": 10, "en": 24}  # characters a copy must run to be a clause of its source, not a phrase
 REFERENCE_WORDS = ANSWER_WORDS | frozenset(stem(w) for w in (
     "reference", "refer", "refers", "see", "cited", "file", "document", "資料", "ファイル", "出典", "参照"))
@@ -222,31 +223,41 @@ def off_the_question(sentence: str, source: str, question: str, passage: str = "
 
 
 def answered_by_another(answer: str, source: str, question: str, asked: set[str]) -> list[str]:
-    """The names ``answer`` gives where ``source`` names another as what the question asks for, beside its
-    words: "The current King of Thebes in the play is Antigone" resting on "… defies Creon, the current King of
-    Thebes, …". The question's words are found in ``source`` as the longest run of them (a word between two of
-    them allowed); a name set off beside the run by a comma or a bracket ("Creon, the", "Sugarfoot (a") is what
-    the source says the question's thing is, unless it is the run's own initials ("Vertical Assembly Building
-    (VAB)")."""
+    """The names and numbers ``answer`` gives where ``source`` gives another as what the question asks for, beside
+    its words: "The current King of Thebes in the play is Antigone" resting on "… defies Creon, the current King
+    of Thebes, …", or "The answer is: 1." to "… a maximum of how many radio stations?" resting on "… a maximum of
+    seven radio stations … for $1 million". The question's words are found in ``source`` as the longest run of
+    them (small words skipped, one other word between two of them allowed); what the source gives there is a name
+    set off beside the run by a comma or a bracket ("Creon, the"), unless it is the run's own initials ("Vertical
+    Assembly Building (VAB)"), or a number just before it ("seven radio stations")."""
     given = {n.lower() for n in _naming(question)}
     names = [n for n in _naming(answer) if n.lower() not in given and stem(n.lower()) not in asked]
-    words = list(_QUESTION_WORD.finditer(source))
-    start, end, count = _longest_run(source, words, [
-        stem(w.group().lower()) in asked or (bool(CJK_CHAR.search(w.group())) and w.group() in question)
-        for w in words])
+    words = [w for w in _QUESTION_WORD.finditer(source) if query_terms(w.group())]
+    on = [stem(w.group().lower()) in asked or (bool(CJK_CHAR.search(w.group())) and w.group() in question)
+          for w in words]
+    start, end, count = _longest_run(source, words, on)
     if not names or count < 2:
         return []
     initials = "".join(w.group()[0] for w in words if start <= w.start() < end and w.group()[0].isupper())
+    counting = {w.start() for w, o in zip(words, on, strict=True) if o and start <= w.start() < end}
+    numbers = details(source).numbers - details(question).numbers
 
     def beside(name: str) -> bool:
+        if name in numbers:  # just before one of the run's question words: "seven radio stations"
+            return any(m.end() + 1 in counting and source[m.end()] == " " for m in _written(spellings(name), source))
         return any(_APPOSITION.match(source[m.end() : start] if m.end() <= start else source[end : m.start()])
-                   for m in re.finditer(re.escape(name), source, re.IGNORECASE)
-                   if m.end() <= start or m.start() >= end)
+                   and not _AFTER_PREPOSITION.search(source[: m.start()])  # "From Italy, the disease …"
+                   for m in _written([name], source) if m.end() <= start or m.start() >= end)
 
     if any(beside(n) for n in names):
         return []
-    others = [w for _, w in details(source).names if w != initials and w.lower() not in given and beside(w)]
-    return names if others else []
+    others = [w for _, w in details(source).names if w != initials and w.lower() not in given]
+    return names if any(beside(n) for n in [*others, *numbers]) else []
+
+
+def _written(forms: list[str], text: str) -> list[re.Match[str]]:
+    """Where ``text`` writes one of ``forms`` as a word of its own (in any case)."""
+    return list(re.finditer(rf"(?<!\w)(?:{'|'.join(map(re.escape, forms))})(?!\w)", text, re.IGNORECASE))
 
 
 def said_of_another(sentence: str, source: str) -> list[str]:
@@ -336,7 +347,7 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
     passage that holds it and the sources' headers (``labels``)."""
     if source is None or share < PARTLY_SHARE:
         return Judgement("unsupported", share)
-    terms = stems(sentence)
+    terms = stems(sentence) - ANSWER_WORDS  # "The answer to the question is: …" is not part of the claim
     if terms and question:  # the question's own words count as borne out: the user stated them
         share = max(share, len(terms & (stems(source) | stems(question))) / len(terms))
     missing = missing_details(sentence, source, context, passage)
