@@ -362,3 +362,21 @@ def test_words_about_the_answer_and_a_plural_acronym_are_no_details():
     assert support.missing_details("They are called carbon dioxide concentrating mechanisms, or CCMs.", ccm) == []
     assert support.missing_details("They are called carbon dioxide concentrating mechanisms, or CDMs.", ccm) == [
         "CDM"]
+
+
+def test_a_line_that_only_names_sources_states_nothing_to_support():
+    labels = ["日本共産党.txt", "日本共産党", "Apollo_program.md", "Apollo program > Background"]
+    for line in ("日本共産党.txt (line 91)\n日本共産党.txt (line 92)", "資料：",
+                 "1. Apollo program > Background (lines 3-4)", "Sources: Apollo_program.md (lines 1-3)"):
+        assert support.names_only_sources(line, labels), line
+    for claim in ("日本共産党は1922年に結成された。", "The Apollo program > Background (lines 3-4) began in 1961.",
+                  "The answer is: Apollo program."):
+        assert not support.names_only_sources(claim, labels), claim
+
+
+def test_an_answer_line_that_only_names_its_source_is_not_marked(world):
+    llm = ScriptedLLM("Sources:\n\ncrisis.md\n\nThe crisis began in October 1973 when OAPEC members proclaimed an "
+                      "oil embargo [1]. Strikes followed in Germany, Italy and the Netherlands.")
+    got = verdicts(world.asker(llm).ask("What caused the 1973 oil crisis?"))
+    assert got[0] == ("Sources:", "supported") and len(got) == 4, got  # no source sentence matches it: no citation
+    assert [v for _, v in got[1:]] == ["supported", "supported", "unsupported"], got

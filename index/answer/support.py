@@ -76,7 +76,8 @@ _APPOSITION = re.compile(r"^\s*[)）]?\s*[,(（、]\s*(?:(?:the|a|an|its|their)\
 _AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|across|through)\s+$", re.IGNORECASE)
 COPIED_CLAUSE = {"ja": 10, "en": 24}  # characters a copy must run to be a clause of its source, not a phrase
 REFERENCE_WORDS = ANSWER_WORDS | frozenset(stem(w) for w in (
-    "reference", "refer", "refers", "see", "cited", "file", "document", "資料", "ファイル", "出典", "参照"))
+    "reference", "refer", "refers", "see", "cited", "file", "document", "line", "lines",
+    "資料", "ファイル", "出典", "参照"))
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,18 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
     return Judgement(verdict, share, tuple(missing))
 
 
+def names_only_sources(sentence: str, labels: Sequence[str]) -> bool:
+    """A sentence that only names sources, as the prompt's headers do ("日本共産党.txt (line 91)", "1. Apollo
+    program > Background (lines 3-4)", "Sources:"): it says nothing about the world, so nothing in it can be
+    unsupported. An answer given after "The answer is" is a claim, even where it is a source's title."""
+    if _bare_answer(sentence):
+        return False
+    rest = _ECHOES.sub(" ", sentence)
+    for label in sorted(labels, key=len, reverse=True):
+        rest = rest.replace(label, " ")
+    return not stems(rest) - REFERENCE_WORDS
+
+
 def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tuple[cite.Match, Judgement]]:
     """Every claim of the answer ``text`` with its best source sentence and the verdict on it (before the quote
     is verified in the file: ``Asker.judge`` does that)."""
@@ -369,6 +382,9 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
         " > ".join(t for t in (s.hit.title, *s.hit.heading) if t), s.hit.path.rsplit("/", 1)[-1], s.hit.title or "")
         if name]
     for match in cite.match_claims(text, sources, question):
+        if names_only_sources(match.claim, labels):
+            out.append((match, Judgement("supported", 1.0)))
+            continue
         if match.candidate is None:
             out.append((match, Judgement("unsupported", 0.0)))
             continue
