@@ -380,3 +380,23 @@ def test_an_answer_line_that_only_names_its_source_is_not_marked(world):
     got = verdicts(world.asker(llm).ask("What caused the 1973 oil crisis?"))
     assert got[0] == ("Sources:", "supported") and len(got) == 4, got  # no source sentence matches it: no citation
     assert [v for _, v in got[1:]] == ["supported", "supported", "unsupported"], got
+
+
+def test_what_a_passage_is_about_and_words_presenting_it_count_for_the_question():
+    paper = "2019年時点で、日刊紙・日曜版を合わせた購読者数が100万部を割り込んだ。"
+    restated = "日本共産党の機関紙は、日刊紙・日曜版を合わせた購読者数が100万部を割り込んだ。"
+    assert support.off_the_question(restated, paper, "日本共産党の機関紙は？", paper) == ["日本", "共産", "党", "機関"]
+    assert support.off_the_question(restated, paper, "日本共産党の機関紙は？", paper, about="日本共産党") == []
+    oil = "BP統計によれば、1970年の石油の可採年数は約35年であった。"
+    reserves = "1970年の石油の可採年数は"
+    assert support.new_terms_missing("資料は、1970年の石油の可採年数である。", reserves, oil) == (1.0, [])
+    assert support.said_of_another("質問：BP統計によれば、1970年の石油の可採年数は約35年であった。", oil) == []
+    labels = ["Computational_complexity_theory.txt"]
+    assert support.names_only_sources("Computational_complexity_theory.txt (line 106)\nComput", labels)
+    assert support.names_only_sources("Computational_complexity_theory.txt (line 106)\nComputational_c (lin", labels)
+
+
+def test_a_katakana_word_the_passage_does_not_hold_is_a_detail():
+    radio = "RKBのラジオカーの愛称はスナッピーである。"
+    assert support.missing_details("RKBのラジオカーの愛称はスジャータである。", radio) == ["スジャータ"]
+    assert support.missing_details("RKBのラジオカーはスナッピーと呼ばれる。", radio) == []

@@ -55,6 +55,8 @@ NEGATION_AHEAD = re.compile(r"\b(?:not|never|no|n['’]t)\s+((?:\w+\s+){0,1}\w+)
 # what a model copies from the prompt's source headers ("(lines 62-62)") or a list ("2. "): not claims
 _PLACE = r"\((?:p\. ?\d+,? ?)?lines? \d+(?:-\d+)?\)"
 _LIST_ITEM = r"^\s*\d{1,3}[.)]\s"
+# a place the answer stops in: "(line 1", "(lin"
+_CUT_PLACE = re.compile(r"\((?:p\. ?\d*,? ?)?(?:l(?:i(?:n(?:es?)?)?)?(?: \d+(?:-\d*)?)?)?$")
 _ECHOES = re.compile(f"{_PLACE}|{_LIST_ITEM}")
 _HEADER_LINE = re.compile(f"^(.*?){_PLACE}(.*)$", re.MULTILINE)  # a header's place, what is around it on its line
 _QUOTED = re.compile(f"{_PLACE}[ \t]*\n(.+)", re.DOTALL)  # a header line, then the passage as copied
@@ -66,6 +68,7 @@ _CLAUSE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|can|could|will|wou
                           re.IGNORECASE)
 _COUNTED = re.compile(r"\d+[回年月日人件個名歳時分秒円倍位番号代期]")  # a counter is not part of the next word
 # words that present a source ("The source is: file.txt (lines 3-4)"), not claims about the world
+_KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{3,}")  # a loanword or a foreign name: a detail, as a name is
 _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
 _JA_NAMING = re.compile(r"[\u3005\u4e00-\u9fff]{2,}|[\u30a0-\u30ff]{2,}")  # a Japanese word that names a thing
 _JA_WORD_REST = r"[\u3005\u4e00-\u9fff\u30a0-\u30ff]*"
@@ -97,6 +100,8 @@ def missing_details(sentence: str, source: str, context: str = "", passage: str 
     where = passage or source
     out += [written for name, written in claim.names if name not in terms and not _written_in(written, where)]
     out += [w for w in garbled_words(sentence, f"{where}\n{context}") if w not in out]
+    out += [w for w in dict.fromkeys(_KATAKANA.findall(unicodedata.normalize("NFKC", sentence)))
+            if w not in out and w not in unicodedata.normalize("NFKC", f"{where}\n{context}")]
     said = details(source)
     if claim.negated and not said.negated:
         out.append("negation")
@@ -134,7 +139,7 @@ def _negates_what_the_claim_says(source: str, said: Details, sentence: str) -> b
 def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float, list[str]]:
     """Of the terms ``sentence`` adds to ``question``: the share that ``passage`` holds, and those it lacks (as
     written). (1.0, []) when the sentence adds no term."""
-    asked = stems(question) | ANSWER_WORDS
+    asked = stems(question) | REFERENCE_WORDS  # "資料は、…", "According to the source, …"
     written: dict[str, str] = {}
     for term in query_terms(_ECHOES.sub(" ", sentence)):
         written.setdefault(stem(term), term)
@@ -198,14 +203,15 @@ def _words_of(text: str) -> list[str]:
     return re.findall(r"\w+", text)
 
 
-def off_the_question(sentence: str, source: str, question: str, passage: str = "") -> list[str]:
+def off_the_question(sentence: str, source: str, question: str, passage: str = "", about: str = "") -> list[str]:
     """What is wrong with a sentence that answers ``question`` from a place that is not about it: "The answer is:
     The Partridge Family" (from a list of 1970s hits) to "Who is Antigone's father?", or the question restated with
     an ending from elsewhere. Such a sentence claims that its answer is the question's; so ``source``, with the
     sentences beside it in ``passage`` (which may name what ``source`` calls "it"; not for a bare answer, which
     ties to nothing but its own sentence), must hold at least half of the question's terms (those it lacks are
     returned, as the question writes them), and a number the answer gives must be in ``source`` itself ("began
-    in 1934" resting on "In 1938, the FCC began"). A bare answer made of the question's own words answers nothing."""
+    in 1934" resting on "In 1938, the FCC began"). What the passage is ``about`` (its document's title and
+    headings: "日本共産党 > 機関紙") counts as held. A bare answer made of the question's own words answers nothing."""
     asked = stems(question) - ANSWER_WORDS
     quoted = _QUOTED.search(sentence)
     said = _ECHOES.sub(" ", quoted.group(1) if quoted else sentence)
@@ -215,7 +221,8 @@ def off_the_question(sentence: str, source: str, question: str, passage: str = "
     out: list[str] = []
     if bare and stems(said) <= asked | ANSWER_WORDS:  # "The answer is: terra preta." to "What is terra preta called?"
         out.append(ECHOED_QUESTION)
-    held = stems(source if bare else _around(source, passage or source))  # a bare answer ties to nothing else
+    held = stems(source if bare else _around(source, passage or source)) | stems(about)  # a bare answer ties to
+    # nothing but its own sentence and what the passage is about
     if len(asked & held) < ON_QUESTION_SHARE * len(asked):
         out += list(dict.fromkeys(_as_written(t, question) for t in query_terms(question)
                                   if stem(t) in asked and stem(t) not in held))
@@ -285,7 +292,7 @@ def said_of_another(sentence: str, source: str) -> list[str]:
     # 北陸地方では where the copy starts at 地方)
     clause = before + said[b:]
     dropped = [w for w in lacking if not ja or re.search(f"{re.escape(w)}{_JA_WORD_REST}{_SUBJECT_MARK}", clause)]
-    put = [w for w in _naming(claim[:a]) if w.lower() not in said.lower()
+    put = [w for w in _naming(claim[:a]) if w.lower() not in said.lower() and stem(w.lower()) not in REFERENCE_WORDS
            and not (CJK_CHAR.search(w) and any(set(w) & set(n) for n in lacking))]  # 時期 → 期間: a rewording
     return put if dropped else []
 
@@ -343,9 +350,10 @@ def _around(source: str, passage: str) -> str:
 
 
 def judge(sentence: str, source: str | None, share: float, context: str = "", *, question: str = "",
-          passage: str = "", labels: Sequence[str] = ()) -> Judgement:
+          passage: str = "", labels: Sequence[str] = (), about: str = "") -> Judgement:
     """The verdict on ``sentence`` given its best source sentence (None: no source sentence matched), the
-    passage that holds it and the sources' headers (``labels``)."""
+    passage that holds it, what that passage is about (its title and headings) and the sources' headers
+    (``labels``)."""
     if source is None or share < PARTLY_SHARE:
         return Judgement("unsupported", share)
     terms = stems(sentence) - ANSWER_WORDS  # "The answer to the question is: …" is not part of the claim
@@ -353,7 +361,7 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
         share = max(share, len(terms & (stems(source) | stems(question))) / len(terms))
     missing = missing_details(sentence, source, context, passage)
     missing += [w for w in header_misuse(sentence, source, passage, labels) if w not in missing]
-    missing += [w for w in off_the_question(sentence, source, question, passage) if w not in missing]
+    missing += [w for w in off_the_question(sentence, source, question, passage, about) if w not in missing]
     missing += [w for w in said_of_another(sentence, source) if w not in missing]
     new_share, lacking = new_terms_missing(sentence, question, f"{passage or source}\n{context}")
     if new_share < NEW_TERMS_SHARE:
@@ -362,15 +370,23 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
     return Judgement(verdict, share, tuple(missing))
 
 
+def _file_stem(path: str) -> str:
+    """What a file without a title is called: its name without folders and extension ("日本共産党")."""
+    return path.rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("_", " ")
+
+
 def names_only_sources(sentence: str, labels: Sequence[str]) -> bool:
     """A sentence that only names sources, as the prompt's headers do ("日本共産党.txt (line 91)", "1. Apollo
     program > Background (lines 3-4)", "Sources:"): it says nothing about the world, so nothing in it can be
     unsupported. An answer given after "The answer is" is a claim, even where it is a source's title."""
     if _bare_answer(sentence):
         return False
-    rest = _ECHOES.sub(" ", sentence)
+    rest = _CUT_PLACE.sub(" ", _ECHOES.sub(" ", sentence))
     for label in sorted(labels, key=len, reverse=True):
         rest = rest.replace(label, " ")
+    cut = rest.split()[-1] if rest.split() else ""  # a label the answer stops in: "Comput"
+    if len(cut) >= 3 and any(label.startswith(cut) for label in labels):
+        rest = rest[: rest.rfind(cut)]
     return not stems(rest) - REFERENCE_WORDS
 
 
@@ -389,7 +405,7 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
             out.append((match, Judgement("unsupported", 0.0)))
             continue
         hit = sources[match.candidate.n - 1].hit
-        context = " ".join(filter(None, (question, hit.title, *hit.heading)))
-        out.append((match, judge(match.claim, match.candidate.text, match.support, context, question=question,
-                                 passage=hit.text, labels=labels)))
+        about = " ".join(filter(None, (hit.title or _file_stem(hit.path), *hit.heading)))
+        out.append((match, judge(match.claim, match.candidate.text, match.support, f"{question} {about}",
+                                 question=question, passage=hit.text, labels=labels, about=about)))
     return out
