@@ -400,3 +400,16 @@ def test_a_katakana_word_the_passage_does_not_hold_is_a_detail():
     radio = "RKBのラジオカーの愛称はスナッピーである。"
     assert support.missing_details("RKBのラジオカーの愛称はスジャータである。", radio) == ["スジャータ"]
     assert support.missing_details("RKBのラジオカーはスナッピーと呼ばれる。", radio) == []
+
+
+def test_a_bare_number_is_matched_to_the_source_sentence_holding_it():
+    from ragd.index.answer.models import Source
+    from ragd.index.models import Hit
+
+    text = "The LM was built by Grumman. The Lunar Module would take two men to the lunar surface and back."
+    sources = [Source(1, Hit("c1", "apollo.md", text, 0.0, None, 1, 1))]
+    question = "How many men would the LM take to the lunar surface?"
+    (match, judged), = support.judge_answer("The answer is: 2.", sources, question)
+    assert judged.verdict == "supported" and match.candidate and "two men" in match.candidate.text
+    (_, judged), = support.judge_answer("The answer is: 3.", sources, question)
+    assert judged.verdict == "unsupported"  # no sentence holds it

@@ -390,6 +390,17 @@ def names_only_sources(sentence: str, labels: Sequence[str]) -> bool:
     return not stems(rest) - REFERENCE_WORDS
 
 
+def _holding_the_number(claim: str, pool: Sequence[cite.Candidate], question: str) -> cite.Candidate | None:
+    """For a bare answer that is only a number ("The answer is: 2.", which shares no word with a passage that
+    writes "two men"): the source sentence holding that number with the most of the question's terms."""
+    given = details(claim).numbers
+    if not (_bare_answer(claim) and given) or stems(_ANSWER_IS.sub("", claim)) - given:
+        return None
+    asked = stems(question)
+    holding = [c for c in pool if given <= details(c.text).numbers]
+    return max(holding, key=lambda c: len(asked & c.stems), default=None)
+
+
 def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tuple[cite.Match, Judgement]]:
     """Every claim of the answer ``text`` with its best source sentence and the verdict on it (before the quote
     is verified in the file: ``Asker.judge`` does that)."""
@@ -397,10 +408,13 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
     labels = [name for s in sources for name in (  # as the prompt names them (``prompt.source_block``), or so
         " > ".join(t for t in (s.hit.title, *s.hit.heading) if t), s.hit.path.rsplit("/", 1)[-1], s.hit.title or "")
         if name]
+    pool = cite.candidates(sources)
     for match in cite.match_claims(text, sources, question):
         if names_only_sources(match.claim, labels):
             out.append((match, Judgement("supported", 1.0)))
             continue
+        if match.candidate is None and (held := _holding_the_number(match.claim, pool, question)):
+            match = cite.Match(match.claim, held, 1.0, match.start, match.end)
         if match.candidate is None:
             out.append((match, Judgement("unsupported", 0.0)))
             continue
