@@ -314,6 +314,7 @@ def test_a_clause_copied_with_another_subject_is_caught():
                          passage=snow).verdict == "partly"
     assert support.said_of_another("北陸地方では冬に雪が多く降り、交通が止まることもある。", snow) == []  # a copy
     assert support.said_of_another("冬に雪が多く降り、交通が止まることもある。", snow) == []  # no subject, no other
+    assert support.said_of_another("スジャータの愛称はスナッピー。", "ラジオカーの愛称はスナッピー。") == ["スジャータ"]
     rainy = "梅雨の時期は、年によって大きく変わることがある。"
     assert support.said_of_another("梅雨の期間は、年によって大きく変わることがある。", rainy) == []  # a rewording
     drought = "The 2012 drought had three epicenters where vegetation died off."

@@ -291,10 +291,15 @@ def said_of_another(sentence: str, source: str) -> list[str]:
     # what the copied clause is said of: in Japanese, a word marked as its subject or topic (タイバーツが, 前線付近では,
     # 北陸地方では where the copy starts at 地方)
     clause = before + said[b:]
-    dropped = [w for w in lacking if not ja or re.search(f"{re.escape(w)}{_JA_WORD_REST}{_SUBJECT_MARK}", clause)]
+    dropped = [w for w in lacking
+               if not ja or re.search(f"{re.escape(w)}{_JA_WORD_REST}(?:の{_JA_WORD_REST})*{_SUBJECT_MARK}", clause)]
     put = [w for w in _naming(claim[:a]) if w.lower() not in said.lower() and stem(w.lower()) not in REFERENCE_WORDS
-           and not (CJK_CHAR.search(w) and any(set(w) & set(n) for n in lacking))]  # 時期 → 期間: a rewording
+           and not any(_kanji(w) & _kanji(n) for n in lacking)]  # 時期 → 期間: a rewording
     return put if dropped else []
+
+
+def _kanji(word: str) -> set[str]:
+    return set(re.findall(r"[\u3005\u4e00-\u9fff]", word))
 
 
 def _longest_run(text: str, words: list[re.Match[str]], on: list[bool]) -> tuple[int, int, int]:
