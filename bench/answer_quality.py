@@ -82,6 +82,7 @@ def ask_all(c: Container, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def recording(*args: Any, **kwargs: Any) -> Any:
         messages, sources = prompt(*args, **kwargs)
         given.append([{"n": s.n, "path": Path(s.hit.path).name, "title": s.hit.title, "heading": list(s.hit.heading),
+                       "page": s.hit.page, "line_start": s.hit.line_start, "line_end": s.hit.line_end,
                        "text": s.hit.text} for s in sources])
         return messages, sources
 

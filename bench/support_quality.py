@@ -42,9 +42,9 @@ EXTRACTIVE_PREFIXES = ("The passage of your files", "ファイルの中で")
 
 
 def sources_of(row: dict[str, Any]) -> list[Source]:
-    return [Source(s["n"], Hit(chunk_id=f"s{s['n']}", path=s["path"], text=s["text"], score=0.0, page=None,
-                               line_start=None, line_end=None, heading=tuple(s.get("heading", ())),
-                               title=s.get("title")))
+    return [Source(s["n"], Hit(chunk_id=f"s{s['n']}", path=s["path"], text=s["text"], score=0.0, page=s.get("page"),
+                               line_start=s.get("line_start"), line_end=s.get("line_end"),  # not in batches 1-6
+                               heading=tuple(s.get("heading", ())), title=s.get("title")))
             for s in row["sources"]]
 
 

@@ -373,6 +373,8 @@ def test_a_line_that_only_names_sources_states_nothing_to_support():
     for claim in ("日本共産党は1922年に結成された。", "The Apollo program > Background (lines 3-4) began in 1961.",
                   "The answer is: Apollo program."):
         assert not support.names_only_sources(claim, labels), claim
+    assert support.names_only_sources("Apollo_program.md (lines 4-5)", labels, [(3, 9), (40, 44)])
+    assert not support.names_only_sources("Apollo_program.md (line 34)", labels, [(3, 9), (40, 44)])  # no source there
 
 
 def test_an_answer_line_that_only_names_its_source_is_not_marked(world):

@@ -56,6 +56,7 @@ NEGATION_AHEAD = re.compile(r"\b(?:not|never|no|n['’]t)\s+((?:\w+\s+){0,1}\w+)
 _PLACE = r"\((?:p\. ?\d+,? ?)?lines? \d+(?:-\d+)?\)"
 _LIST_ITEM = r"^\s*\d{1,3}[.)]\s"
 # a place the answer stops in: "(line 1", "(lin"
+_LINES = re.compile(r"\blines? (\d+)(?:-(\d+))?\)")
 _CUT_PLACE = re.compile(r"\((?:p\. ?\d*,? ?)?(?:l(?:i(?:n(?:es?)?)?)?(?: \d+(?:-\d*)?)?)?$")
 _ECHOES = re.compile(f"{_PLACE}|{_LIST_ITEM}")
 _HEADER_LINE = re.compile(f"^(.*?){_PLACE}(.*)$", re.MULTILINE)  # a header's place, what is around it on its line
@@ -380,12 +381,17 @@ def _file_stem(path: str) -> str:
     return path.rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("_", " ")
 
 
-def names_only_sources(sentence: str, labels: Sequence[str]) -> bool:
+def names_only_sources(sentence: str, labels: Sequence[str], lines: Sequence[tuple[int, int]] = ()) -> bool:
     """A sentence that only names sources, as the prompt's headers do ("日本共産党.txt (line 91)", "1. Apollo
     program > Background (lines 3-4)", "Sources:"): it says nothing about the world, so nothing in it can be
-    unsupported. An answer given after "The answer is" is a claim, even where it is a source's title."""
+    unsupported. An answer given after "The answer is" is a claim, even where it is a source's title; so is a
+    place that no source is at, where the sources' ``lines`` are known ("(line 34)" for passages at lines 3-9)."""
     if _bare_answer(sentence):
         return False
+    for m in _LINES.finditer(sentence):
+        first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+        if lines and not any(start <= first <= last <= end for start, end in lines):
+            return False
     rest = _CUT_PLACE.sub(" ", _ECHOES.sub(" ", sentence))
     for label in sorted(labels, key=len, reverse=True):
         rest = rest.replace(label, " ")
@@ -414,8 +420,9 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
         " > ".join(t for t in (s.hit.title, *s.hit.heading) if t), s.hit.path.rsplit("/", 1)[-1], s.hit.title or "")
         if name]
     pool = cite.candidates(sources)
+    lines = [(s.hit.line_start, s.hit.line_end or s.hit.line_start) for s in sources if s.hit.line_start is not None]
     for match in cite.match_claims(text, sources, question):
-        if names_only_sources(match.claim, labels):
+        if names_only_sources(match.claim, labels, lines):
             out.append((match, Judgement("supported", 1.0)))
             continue
         if match.candidate is None and (held := _holding_the_number(match.claim, pool, question)):
