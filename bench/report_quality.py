@@ -188,7 +188,8 @@ def support_rows(r: Report) -> None:
              f"{readers['agreed']:.0%} of {readers['sentences']} sentences (Cohen's κ {readers['kappa']:.2f}). "
              if readers else "")
           + "The rules were written looking at batch 1's English errors; every later batch was labelled before "
-          "the rules that followed it, and was first measured as it came (against its first labels): English "
+          "the rules that followed it, and was first measured as it came (batches 2-4 against their first labels): "
+          "English "
           "batch 2 88% caught / 28% flagged, Japanese batch 2 47% / 17%, English batch 3 69% / 10%, English batch 4 "
           "75% / 48%, Japanese batch 3 55% / 35%, English batch 5 84% / 39%, Japanese batch 4 79% / 38%, English "
           "batch 6 74% / 30%, Japanese batch 5 82% / 16%. Rules were then written from the errors of each batch but "
