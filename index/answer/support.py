@@ -17,6 +17,8 @@ law"). So a sentence is ``supported`` only when
 - if it gives the question's answer, its source is about the question (``off_the_question``), and
 - where it copies a clause of its source sentence, it says it of what the source does (``said_of_another``).
 
+A line that only names sources ("日本共産党.txt (lines 3-4)", "Sources:") states nothing, and is ``supported``.
+
 ``partly``: a good part of it is there, but not all (``missing`` says what); ``unsupported``:
 the files do not bear it out ("not found in your files"). The checks are plain text matching,
 cheap on every answer; ``bench/support_quality.py`` measures them on hand-labelled sentences.
@@ -401,14 +403,14 @@ def names_only_sources(sentence: str, labels: Sequence[str], lines: Sequence[tup
     return not stems(rest) - REFERENCE_WORDS
 
 
-def _holding_the_number(claim: str, pool: Sequence[cite.Candidate], question: str) -> cite.Candidate | None:
+def _holding_the_number(claim: str, sources: Sequence[Source], question: str) -> cite.Candidate | None:
     """For a bare answer that is only a number ("The answer is: 2.", which shares no word with a passage that
     writes "two men"): the source sentence holding that number with the most of the question's terms."""
     given = details(claim).numbers
     if not (_bare_answer(claim) and given) or stems(_ANSWER_IS.sub("", claim)) - given:
         return None
     asked = stems(question)
-    holding = [c for c in pool if given <= details(c.text).numbers]
+    holding = [c for c in cite.candidates(sources) if given <= details(c.text).numbers]
     return max(holding, key=lambda c: len(asked & c.stems), default=None)
 
 
@@ -419,13 +421,12 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
     labels = [name for s in sources for name in (  # as the prompt names them (``prompt.source_block``), or so
         " > ".join(t for t in (s.hit.title, *s.hit.heading) if t), s.hit.path.rsplit("/", 1)[-1], s.hit.title or "")
         if name]
-    pool = cite.candidates(sources)
     lines = [(s.hit.line_start, s.hit.line_end or s.hit.line_start) for s in sources if s.hit.line_start is not None]
     for match in cite.match_claims(text, sources, question):
         if names_only_sources(match.claim, labels, lines):
             out.append((match, Judgement("supported", 1.0)))
             continue
-        if match.candidate is None and (held := _holding_the_number(match.claim, pool, question)):
+        if match.candidate is None and (held := _holding_the_number(match.claim, sources, question)):
             match = cite.Match(match.claim, held, 1.0, match.start, match.end)
         if match.candidate is None:
             out.append((match, Judgement("unsupported", 0.0)))
