@@ -373,6 +373,8 @@ def test_a_line_that_only_names_sources_states_nothing_to_support():
     for claim in ("日本共産党は1922年に結成された。", "The Apollo program > Background (lines 3-4) began in 1961.",
                   "The answer is: Apollo program."):
         assert not support.names_only_sources(claim, labels), claim
+    assert support.asks("Question: What does chlorophyll absorb?") and support.asks("梅雨の期間は？")
+    assert not support.asks("Chlorophyll absorbs red and blue light.")
     assert support.names_only_sources("Apollo_program.md (lines 4-5)", labels, [(3, 9), (40, 44)])
     assert not support.names_only_sources("Apollo_program.md (line 34)", labels, [(3, 9), (40, 44)])  # no source there
 

@@ -167,7 +167,7 @@ class Asker:
             if match.candidate is not None and verdict.verdict != "unsupported":
                 citation = self._verified(sources[match.candidate.n - 1], cite.quote_of(match.candidate.text),
                                           match.claim)
-            if match.candidate is None and verdict.verdict == "supported":  # it only names sources ("資料：")
+            if match.candidate is None and verdict.verdict == "supported":  # it states nothing ("資料：", a question)
                 sentences.append(Sentence(match.start, match.end, match.claim, "supported"))
                 continue
             if citation is None:  # nothing in the files (as they are now) bears it out

@@ -17,7 +17,8 @@ law"). So a sentence is ``supported`` only when
 - if it gives the question's answer, its source is about the question (``off_the_question``), and
 - where it copies a clause of its source sentence, it says it of what the source does (``said_of_another``).
 
-A line that only names sources ("日本共産党.txt (lines 3-4)", "Sources:") states nothing, and is ``supported``.
+A line that only names sources ("日本共産党.txt (lines 3-4)", "Sources:"), or asks a question, states nothing,
+and is ``supported``.
 
 ``partly``: a good part of it is there, but not all (``missing`` says what); ``unsupported``:
 the files do not bear it out ("not found in your files"). The checks are plain text matching,
@@ -403,6 +404,11 @@ def names_only_sources(sentence: str, labels: Sequence[str], lines: Sequence[tup
     return not stems(rest) - REFERENCE_WORDS
 
 
+def asks(sentence: str) -> bool:
+    """A question in an answer ("Question: What does chlorophyll absorb?") claims nothing."""
+    return bool(re.search(r"[?？]\s*$", sentence))
+
+
 def _holding_the_number(claim: str, sources: Sequence[Source], question: str) -> cite.Candidate | None:
     """For a bare answer that is only a number ("The answer is: 2.", which shares no word with a passage that
     writes "two men"): the source sentence holding that number with the most of the question's terms."""
@@ -423,7 +429,7 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
         if name]
     lines = [(s.hit.line_start, s.hit.line_end or s.hit.line_start) for s in sources if s.hit.line_start is not None]
     for match in cite.match_claims(text, sources, question):
-        if names_only_sources(match.claim, labels, lines):
+        if asks(match.claim) or names_only_sources(match.claim, labels, lines):
             out.append((match, Judgement("supported", 1.0)))
             continue
         if match.candidate is None and (held := _holding_the_number(match.claim, sources, question)):
