@@ -186,7 +186,7 @@ def support_rows(r: Report) -> None:
           + (f"Every sentence was read twice, independently, and the {readers['settled_by_a_third_reading']} "
              f"where the two readings differed were settled by a third; the two readings agreed on "
              f"{readers['agreed']:.0%} of {readers['sentences']} sentences (Cohen's κ {readers['kappa']:.2f}). "
-             if readers else "")
+             if readers and readers.get("sentences") else "")
           + "The rules were written looking at batch 1's English errors; every later batch was labelled before "
           "the rules that followed it, and was first measured as it came (batches 2-4 against their first labels): "
           "English "

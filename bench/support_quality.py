@@ -133,6 +133,8 @@ def agreement(rows: list[dict[str, Any]]) -> dict[str, Any]:
     agreed = sum(a == b for a, b in pairs) / n
     p1, p2 = (sum(p[i] == "unsupported" for p in pairs) / n for i in (0, 1))
     chance = p1 * p2 + (1 - p1) * (1 - p2)
+    if not pairs:
+        return {"sentences": 0, "agreed": None, "kappa": None, "settled_by_a_third_reading": 0}
     return {"sentences": len(pairs), "agreed": agreed,
             "kappa": (agreed - chance) / (1 - chance) if chance < 1 else 1.0,
             "settled_by_a_third_reading": sum(a != b for a, b in pairs)}

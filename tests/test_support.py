@@ -382,8 +382,10 @@ def test_a_line_that_only_names_sources_states_nothing_to_support():
 def test_an_answer_line_that_only_names_its_source_is_not_marked(world):
     llm = ScriptedLLM("Sources:\n\ncrisis.md\n\nThe crisis began in October 1973 when OAPEC members proclaimed an "
                       "oil embargo [1]. Strikes followed in Germany, Italy and the Netherlands.")
-    got = verdicts(world.asker(llm).ask("What caused the 1973 oil crisis?"))
-    assert got[0] == ("Sources:", "supported") and len(got) == 4, got  # no source sentence matches it: no citation
+    answer = world.asker(llm).ask("What caused the 1973 oil crisis?")
+    got = verdicts(answer)
+    assert got[0] == ("Sources:", "supported") and len(got) == 4, got
+    assert [s.citations for s in answer.sentences[:2]] == [(), ()]  # lines that state nothing cite nothing
     assert [v for _, v in got[1:]] == ["supported", "supported", "unsupported"], got
 
 
@@ -418,3 +420,19 @@ def test_a_bare_number_is_matched_to_the_source_sentence_holding_it():
     assert judged.verdict == "supported" and match.candidate and "two men" in match.candidate.text
     (_, judged), = support.judge_answer("The answer is: 3.", sources, question)
     assert judged.verdict == "unsupported"  # no sentence holds it
+
+
+def test_odd_input_neither_breaks_nor_passes_the_checks():
+    commit = "3f2a9c0d41e7b8a65c2d9e0f1a3b4c5d6e7f8091"
+    # "İ" is two characters in lower case: the copied clause's place must not shift
+    assert support.said_of_another(f"The fix for İzmir and İstanbul users is {commit}",
+                                   f"The fix landed in commit {commit} on Monday.") == []
+    labels = ["Apollo program", "apollo.md", "Lyon_guide.txt"]
+    for answer in ("Apollo", "Apollo program.", "Lyon_guide"):  # a title alone may be an answer: it is judged
+        assert not support.names_only_sources(answer, labels), answer
+    assert support.names_only_sources("apollo.md", labels)
+    army = "The army had 40,000 men and 1,000 horses."
+    assert support.off_the_question("The answer is: 1,000.", army, "How many men did the army have?", army) == [
+        "1000"]
+    assert support.off_the_question("The answer is: 40,000.", army, "How many men did the army have?", army) == []
+    assert not support.names_only_sources("See doc.txt (line " + "1" * 5000 + ")", ["doc.txt"], [(1, 9)])

@@ -81,7 +81,8 @@ def details(text: str) -> Details:
 
 def spellings(number: str) -> list[str]:
     """How a text may write ``number``: "7" and "seven", "seventh"."""
-    return [number, *(w for w, n in _NUMBER_WORDS.items() if n == number)]
+    grouped = [f"{int(number):,}"] if number.isdigit() and len(number) > 3 else []  # "40,000"
+    return [number, *grouped, *(w for w, n in _NUMBER_WORDS.items() if n == number)]
 
 
 def _acronyms(words: list[str]) -> set[str]:

@@ -62,6 +62,7 @@ _LIST_ITEM = r"^\s*\d{1,3}[.)]\s"
 _LINES = re.compile(r"\blines? (\d+)(?:-(\d+))?\)")
 _CUT_PLACE = re.compile(r"\((?:p\. ?\d*,? ?)?(?:l(?:i(?:n(?:es?)?)?)?(?: \d+(?:-\d*)?)?)?$")
 _ECHOES = re.compile(f"{_PLACE}|{_LIST_ITEM}")
+_PLACE_OR_ITEM = re.compile(f"{_PLACE}|{_LIST_ITEM}", re.MULTILINE)
 _HEADER_LINE = re.compile(f"^(.*?){_PLACE}(.*)$", re.MULTILINE)  # a header's place, what is around it on its line
 _QUOTED = re.compile(f"{_PLACE}[ \t]*\n(.+)", re.DOTALL)  # a header line, then the passage as copied
 _JA_WORD = re.compile(r"[\u3005\u4e00-\u9fff]+(?:・[\u3005\u4e00-\u9fff]+)*|[\u30a0-\u30ff]+")  # kanji, katakana
@@ -77,12 +78,15 @@ _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
 _JA_NAMING = re.compile(r"[\u3005\u4e00-\u9fff]{2,}|[\u30a0-\u30ff]{2,}")  # a Japanese word that names a thing
 _JA_WORD_REST = r"[\u3005\u4e00-\u9fff\u30a0-\u30ff]*"
 _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦博（政治学）は, 国内では
-_QUESTION_WORD = re.compile(r"[A-Za-z0-9][\w'’-]*|[\u3005\u4e00-\u9fff]{2,}|[\u30a0-\u30ff]{2,}")
+_QUESTION_WORD = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z][\w'’-]*|[\u3005\u4e00-\u9fff]{2,}|[\u30a0-\u30ff]{2,}")
 # a name set off beside a phrase: "Creon, the current King", "Sugarfoot (a remake", "Thebes), Creon"
 _APPOSITION = re.compile(r"^\s*[)）]?\s*[,(（、]\s*(?:(?:the|a|an|its|their)\s+)?$", re.IGNORECASE)
 _AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|across|through)\s+$", re.IGNORECASE)
+_COMMA = re.compile(r",(?!\d{3})")  # a comma between words, not one in "40,000"
+COMPARED = {"claim": 600, "source": 1500}  # characters of a sentence and its source searched for a copied clause
 COPIED_CLAUSE = {"ja": 10, "en": 24}  # characters a copy must run to be a clause of its source, not a phrase
-REFERENCE_WORDS = ANSWER_WORDS | frozenset(stem(w) for w in (
+SOURCE_WORDS = frozenset(("資料", "出典", "参照"))  # Japanese words that present a source ("資料は、…")
+REFERENCE_WORDS = ANSWER_WORDS | SOURCE_WORDS | frozenset(stem(w) for w in (
     "reference", "refer", "refers", "see", "cited", "file", "document", "line", "lines",
     "資料", "ファイル", "出典", "参照"))
 
@@ -143,7 +147,7 @@ def _negates_what_the_claim_says(source: str, said: Details, sentence: str) -> b
 def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float, list[str]]:
     """Of the terms ``sentence`` adds to ``question``: the share that ``passage`` holds, and those it lacks (as
     written). (1.0, []) when the sentence adds no term."""
-    asked = stems(question) | REFERENCE_WORDS  # "資料は、…", "According to the source, …"
+    asked = stems(question) | ANSWER_WORDS | SOURCE_WORDS  # "According to the source, …", "資料は、…"
     written: dict[str, str] = {}
     for term in query_terms(_ECHOES.sub(" ", sentence)):
         written.setdefault(stem(term), term)
@@ -283,7 +287,8 @@ def said_of_another(sentence: str, source: str) -> list[str]:
     quoted = _QUOTED.search(sentence)
     claim = unicodedata.normalize("NFKC", _ECHOES.sub(" ", quoted.group(1) if quoted else sentence))
     said = unicodedata.normalize("NFKC", re.sub(r"\[[^\]]*\]", " ", source))
-    run = SequenceMatcher(None, claim.lower(), said.lower(), autojunk=False).find_longest_match()
+    run = SequenceMatcher(None, _lower(claim[:COMPARED["claim"]]), _lower(said[:COMPARED["source"]]),
+                          autojunk=False).find_longest_match()  # its cost grows with both lengths
     ja = bool(CJK_CHAR.search(claim[run.a : run.a + run.size]))
     if run.size < COPIED_CLAUSE["ja" if ja else "en"]:
         return []
@@ -302,6 +307,11 @@ def said_of_another(sentence: str, source: str) -> list[str]:
     return put if dropped else []
 
 
+def _lower(text: str) -> str:
+    """``text`` in lower case, character for character ("İ".lower() is two characters: positions must not shift)."""
+    return "".join(c.lower()[:1] for c in text)
+
+
 def _kanji(word: str) -> set[str]:
     return set(re.findall(r"[\u3005\u4e00-\u9fff]", word))
 
@@ -313,7 +323,7 @@ def _longest_run(text: str, words: list[re.Match[str]], on: list[bool]) -> tuple
     while i < len(words):
         j, count = i, int(on[i])
         while on[i] and j + 1 < len(words) and (on[j + 1] or (
-                j + 2 < len(words) and on[j + 2] and "," not in text[words[j].end() : words[j + 2].start()])):
+                j + 2 < len(words) and on[j + 2] and not _COMMA.search(text[words[j].end() : words[j + 2].start()]))):
             j += 1
             count += on[j]
         if count > run[2]:
@@ -392,9 +402,13 @@ def names_only_sources(sentence: str, labels: Sequence[str], lines: Sequence[tup
     if _bare_answer(sentence):
         return False
     for m in _LINES.finditer(sentence):
-        first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+        first, last = (int(n[:10]) for n in (m.group(1), m.group(2) or m.group(1)))  # not a 5,000-digit int
         if lines and not any(start <= first <= last <= end for start, end in lines):
             return False
+    files = [label for label in labels if re.search(r"\.\w{1,5}$", label)]
+    if not (_PLACE_OR_ITEM.search(sentence) or _CUT_PLACE.search(sentence) or stems(sentence) & REFERENCE_WORDS
+            or any(f in sentence for f in files)):
+        return False  # a title alone ("Apollo", "Apollo program.") may be an answer
     rest = _CUT_PLACE.sub(" ", _ECHOES.sub(" ", sentence))
     for label in sorted(labels, key=len, reverse=True):
         rest = rest.replace(label, " ")
@@ -429,8 +443,8 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
         if name]
     lines = [(s.hit.line_start, s.hit.line_end or s.hit.line_start) for s in sources if s.hit.line_start is not None]
     for match in cite.match_claims(text, sources, question):
-        if asks(match.claim) or names_only_sources(match.claim, labels, lines):
-            out.append((match, Judgement("supported", 1.0)))
+        if asks(match.claim) or names_only_sources(match.claim, labels, lines):  # nothing to cite or verify
+            out.append((cite.Match(match.claim, None, 1.0, match.start, match.end), Judgement("supported", 1.0)))
             continue
         if match.candidate is None and (held := _holding_the_number(match.claim, sources, question)):
             match = cite.Match(match.claim, held, 1.0, match.start, match.end)
