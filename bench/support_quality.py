@@ -129,12 +129,12 @@ def agreement(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """How often the two independent readings of a sentence (``label_1``, ``label_2``) agree, and Cohen's kappa
     (agreement beyond what two readers labelling at random with the same shares would reach)."""
     pairs = [(r["label_1"], r["label_2"]) for r in rows if r.get("label_1") and r.get("label_2")]
-    n = max(1, len(pairs))
+    if not pairs:
+        return {"sentences": 0, "agreed": None, "kappa": None, "settled_by_a_third_reading": 0}
+    n = len(pairs)
     agreed = sum(a == b for a, b in pairs) / n
     p1, p2 = (sum(p[i] == "unsupported" for p in pairs) / n for i in (0, 1))
     chance = p1 * p2 + (1 - p1) * (1 - p2)
-    if not pairs:
-        return {"sentences": 0, "agreed": None, "kappa": None, "settled_by_a_third_reading": 0}
     return {"sentences": len(pairs), "agreed": agreed,
             "kappa": (agreed - chance) / (1 - chance) if chance < 1 else 1.0,
             "settled_by_a_third_reading": sum(a != b for a, b in pairs)}

@@ -58,9 +58,8 @@ NEGATION_AHEAD = re.compile(r"\b(?:not|never|no|n['’]t)\s+((?:\w+\s+){0,1}\w+)
 # what a model copies from the prompt's source headers ("(lines 62-62)") or a list ("2. "): not claims
 _PLACE = r"\((?:p\. ?\d+,? ?)?lines? \d+(?:-\d+)?\)"
 _LIST_ITEM = r"^\s*\d{1,3}[.)]\s"
-# a place the answer stops in: "(line 1", "(lin"
-_LINES = re.compile(r"\blines? (\d+)(?:-(\d+))?\)")
-_CUT_PLACE = re.compile(r"\((?:p\. ?\d*,? ?)?(?:l(?:i(?:n(?:es?)?)?)?(?: \d+(?:-\d*)?)?)?$")
+_LINES = re.compile(r"\blines? (\d+)(?:-(\d+))?\)")  # the lines a place names
+_CUT_PLACE = re.compile(r"\((?:p\. ?\d*,? ?)?(?:l(?:i(?:n(?:es?)?)?)?(?: \d+(?:-\d*)?)?)?$")  # "(line 1", "(lin"
 _ECHOES = re.compile(f"{_PLACE}|{_LIST_ITEM}")
 _PLACE_OR_ITEM = re.compile(f"{_PLACE}|{_LIST_ITEM}", re.MULTILINE)
 _HEADER_LINE = re.compile(f"^(.*?){_PLACE}(.*)$", re.MULTILINE)  # a header's place, what is around it on its line
@@ -75,10 +74,11 @@ _COUNTED = re.compile(r"\d+[回年月日人件個名歳時分秒円倍位番号�
 # words that present a source ("The source is: file.txt (lines 3-4)"), not claims about the world
 _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{3,}")  # a loanword or a foreign name: a detail, as a name is
 _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
-_JA_NAMING = re.compile(r"[\u3005\u4e00-\u9fff]{2,}|[\u30a0-\u30ff]{2,}")  # a Japanese word that names a thing
-_JA_WORD_REST = r"[\u3005\u4e00-\u9fff\u30a0-\u30ff]*"
+_KANJI = "\u3005\u4e00-\u9fff"
+_JA_NAMING = re.compile(rf"[{_KANJI}]{{2,}}|[\u30a0-\u30ff]{{2,}}")  # a Japanese word that names a thing
+_JA_WORD_REST = rf"[{_KANJI}\u30a0-\u30ff]*"
 _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦博（政治学）は, 国内では
-_QUESTION_WORD = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z][\w'’-]*|[\u3005\u4e00-\u9fff]{2,}|[\u30a0-\u30ff]{2,}")
+_QUESTION_WORD = re.compile(rf"\d+(?:[.,]\d+)*|[A-Za-z][\w'’-]*|{_JA_NAMING.pattern}")
 # a name set off beside a phrase: "Creon, the current King", "Sugarfoot (a remake", "Thebes), Creon"
 _APPOSITION = re.compile(r"^\s*[)）]?\s*[,(（、]\s*(?:(?:the|a|an|its|their)\s+)?$", re.IGNORECASE)
 _AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|across|through)\s+$", re.IGNORECASE)
@@ -87,8 +87,7 @@ COMPARED = {"claim": 600, "source": 1500}  # characters of a sentence and its so
 COPIED_CLAUSE = {"ja": 10, "en": 24}  # characters a copy must run to be a clause of its source, not a phrase
 SOURCE_WORDS = frozenset(("資料", "出典", "参照"))  # Japanese words that present a source ("資料は、…")
 REFERENCE_WORDS = ANSWER_WORDS | SOURCE_WORDS | frozenset(stem(w) for w in (
-    "reference", "refer", "refers", "see", "cited", "file", "document", "line", "lines",
-    "資料", "ファイル", "出典", "参照"))
+    "reference", "refer", "refers", "see", "cited", "file", "document", "line", "lines", "ファイル"))
 
 
 @dataclass(frozen=True)
@@ -248,11 +247,13 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
     Assembly Building (VAB)"), or a number just before it ("seven radio stations")."""
     given = {n.lower() for n in _naming(question)}
     names = [n for n in _naming(answer) if n.lower() not in given and stem(n.lower()) not in asked]
+    if not names:
+        return []
     words = [w for w in _QUESTION_WORD.finditer(source) if query_terms(w.group())]
     on = [stem(w.group().lower()) in asked or (bool(CJK_CHAR.search(w.group())) and w.group() in question)
           for w in words]
     start, end, count = _longest_run(source, words, on)
-    if not names or count < 2:
+    if count < 2:
         return []
     initials = "".join(w.group()[0] for w in words if start <= w.start() < end and w.group()[0].isupper())
     counting = {w.start() for w, o in zip(words, on, strict=True) if o and start <= w.start() < end}
@@ -313,7 +314,7 @@ def _lower(text: str) -> str:
 
 
 def _kanji(word: str) -> set[str]:
-    return set(re.findall(r"[\u3005\u4e00-\u9fff]", word))
+    return set(re.findall(f"[{_KANJI}]", word))
 
 
 def _longest_run(text: str, words: list[re.Match[str]], on: list[bool]) -> tuple[int, int, int]:
