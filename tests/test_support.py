@@ -186,6 +186,9 @@ def test_an_invented_ending_glued_to_the_questions_words_is_caught(world):
 def test_a_dropped_not_is_caught_only_where_the_claim_says_what_was_negated():
     source = "The embargo was not lifted for the United States until March 1974."
     assert "the source's negation" in support.missing_details("The embargo was lifted for the United States.", source)
+    morality = "This assumes that common morality does not have a prohibition on deceit in such situations."
+    assert "the source's negation" in support.missing_details(  # "not have a prohibition": prohibition is negated
+        "Common morality has a prohibition on deceit in such situations.", morality)
     long_source = "Smaller markets would not grow large enough for an affiliate until the advent of digital television."
     claim = "Digital television allowed smaller markets to have an affiliate."
     assert "the source's negation" not in support.missing_details(claim, long_source)
@@ -277,8 +280,11 @@ def test_an_answer_taken_from_a_place_that_is_not_about_the_question_is_caught()
                          passage=passage).verdict == "partly"
     play = "In the play, Antigone is the daughter of Oedipus."
     assert support.off_the_question("The answer is: Oedipus.", play, question, passage) == []
-    # a statement after "The answer is" is judged as a statement, not as the question's answer
-    assert support.off_the_question("The answer is: The Brady Bunch was a hit.", hits, question, passage) == []
+    # a statement after "The answer is" claims to answer the question too: its place must be about the question
+    assert support.off_the_question("The answer is: The Brady Bunch was a hit.", hits, question, passage) == [
+        "Antigone", "father", "play"]
+    assert support.off_the_question("The answer is that Antigone is the daughter of Oedipus.", play, question,
+                                    passage) == []
     fcc = "In 1938, the FCC began a series of investigations into radio networks."
     q = "In what year did the FCC begin an investigation into radio networks?"
     assert support.off_the_question("The FCC began an investigation into radio networks in 1934.", fcc, q,
@@ -346,6 +352,34 @@ def test_an_answer_naming_another_than_the_source_names_beside_the_questions_wor
                                     "How big was the Vertical Assembly Building?", vab) == []  # its own initials
 
 
+def test_a_number_or_a_name_put_where_the_source_has_another_is_caught():
+    dust = ("An average 182 million tons of dust are windblown out of the Sahara each year; 27.7 million tons fall "
+            "over the Amazon basin, 43 million tons of dust are windblown and fall on the Caribbean Sea.")
+    assert support.number_of_another("43 million tons of dust are windblown out of the Sahara each year.", dust) == [
+        "43"]
+    assert support.number_of_another("182 million tons of dust are windblown out of the Sahara each year.",
+                                      dust) == []
+    assert support.number_of_another("43 million tons of dust are windblown and fall on the Caribbean Sea.",
+                                      dust) == []
+    assert "43" in support.missing_details("43 million tons of dust are windblown out of the Sahara each year.", dust)
+    eec = ("Of the nine members of the EEC, the Netherlands faced a complete embargo, the UK and France received "
+           "almost uninterrupted supplies.")
+    question = "Which country faced a complete embargo in the EEC?"
+    assert support.off_the_question("The country that faced a complete embargo in the EEC was the UK.", eec,
+                                    question, eec) == ["UK"]
+    assert support.off_the_question("The country that faced a complete embargo in the EEC was the Netherlands.",
+                                    eec, question, eec) == []
+
+
+def test_a_copy_that_leaves_out_its_sources_qualifier_claims_more():
+    source = "Contractors are typically required to verify and have existing utility lines marked."
+    assert support.dropped_qualifiers("Contractors are required to verify utility lines.", source) == ["typically"]
+    assert support.dropped_qualifiers("Contractors are typically required to verify utility lines.", source) == []
+    assert support.dropped_qualifiers("Contractors must check the lines.", source) == []  # not a copy around it
+    assert support.judge("Contractors are required to verify and have existing utility lines marked.", source,
+                         1.0).verdict == "partly"
+
+
 def test_a_number_the_passage_writes_as_a_word_is_in_the_passage():
     passage = "The Lunar Module would take two men to the lunar surface."
     assert support.new_terms_missing("The Lunar Module would take 2 men to the surface.", "What did the LM take?",
@@ -368,10 +402,11 @@ def test_words_about_the_answer_and_a_plural_acronym_are_no_details():
 def test_a_line_that_only_names_sources_states_nothing_to_support():
     labels = ["日本共産党.txt", "日本共産党", "Apollo_program.md", "Apollo program > Background"]
     for line in ("日本共産党.txt (line 91)\n日本共産党.txt (line 92)", "資料：",
-                 "1. Apollo program > Background (lines 3-4)", "Sources: Apollo_program.md (lines 1-3)"):
+                 "1. Apollo program > Background (lines 3-4)", "Sources: Apollo_program.md (lines 1-3)",
+                 "The answer is:", "The answer to this question is:", "答えは："):
         assert support.names_only_sources(line, labels), line
     for claim in ("日本共産党は1922年に結成された。", "The Apollo program > Background (lines 3-4) began in 1961.",
-                  "The answer is: Apollo program."):
+                  "The answer is: Apollo program.", "The original program was:", "The answer is: 2."):
         assert not support.names_only_sources(claim, labels), claim
     assert support.asks("Question: What does chlorophyll absorb?") and support.asks("梅雨の期間は？")
     assert not support.asks("Chlorophyll absorbs red and blue light.")

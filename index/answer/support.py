@@ -54,7 +54,8 @@ ANSWER_WORDS = frozenset(stem(w) for w in (
     "answer", "answers", "question", "questions", "correct", "source", "sources", "passage", "passages", "text",
     "following", "mentioned", "according", "provided", "given", "information", "回答", "答え", "質問", "文章"))
 PREFIX = 6  # English words sharing their first six letters are taken as one (required / requirement)
-NEGATION_AHEAD = re.compile(r"\b(?:not|never|no|n['’]t)\s+((?:\w+\s+){0,1}\w+)", re.IGNORECASE)
+NEGATION_AHEAD = re.compile(r"\b(?:not|never|no|n['’]t)\s+((?:\w+\s+){0,3}\w+)", re.IGNORECASE)
+NEGATED_TERMS = 2  # content words after a "not" that it negates ("does not have a prohibition": prohibition)
 # what a model copies from the prompt's source headers ("(lines 62-62)") or a list ("2. "): not claims
 _PLACE = r"\((?:p\. ?\d+,? ?)?lines? \d+(?:-\d+)?\)"
 _LIST_ITEM = r"^\s*\d{1,3}[.)]\s"
@@ -71,8 +72,13 @@ _ANSWER_IS = re.compile(r"^\s*(?:(?:the\s+)?(?:correct\s+)?answer\b[^:.]{0,80}?(
 _CLAUSE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|can|could|will|would|does|did|may|might)\b",
                           re.IGNORECASE)
 _COUNTED = re.compile(r"\d+[回年月日人件個名歳時分秒円倍位番号代期]")  # a counter is not part of the next word
-# words that present a source ("The source is: file.txt (lines 3-4)"), not claims about the world
 _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{3,}")  # a loanword or a foreign name: a detail, as a name is
+# a number and the (up to eight) words after it: "43 million tons of dust are windblown"
+_NUMBER_BEFORE_WORDS = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)\s+((?:[A-Za-z]+\s+){2,7}[A-Za-z]+)")
+QUALIFIERS = ("typically", "often", "sometimes", "usually", "generally", "perhaps", "possibly", "probably",
+              "significantly", "largely", "mostly", "mainly", "partly", "partially", "nearly", "almost",
+              "approximately", "roughly", "estimated", "reportedly", "may", "might", "occasionally", "rarely")
+_QUALIFIED = re.compile(rf"(?=\b(\w+)\s+({'|'.join(QUALIFIERS)})\s+(\w+)\b)", re.IGNORECASE)  # overlapping
 _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
 _KANJI = "\u3005\u4e00-\u9fff"
 _JA_NAMING = re.compile(rf"[{_KANJI}]{{2,}}|[\u30a0-\u30ff]{{2,}}")  # a Japanese word that names a thing
@@ -86,6 +92,7 @@ _COMMA = re.compile(r",(?!\d{3})")  # a comma between words, not one in "40,000"
 COMPARED = {"claim": 600, "source": 1500}  # characters of a sentence and its source searched for a copied clause
 COPIED_CLAUSE = {"ja": 10, "en": 24}  # characters a copy must run to be a clause of its source, not a phrase
 SOURCE_WORDS = frozenset(("資料", "出典", "参照"))  # Japanese words that present a source ("資料は、…")
+# words that present a source ("The source is: file.txt (lines 3-4)"), not claims about the world
 REFERENCE_WORDS = ANSWER_WORDS | SOURCE_WORDS | frozenset(stem(w) for w in (
     "reference", "refer", "refers", "see", "cited", "file", "document", "line", "lines", "ファイル"))
 
@@ -109,11 +116,42 @@ def missing_details(sentence: str, source: str, context: str = "", passage: str 
     out += [w for w in garbled_words(sentence, f"{where}\n{context}") if w not in out]
     out += [w for w in dict.fromkeys(_KATAKANA.findall(unicodedata.normalize("NFKC", sentence)))
             if w not in out and w not in unicodedata.normalize("NFKC", f"{where}\n{context}")]
+    out += [n for n in number_of_another(sentence, source) if n not in out]
+    out += [f"the source's {q}" for q in dropped_qualifiers(sentence, source)]
     said = details(source)
     if claim.negated and not said.negated:
         out.append("negation")
     elif not claim.negated and said.negated and _negates_what_the_claim_says(source, said, sentence):
         out.append("the source's negation")
+    return out
+
+
+def number_of_another(sentence: str, source: str) -> list[str]:
+    """Numbers of ``sentence`` written before words copied from ``source`` where the source writes another number
+    before the same words: "43 million tons of dust are windblown" from "an average 182 million tons of dust are
+    windblown" (the 43 million tons are what falls elsewhere)."""
+    out: list[str] = []
+    for m in _NUMBER_BEFORE_WORDS.finditer(sentence):
+        given, words = m.group(1).replace(",", ""), m.group(2).split()
+        for k in range(len(words), 2, -1):  # the longest run of the words after it that follows a number there
+            copied = r"\s+".join(map(re.escape, words[:k]))
+            if there := re.findall(rf"(\d+(?:[.,]\d+)*)\s+{copied}\b", source, re.IGNORECASE):
+                if given not in {n.replace(",", "") for n in there}:
+                    out.append(m.group(1))
+                break
+    return out
+
+
+def dropped_qualifiers(sentence: str, source: str) -> list[str]:
+    """Qualifiers of ``source`` that ``sentence`` copies the words around but leaves out: "contractors are
+    required" from "contractors are typically required", "was first challenged" from "was first significantly
+    challenged". Without its "typically" the copy claims more than the source does."""
+    claim = " ".join(re.findall(r"\w+", sentence.lower()))
+    out: list[str] = []
+    for m in _QUALIFIED.finditer(source):
+        before, qualifier, after = (g.lower() for g in m.groups())
+        if f" {before} {after} " in f" {claim} " and qualifier not in claim.split() and qualifier not in out:
+            out.append(qualifier)
     return out
 
 
@@ -138,7 +176,8 @@ def _negates_what_the_claim_says(source: str, said: Details, sentence: str) -> b
     "was lifted". A "not" elsewhere in a long source sentence ("would not grow large enough") is not the claim's."""
     claim = stems(sentence)
     for m in NEGATION_AHEAD.finditer(source):
-        if stems(m.group(1)) & claim:
+        negated = [t for w in m.group(1).split() for t in stems(w)][:NEGATED_TERMS]
+        if set(negated) & claim:
             return True
     return bool(said.negated_words & claim)  # Japanese negation follows the word it negates
 
@@ -223,7 +262,7 @@ def off_the_question(sentence: str, source: str, question: str, passage: str = "
     quoted = _QUOTED.search(sentence)
     said = _ECHOES.sub(" ", quoted.group(1) if quoted else sentence)
     bare = _bare_answer(said)
-    if not asked or not (bare or _restates(said, asked)):
+    if not asked or not (bare or _restates(said, asked) or _ANSWER_IS.match(said)):  # "The answer is that …"
         return []
     out: list[str] = []
     if bare and stems(said) <= asked | ANSWER_WORDS:  # "The answer is: terra preta." to "What is terra preta called?"
@@ -244,7 +283,8 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
     seven radio stations … for $1 million". The question's words are found in ``source`` as the longest run of
     them (small words skipped, one other word between two of them allowed); what the source gives there is a name
     set off beside the run by a comma or a bracket ("Creon, the"), unless it is the run's own initials ("Vertical
-    Assembly Building (VAB)"), or a number just before it ("seven radio stations")."""
+    Assembly Building (VAB)"), or a number just before it ("seven radio stations"); a name just before the run is
+    its subject ("the Netherlands faced a complete embargo"), and comes first."""
     given = {n.lower() for n in _naming(question)}
     names = [n for n in _naming(answer) if n.lower() not in given and stem(n.lower()) not in asked]
     if not names:
@@ -266,9 +306,17 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
                    and not _AFTER_PREPOSITION.search(source[: m.start()])  # "From Italy, the disease …"
                    for m in _written([name], source) if m.end() <= start or m.start() >= end)
 
+    def doing(name: str) -> bool:  # the subject of the run: "the Netherlands faced a complete embargo"
+        return any(m.end() < start and not source[m.end() : start].strip() for m in _written([name], source))
+
+    others = [w for _, w in details(source).names if w != initials and w.lower() not in given]
+    named = [n for n in names if n not in numbers and not n[0].isdigit()]  # a date answers another question
+    if any(doing(n) for n in named):
+        return []
+    if named and any(doing(n) for n in others):  # it comes before a name set off after the run: ", the UK and"
+        return named
     if any(beside(n) for n in names):
         return []
-    others = [w for _, w in details(source).names if w != initials and w.lower() not in given]
     return names if any(beside(n) for n in [*others, *numbers]) else []
 
 
@@ -350,6 +398,8 @@ def _bare_answer(sentence: str) -> bool:
     answer is: Turing machines are …", which is judged as any statement is."""
     if m := _ANSWER_IS.match(sentence):
         rest = sentence[m.end():]
+        if not re.search(r"\w", rest):  # "The answer is:" gives nothing yet: it leads into what follows
+            return False
         return not _CLAUSE_VERB.search(re.split(r"[,(;、（]", rest)[0]) and (
             not CJK_CHAR.search(rest) or len(rest.strip()) <= 20)
     return False
