@@ -362,6 +362,12 @@ def test_a_number_or_a_name_put_where_the_source_has_another_is_caught():
     assert support.number_of_another("43 million tons of dust are windblown and fall on the Caribbean Sea.",
                                       dust) == []
     assert "43" in support.missing_details("43 million tons of dust are windblown out of the Sahara each year.", dust)
+    congress = ("更に1958年の第7回党大会では宮本顕治が書記長となり、"
+                "2010年（平成22年）の第25回党大会時は約40万6千人の党員がいた。")
+    assert support.number_of_another("1955年の第7回党大会では宮本顕治が書記長となった。", congress) == ["1955"]
+    assert support.number_of_another("2012年（平成24年）の第25回党大会時は約40万6千人。", congress) == ["2012", "24"]
+    assert support.number_of_another("1958年の第7回党大会では宮本顕治が書記長となった。", congress) == []
+    assert support.number_of_another("第25回党大会時は約40万6千人の党員がいた。", congress) == []  # 40万6千 is one
     eec = ("Of the nine members of the EEC, the Netherlands faced a complete embargo, the UK and France received "
            "almost uninterrupted supplies.")
     question = "Which country faced a complete embargo in the EEC?"

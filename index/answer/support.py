@@ -73,8 +73,11 @@ _CLAUSE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|can|could|will|wou
                           re.IGNORECASE)
 _COUNTED = re.compile(r"\d+[回年月日人件個名歳時分秒円倍位番号代期]")  # a counter is not part of the next word
 _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{3,}")  # a loanword or a foreign name: a detail, as a name is
-# a number and the (up to eight) words after it: "43 million tons of dust are windblown"
-_NUMBER_BEFORE_WORDS = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)\s+((?:[A-Za-z]+\s+){2,7}[A-Za-z]+)")
+# a number and the (up to eight) words after it ("43 million tons of dust are windblown"), or a number written
+# before Japanese ("1955年の第7回党大会")
+_NUMBER_BEFORE_WORDS = re.compile(r"(?<![0-9A-Za-z.,万億兆])(\d+(?:[.,]\d+)*)"
+                                  r"(?:\s+((?:[A-Za-z]+\s+){2,7}[A-Za-z]+)|(?=[\u3040-\u30ff\u3005\u4e00-\u9fff（]))")
+JA_COPIED_AFTER = 10  # characters after a number in Japanese that may be copied from the source
 QUALIFIERS = ("typically", "often", "sometimes", "usually", "generally", "perhaps", "possibly", "probably",
               "significantly", "largely", "mostly", "mainly", "partly", "partially", "nearly", "almost",
               "approximately", "roughly", "estimated", "reportedly", "may", "might", "occasionally", "rarely")
@@ -128,14 +131,21 @@ def missing_details(sentence: str, source: str, context: str = "", passage: str 
 
 def number_of_another(sentence: str, source: str) -> list[str]:
     """Numbers of ``sentence`` written before words copied from ``source`` where the source writes another number
-    before the same words: "43 million tons of dust are windblown" from "an average 182 million tons of dust are
-    windblown" (the 43 million tons are what falls elsewhere)."""
+    before the same words: "43 million tons of dust are windblown out of the Sahara" from "an average 182 million
+    tons of dust are windblown out of the Sahara" (the 43 million tons are what falls elsewhere), "1955年の第7回党大会"
+    from "1958年の第7回党大会". The copied words are the longest run of those after the number (three words or four
+    characters at least) that follows a number in the source."""
     out: list[str] = []
     for m in _NUMBER_BEFORE_WORDS.finditer(sentence):
-        given, words = m.group(1).replace(",", ""), m.group(2).split()
-        for k in range(len(words), 2, -1):  # the longest run of the words after it that follows a number there
-            copied = r"\s+".join(map(re.escape, words[:k]))
-            if there := re.findall(rf"(\d+(?:[.,]\d+)*)\s+{copied}\b", source, re.IGNORECASE):
+        given = m.group(1).replace(",", "")
+        if m.group(2):
+            words = m.group(2).split()
+            runs = [r"\s+" + r"\s+".join(map(re.escape, words[:k])) + r"\b" for k in range(len(words), 2, -1)]
+        else:
+            after = sentence[m.end(1) : m.end(1) + JA_COPIED_AFTER]
+            runs = [re.escape(after[:k]) for k in range(len(after), 3, -1)]
+        for run in runs:
+            if there := re.findall(rf"(?<![0-9A-Za-z.,万億兆])(\d+(?:[.,]\d+)*){run}", source, re.IGNORECASE):
                 if given not in {n.replace(",", "") for n in there}:
                     out.append(m.group(1))
                 break
