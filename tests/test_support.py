@@ -375,6 +375,12 @@ def test_a_number_or_a_name_put_where_the_source_has_another_is_caught():
                                     question, eec) == ["UK"]
     assert support.off_the_question("The country that faced a complete embargo in the EEC was the Netherlands.",
                                     eec, question, eec) == []
+    theatres = ("Citing limited profitability, ABC Great States, the Central West division of ABC Theatres, was sold "
+                "to Henry Plitt in 1974.")
+    question = "Who was ABC Great States sold to in 1974?"
+    assert support.off_the_question("The answer is: Henry Plitt.", theatres, question, theatres) == []
+    assert sorted(support.off_the_question("The answer is: Walt Disney.", theatres, question, theatres)) == [
+        "Disney", "Walt"]
 
 
 def test_a_copy_that_leaves_out_its_sources_qualifier_claims_more():

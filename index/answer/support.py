@@ -90,6 +90,7 @@ _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦
 _QUESTION_WORD = re.compile(rf"\d+(?:[.,]\d+)*|[A-Za-z][\w'’-]*|{_JA_NAMING.pattern}")
 # a name set off beside a phrase: "Creon, the current King", "Sugarfoot (a remake", "Thebes), Creon"
 _APPOSITION = re.compile(r"^\s*[)）]?\s*[,(（、]\s*(?:(?:the|a|an|its|their)\s+)?$", re.IGNORECASE)
+_LEADING = re.compile(r"\b(\w+)\s+(?:\w+\s+)?$")  # the word before a name, a small word between them allowed
 _AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|across|through)\s+$", re.IGNORECASE)
 _COMMA = re.compile(r",(?!\d{3})")  # a comma between words, not one in "40,000"
 COMPARED = {"claim": 600, "source": 1500}  # characters of a sentence and its source searched for a copied clause
@@ -294,7 +295,8 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
     them (small words skipped, one other word between two of them allowed); what the source gives there is a name
     set off beside the run by a comma or a bracket ("Creon, the"), unless it is the run's own initials ("Vertical
     Assembly Building (VAB)"), or a number just before it ("seven radio stations"); a name just before the run is
-    its subject ("the Netherlands faced a complete embargo"), and comes first."""
+    its subject ("the Netherlands faced a complete embargo"), and comes first; so does a name just after another of
+    the question's words ("… was sold to Henry Plitt in 1974")."""
     given = {n.lower() for n in _naming(question)}
     names = [n for n in _naming(answer) if n.lower() not in given and stem(n.lower()) not in asked]
     if not names:
@@ -320,8 +322,12 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
         return any(m.end() < start and not source[m.end() : start].strip() for m in _written([name], source))
 
     others = [w for _, w in details(source).names if w != initials and w.lower() not in given]
+    def led_in(name: str) -> bool:  # just after a question's word, outside the run: "was sold to Henry Plitt"
+        return any((w := _LEADING.search(source[: m.start()])) and stem(w.group(1).lower()) in asked
+                   for m in _written([name], source))
+
     named = [n for n in names if n not in numbers and not n[0].isdigit()]  # a date answers another question
-    if any(doing(n) for n in named):
+    if any(doing(n) or led_in(n) for n in named):
         return []
     if named and any(doing(n) for n in others):  # it comes before a name set off after the run: ", the UK and"
         return named
