@@ -189,6 +189,8 @@ def test_a_dropped_not_is_caught_only_where_the_claim_says_what_was_negated():
     morality = "This assumes that common morality does not have a prohibition on deceit in such situations."
     assert "the source's negation" in support.missing_details(  # "not have a prohibition": prohibition is negated
         "Common morality has a prohibition on deceit in such situations.", morality)
+    assert "the source's negation" in support.missing_details("The company has a license.",
+                                                              "The company doesn't have a license.")
     long_source = "Smaller markets would not grow large enough for an affiliate until the advent of digital television."
     claim = "Digital television allowed smaller markets to have an affiliate."
     assert "the source's negation" not in support.missing_details(claim, long_source)
@@ -368,6 +370,12 @@ def test_a_number_or_a_name_put_where_the_source_has_another_is_caught():
     assert support.number_of_another("2012年（平成24年）の第25回党大会時は約40万6千人。", congress) == ["2012", "24"]
     assert support.number_of_another("1958年の第7回党大会では宮本顕治が書記長となった。", congress) == []
     assert support.number_of_another("第25回党大会時は約40万6千人の党員がいた。", congress) == []  # 40万6千 is one
+    assert support.number_of_another("１９５５年の第7回党大会では宮本顕治が書記長となった。", congress) == ["1955"]
+    assert support.number_of_another("１９５８年の第7回党大会では宮本顕治が書記長となった。", congress) == []
+    hall = "About 1,200 people attended the opening of the hall, and 1,200 more came later."
+    assert support.number_of_another("About 1,600 people attended the opening of the hall; 1,600 people attended.",
+                                      hall) == ["1600"]  # once, as the other checks write it
+    assert support.number_of_another("By 1990 it was the largest city.", "By 1980 it was the second city.") == []
     eec = ("Of the nine members of the EEC, the Netherlands faced a complete embargo, the UK and France received "
            "almost uninterrupted supplies.")
     question = "Which country faced a complete embargo in the EEC?"
@@ -381,6 +389,12 @@ def test_a_number_or_a_name_put_where_the_source_has_another_is_caught():
     assert support.off_the_question("The answer is: Henry Plitt.", theatres, question, theatres) == []
     assert sorted(support.off_the_question("The answer is: Walt Disney.", theatres, question, theatres)) == [
         "Disney", "Walt"]
+    buyer = "In 1974 ABC Paramount theatres went to the buyer Plitt."
+    assert support.off_the_question("The answer is: Plitt.", buyer, "Who was the buyer of the Paramount theatres?",
+                                    buyer) == []
+    later = "Later faced with a complete embargo in the EEC, the Netherlands rationed fuel."  # "Later" is no subject
+    assert support.off_the_question("The answer is: the Netherlands.", later, "Which country faced a complete "
+                                    "embargo in the EEC?", later) == []
 
 
 def test_a_copy_that_leaves_out_its_sources_qualifier_claims_more():
@@ -388,6 +402,8 @@ def test_a_copy_that_leaves_out_its_sources_qualifier_claims_more():
     assert support.dropped_qualifiers("Contractors are required to verify utility lines.", source) == ["typically"]
     assert support.dropped_qualifiers("Contractors are typically required to verify utility lines.", source) == []
     assert support.dropped_qualifiers("Contractors must check the lines.", source) == []  # not a copy around it
+    assert support.dropped_qualifiers("The treaty was signed in 2010.", "The treaty was signed in May 2010.") == []
+    assert support.dropped_qualifiers("Protests serve a purpose.", "Protests may serve a purpose.") == ["may"]
     assert support.judge("Contractors are required to verify and have existing utility lines marked.", source,
                          1.0).verdict == "partly"
 

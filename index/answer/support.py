@@ -11,7 +11,9 @@ law"). So a sentence is ``supported`` only when
   passage (``NEW_TERMS_SHARE``), and
 - its details, numbers, names and negation, are there too: the numbers and names in the
   passage, its title and headings, or the question; a "not" where the source sentence has one;
-  no Japanese word that is a source word miscopied by one character (``garbled_words``),
+  no Japanese word that is a source word miscopied by one character (``garbled_words``); no
+  number put before words copied from the source where the source puts another (``number_of_another``);
+  no qualifier of the source ("typically") left out of a copy around it (``dropped_qualifiers``),
 - a source header it copies is a citation, not a part of a claim, and the text it quotes under
   the header is the passage's own words, none changed and none left out (``header_misuse``), and
 - if it gives the question's answer, its source is about the question (``off_the_question``), and
@@ -54,7 +56,7 @@ ANSWER_WORDS = frozenset(stem(w) for w in (
     "answer", "answers", "question", "questions", "correct", "source", "sources", "passage", "passages", "text",
     "following", "mentioned", "according", "provided", "given", "information", "回答", "答え", "質問", "文章"))
 PREFIX = 6  # English words sharing their first six letters are taken as one (required / requirement)
-NEGATION_AHEAD = re.compile(r"\b(?:not|never|no|n['’]t)\s+((?:\w+\s+){0,3}\w+)", re.IGNORECASE)
+NEGATION_AHEAD = re.compile(r"(?:\b(?:not|never|no)|n['’]t)\s+((?:\w+\s+){0,3}\w+)", re.IGNORECASE)
 NEGATED_TERMS = 2  # content words after a "not" that it negates ("does not have a prohibition": prohibition)
 # what a model copies from the prompt's source headers ("(lines 62-62)") or a list ("2. "): not claims
 _PLACE = r"\((?:p\. ?\d+,? ?)?lines? \d+(?:-\d+)?\)"
@@ -75,13 +77,14 @@ _COUNTED = re.compile(r"\d+[回年月日人件個名歳時分秒円倍位番号�
 _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{3,}")  # a loanword or a foreign name: a detail, as a name is
 # a number and the (up to eight) words after it ("43 million tons of dust are windblown"), or a number written
 # before Japanese ("1955年の第7回党大会")
-_NUMBER_BEFORE_WORDS = re.compile(r"(?<![0-9A-Za-z.,万億兆])(\d+(?:[.,]\d+)*)"
-                                  r"(?:\s+((?:[A-Za-z]+\s+){2,7}[A-Za-z]+)|(?=[\u3040-\u30ff\u3005\u4e00-\u9fff（]))")
+_NUMBER_BEFORE_WORDS = re.compile(r"(?<![0-9A-Za-z.,万億兆千百十])(\d+(?:[.,]\d+)*)"
+                                  r"(?:\s+((?:[A-Za-z]+\s+){2,7}[A-Za-z]+)|(?=[\u3040-\u30ff\u3005\u4e00-\u9fff(（]))")
 JA_COPIED_AFTER = 10  # characters after a number in Japanese that may be copied from the source
 QUALIFIERS = ("typically", "often", "sometimes", "usually", "generally", "perhaps", "possibly", "probably",
               "significantly", "largely", "mostly", "mainly", "partly", "partially", "nearly", "almost",
-              "approximately", "roughly", "estimated", "reportedly", "may", "might", "occasionally", "rarely")
-_QUALIFIED = re.compile(rf"(?=\b(\w+)\s+({'|'.join(QUALIFIERS)})\s+(\w+)\b)", re.IGNORECASE)  # overlapping
+              "approximately", "roughly", "estimated", "reportedly", "occasionally", "rarely")
+MODALS = ("may", "might")  # in lower case only: "in May 2010" is a month
+_QUALIFIED = re.compile(rf"(?=\b(\w+)\s+((?i:{'|'.join(QUALIFIERS)})|{'|'.join(MODALS)})\s+(\w+)\b)")  # overlapping
 _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
 _KANJI = "\u3005\u4e00-\u9fff"
 _JA_NAMING = re.compile(rf"[{_KANJI}]{{2,}}|[\u30a0-\u30ff]{{2,}}")  # a Japanese word that names a thing
@@ -90,7 +93,9 @@ _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦
 _QUESTION_WORD = re.compile(rf"\d+(?:[.,]\d+)*|[A-Za-z][\w'’-]*|{_JA_NAMING.pattern}")
 # a name set off beside a phrase: "Creon, the current King", "Sugarfoot (a remake", "Thebes), Creon"
 _APPOSITION = re.compile(r"^\s*[)）]?\s*[,(（、]\s*(?:(?:the|a|an|its|their)\s+)?$", re.IGNORECASE)
-_LEADING = re.compile(r"\b(\w+)\s+(?:\w+\s+)?$")  # the word before a name, a small word between them allowed
+# the word before a name, small words between them allowed ("sold to Henry Plitt")
+_LEADING = re.compile(r"\b(\w+)\s+(?:(?:to|by|from|of|for|as|at|in|on|with|the|a|an|its|their)\s+){0,2}$",
+                      re.IGNORECASE)
 _AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|across|through)\s+$", re.IGNORECASE)
 _COMMA = re.compile(r",(?!\d{3})")  # a comma between words, not one in "40,000"
 COMPARED = {"claim": 600, "source": 1500}  # characters of a sentence and its source searched for a copied clause
@@ -110,8 +115,9 @@ class Judgement:
 
 def missing_details(sentence: str, source: str, context: str = "", passage: str = "") -> list[str]:
     """The details of ``sentence`` that the files do not hold: numbers and names missing from ``passage`` (the
-    source sentence's passage; ``source`` itself when not given) and ``context`` (titles, the question), and a
-    negation that ``source``, the source sentence, does not share."""
+    source sentence's passage; ``source`` itself when not given) and ``context`` (titles, the question), a
+    negation that ``source``, the source sentence, does not share (or one of its own that the sentence drops), a
+    number the source puts elsewhere, and a qualifier of the source that a copy leaves out."""
     claim = details(_ECHOES.sub(" ", sentence))
     numbers, terms = known(f"{passage or source}\n{context}")
     out = [n for n in sorted(claim.numbers) if n not in numbers]
@@ -135,22 +141,39 @@ def number_of_another(sentence: str, source: str) -> list[str]:
     before the same words: "43 million tons of dust are windblown out of the Sahara" from "an average 182 million
     tons of dust are windblown out of the Sahara" (the 43 million tons are what falls elsewhere), "1955年の第7回党大会"
     from "1958年の第7回党大会". The copied words are the longest run of those after the number (three words or four
-    characters at least) that follows a number in the source."""
+    characters at least, two of the words content words, the characters holding a Japanese word) that follows a
+    number in the source."""
+    sentence, source = (unicodedata.normalize("NFKC", t) for t in (sentence[: COMPARED["claim"]],
+                                                                    source[: COMPARED["source"]]))
+    numbers_before = _numbers_before(source)
     out: list[str] = []
     for m in _NUMBER_BEFORE_WORDS.finditer(sentence):
         given = m.group(1).replace(",", "")
-        if m.group(2):
-            words = m.group(2).split()
-            runs = [r"\s+" + r"\s+".join(map(re.escape, words[:k])) + r"\b" for k in range(len(words), 2, -1)]
-        else:
-            after = sentence[m.end(1) : m.end(1) + JA_COPIED_AFTER]
-            runs = [re.escape(after[:k]) for k in range(len(after), 3, -1)]
-        for run in runs:
-            if there := re.findall(rf"(?<![0-9A-Za-z.,万億兆])(\d+(?:[.,]\d+)*){run}", source, re.IGNORECASE):
-                if given not in {n.replace(",", "") for n in there}:
-                    out.append(m.group(1))
+        for run in _runs_after(sentence, m):
+            if there := numbers_before.get(run):
+                if given not in there and given not in out:
+                    out.append(given)
                 break
     return out
+
+
+def _runs_after(text: str, number: re.Match[str]) -> list[tuple[str, ...] | str]:
+    """What follows a number that may be copied, longest first: runs of its words, or of its characters in
+    Japanese."""
+    if number.group(2):
+        words = tuple(_lower(number.group(2)).split())
+        return [words[:k] for k in range(len(words), 2, -1) if len(stems(" ".join(words[:k]))) >= 2]
+    after = _lower(text[number.end(1) : number.end(1) + JA_COPIED_AFTER])
+    return [after[:k] for k in range(len(after), 3, -1) if _JA_NAMING.search(after[1:k])]  # 年の第7回党大会
+
+
+def _numbers_before(source: str) -> dict[tuple[str, ...] | str, set[str]]:
+    """For each run that follows a number in ``source`` (what ``_runs_after`` gives), the numbers it follows."""
+    before: dict[tuple[str, ...] | str, set[str]] = {}
+    for m in _NUMBER_BEFORE_WORDS.finditer(source):
+        for run in _runs_after(source, m):
+            before.setdefault(run, set()).add(m.group(1).replace(",", ""))
+    return before
 
 
 def dropped_qualifiers(sentence: str, source: str) -> list[str]:
@@ -187,7 +210,7 @@ def _negates_what_the_claim_says(source: str, said: Details, sentence: str) -> b
     "was lifted". A "not" elsewhere in a long source sentence ("would not grow large enough") is not the claim's."""
     claim = stems(sentence)
     for m in NEGATION_AHEAD.finditer(source):
-        negated = [t for w in m.group(1).split() for t in stems(w)][:NEGATED_TERMS]
+        negated = [stem(t) for t in query_terms(m.group(1))][:NEGATED_TERMS]  # in their order
         if set(negated) & claim:
             return True
     return bool(said.negated_words & claim)  # Japanese negation follows the word it negates
@@ -319,10 +342,12 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
                    for m in _written([name], source) if m.end() <= start or m.start() >= end)
 
     def doing(name: str) -> bool:  # the subject of the run: "the Netherlands faced a complete embargo"
-        return any(m.end() < start and not source[m.end() : start].strip() for m in _written([name], source))
+        return any(m.end() < start and not source[m.end() : start].strip()
+                   and source[: m.start()].strip(" \"'“‘(")  # not the sentence's first word: "Later faced with …"
+                   for m in _written([name], source))
 
     others = [w for _, w in details(source).names if w != initials and w.lower() not in given]
-    def led_in(name: str) -> bool:  # just after a question's word, outside the run: "was sold to Henry Plitt"
+    def led_in(name: str) -> bool:  # just after one of the question's words: "was sold to Henry Plitt"
         return any((w := _LEADING.search(source[: m.start()])) and stem(w.group(1).lower()) in asked
                    for m in _written([name], source))
 
