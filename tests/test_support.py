@@ -397,6 +397,17 @@ def test_a_number_or_a_name_put_where_the_source_has_another_is_caught():
                                     "embargo in the EEC?", later) == []
 
 
+def test_a_japanese_word_put_in_place_of_the_sources_inside_a_copy_is_caught():
+    source = "以下は、マーラー自身による結論である。"
+    assert support.replaced_in_copy("以下は、マーラーは、ポリフォニーによる結論である。", source) == ["ポリフォニー"]
+    assert support.replaced_in_copy("以下は、マーラー自身による結論である。", source) == []
+    rewording = ("梅雨の期間は地域によって異なる。", "梅雨の時期は地域によって異なる。")  # 期 is shared
+    assert support.replaced_in_copy(*rewording) == []
+    assert support.replaced_in_copy("The conclusion is Mahler's own.", "The conclusion is polyphony's.") == []
+    assert support.judge("以下は、マーラーは、ポリフォニーによる結論である。", source, 0.9,
+                         passage=f"{source}ポリフォニーの技法を用いた。").verdict == "partly"
+
+
 def test_a_copy_that_leaves_out_its_sources_qualifier_claims_more():
     source = "Contractors are typically required to verify and have existing utility lines marked."
     assert support.dropped_qualifiers("Contractors are required to verify utility lines.", source) == ["typically"]

@@ -98,7 +98,10 @@ _LEADING = re.compile(r"\b(\w+)\s+(?:(?:to|by|from|of|for|as|at|in|on|with|the|a
                       re.IGNORECASE)
 _AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|across|through)\s+$", re.IGNORECASE)
 _COMMA = re.compile(r",(?!\d{3})")  # a comma between words, not one in "40,000"
-COMPARED = {"claim": 600, "source": 1500}  # characters of a sentence and its source searched for a copied clause
+# characters of a sentence and its source searched for a copied clause; of a sentence (and twice as many of its
+# source) aligned in full for a replaced word: all of the matching blocks cost more than the longest one
+COMPARED = {"claim": 600, "source": 1500, "replaced": 160}
+COPIED_FRAME = 4  # Japanese characters copied on each side of a replaced word (``replaced_in_copy``)
 COPIED_CLAUSE = {"ja": 10, "en": 24}  # characters a copy must run to be a clause of its source, not a phrase
 SOURCE_WORDS = frozenset(("資料", "出典", "参照"))  # Japanese words that present a source ("資料は、…")
 # words that present a source ("The source is: file.txt (lines 3-4)"), not claims about the world
@@ -397,6 +400,29 @@ def said_of_another(sentence: str, source: str) -> list[str]:
     return put if dropped else []
 
 
+def replaced_in_copy(sentence: str, source: str) -> list[str]:
+    """Japanese words that ``sentence`` puts in place of the source's inside a copy of the source sentence:
+    "以下は、マーラーは、ポリフォニーによる結論である" from "以下は、マーラー自身による結論である" (the conclusion is
+    Mahler's own, not polyphony's). The copy runs on both sides of what is replaced (``COPIED_FRAME`` characters at
+    least); a word that shares a character with what it replaces is a rewording (時期 → 期間)."""
+    quoted = _QUOTED.search(sentence)
+    claim = unicodedata.normalize("NFKC", _ECHOES.sub(" ", quoted.group(1) if quoted else sentence))
+    said = unicodedata.normalize("NFKC", source)
+    if len(claim) > COMPARED["replaced"] or len(said) > 2 * COMPARED["replaced"] or not CJK_CHAR.search(claim):
+        return []
+    ops = SequenceMatcher(None, claim, said, autojunk=False).get_opcodes()
+    out: list[str] = []
+    for before, (tag, a1, a2, b1, b2), after in zip(ops, ops[1:], ops[2:], strict=False):  # each op between two
+        if tag != "replace" or any(op[0] != "equal" or op[2] - op[1] < COPIED_FRAME for op in (before, after)):
+            continue
+        gone = _JA_NAMING.findall(said[b1:b2])
+        put = [w for w in _JA_NAMING.findall(claim[a1:a2])
+               if w not in said[b1:b2] and not any(set(w) & set(g) for g in gone) and w not in out]
+        if gone:
+            out += put
+    return out
+
+
 def _lower(text: str) -> str:
     """``text`` in lower case, character for character ("İ".lower() is two characters: positions must not shift)."""
     return "".join(c.lower()[:1] for c in text)
@@ -474,6 +500,7 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
     missing += [w for w in header_misuse(sentence, source, passage, labels) if w not in missing]
     missing += [w for w in off_the_question(sentence, source, question, passage, about) if w not in missing]
     missing += [w for w in said_of_another(sentence, source) if w not in missing]
+    missing += [w for w in replaced_in_copy(sentence, source) if w not in missing]
     new_share, lacking = new_terms_missing(sentence, question, f"{passage or source}\n{context}")
     if new_share < NEW_TERMS_SHARE:
         missing += [w for w in lacking if w not in missing]
