@@ -448,6 +448,9 @@ def test_a_line_that_only_names_sources_states_nothing_to_support():
                   "The answer is: Apollo program.", "The original program was:", "The answer is: 2."):
         assert not support.names_only_sources(claim, labels), claim
     assert support.asks("Question: What does chlorophyll absorb?") and support.asks("梅雨の期間は？")
+    assert support.asks("コンゴ共和国で1934年に建設された鉄道の名前は何か.") and support.asks("いつ開業したか")
+    assert not support.asks("鉄道は1934年に建設された。") and not support.asks("何度も試みたが、失敗に終わったのか。")
+    assert not support.asks("アニュッネッパスは、路線を何というかとなり、" * 8 + "路線を何というか")  # a loop cut off
     assert not support.asks("Chlorophyll absorbs red and blue light.")
     assert support.names_only_sources("Apollo_program.md (lines 4-5)", labels, [(3, 9), (40, 44)])
     assert not support.names_only_sources("Apollo_program.md (line 34)", labels, [(3, 9), (40, 44)])  # no source there

@@ -85,6 +85,9 @@ QUALIFIERS = ("typically", "often", "sometimes", "usually", "generally", "perhap
               "approximately", "roughly", "estimated", "reportedly", "occasionally", "rarely")
 MODALS = ("may", "might")  # in lower case only: "in May 2010" is a month
 _QUALIFIED = re.compile(rf"(?=\b(\w+)\s+((?i:{'|'.join(QUALIFIERS)})|{'|'.join(MODALS)})\s+(\w+)\b)")  # overlapping
+# a Japanese question without "？": a question word, then "か" at its end ("…の名前は何か。", "いつ開業したか")
+_JA_QUESTION = re.compile(r"(?:何|誰|どこ|いつ|どの|どう|どれ|なぜ|いくつ|いくら|どんな)[^。.、，,]{0,12}か[。.]?\s*$")
+JA_QUESTION_LENGTH = 100  # characters: a looping answer cut off at "…を何というか" is no question
 _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
 _KANJI = "\u3005\u4e00-\u9fff"
 _JA_NAMING = re.compile(rf"[{_KANJI}]{{2,}}|[\u30a0-\u30ff]{{2,}}")  # a Japanese word that names a thing
@@ -538,8 +541,9 @@ def names_only_sources(sentence: str, labels: Sequence[str], lines: Sequence[tup
 
 
 def asks(sentence: str) -> bool:
-    """A question in an answer ("Question: What does chlorophyll absorb?") claims nothing."""
-    return bool(re.search(r"[?？]\s*$", sentence))
+    """A question in an answer ("Question: What does chlorophyll absorb?", "…鉄道の名前は何か。") claims nothing."""
+    return bool(re.search(r"[?？]\s*$", sentence)
+                or (len(sentence) <= JA_QUESTION_LENGTH and _JA_QUESTION.search(sentence)))  # not a loop cut off
 
 
 def _holding_the_number(claim: str, sources: Sequence[Source], question: str) -> cite.Candidate | None:
