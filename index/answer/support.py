@@ -352,11 +352,11 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
                    and source[: m.start()].strip(" \"'“‘(")  # not the sentence's first word: "Later faced with …"
                    for m in _written([name], source))
 
-    others = [w for _, w in details(source).names if w != initials and w.lower() not in given]
     def led_in(name: str) -> bool:  # just after one of the question's words: "was sold to Henry Plitt"
         return any((w := _LEADING.search(source[: m.start()])) and stem(w.group(1).lower()) in asked
                    for m in _written([name], source))
 
+    others = [w for _, w in details(source).names if w != initials and w.lower() not in given]
     named = [n for n in names if n not in numbers and not n[0].isdigit()]  # a date answers another question
     if any(doing(n) or led_in(n) for n in named):
         return []
@@ -380,8 +380,7 @@ def said_of_another(sentence: str, source: str) -> list[str]:
     that drops what the source names there (words of kanji or katakana, names, numbers, back to the clause's
     start) and names something the source sentence does not has said it of another thing. A subject dropped
     and not replaced ("…を契機に除籍された"), or a pronoun put for it ("It is a statement of …"), is not counted."""
-    quoted = _QUOTED.search(sentence)
-    claim = unicodedata.normalize("NFKC", _ECHOES.sub(" ", quoted.group(1) if quoted else sentence))
+    claim = _claimed(sentence)
     said = unicodedata.normalize("NFKC", re.sub(r"\[[^\]]*\]", " ", source))
     run = SequenceMatcher(None, _lower(claim[:COMPARED["claim"]]), _lower(said[:COMPARED["source"]]),
                           autojunk=False).find_longest_match()  # its cost grows with both lengths
@@ -408,8 +407,7 @@ def replaced_in_copy(sentence: str, source: str) -> list[str]:
     "以下は、マーラーは、ポリフォニーによる結論である" from "以下は、マーラー自身による結論である" (the conclusion is
     Mahler's own, not polyphony's). The copy runs on both sides of what is replaced (``COPIED_FRAME`` characters at
     least); a word that shares a character with what it replaces is a rewording (時期 → 期間)."""
-    quoted = _QUOTED.search(sentence)
-    claim = unicodedata.normalize("NFKC", _ECHOES.sub(" ", quoted.group(1) if quoted else sentence))
+    claim = _claimed(sentence)
     said = unicodedata.normalize("NFKC", source)
     if len(claim) > COMPARED["replaced"] or len(said) > 2 * COMPARED["replaced"] or not CJK_CHAR.search(claim):
         return []
@@ -424,6 +422,13 @@ def replaced_in_copy(sentence: str, source: str) -> list[str]:
         if gone:
             out += put
     return out
+
+
+def _claimed(sentence: str) -> str:
+    """What ``sentence`` says, as compared with its source: the text under a copied header, without places or list
+    marks, in NFKC."""
+    quoted = _QUOTED.search(sentence)
+    return unicodedata.normalize("NFKC", _ECHOES.sub(" ", quoted.group(1) if quoted else sentence))
 
 
 def _lower(text: str) -> str:
