@@ -513,3 +513,41 @@ def test_odd_input_neither_breaks_nor_passes_the_checks():
         "1000"]
     assert support.off_the_question("The answer is: 40,000.", army, "How many men did the army have?", army) == []
     assert not support.names_only_sources("See doc.txt (line " + "1" * 5000 + ")", ["doc.txt"], [(1, 9)])
+
+
+def test_a_sentence_cut_off_before_it_says_anything_states_nothing():
+    naphtha = "ナフサは沸点が30 - 200℃程度の炭化水素であり、粗製ガソリンとも呼ばれる。"
+    question = "ナフサの沸点は？"
+    known = f"{naphtha}\n{question}"
+    for cut in ("ナ", "ナフサのガ", "それで、ナフ", "資料は、ナ", "ナフサは沸点が30", "ナフサとも呼"):
+        assert support.cut_before_a_claim(cut, known), cut
+    for claim in ("ナフサは沸点が31",  # no number of the passage begins so: a number of its own
+                  "ガスのエ",  # a word the passage does not hold, before the one begun
+                  "ナフサのデ",  # begun as no word of the passage begins
+                  "ナフサは沸点が高い。",  # a whole sentence, however short
+                  "ナフサは沸点が30 - 200℃程度の炭",  # long enough to say something
+                  "答えは30"):  # an answer, however short
+        assert not support.cut_before_a_claim(claim, known), claim
+    apollo = "Apollo 17 was the last mission."
+    assert support.cut_before_a_claim("The Apollo 1", apollo) and support.cut_before_a_claim("Apollo", apollo)
+    assert not support.cut_before_a_claim("The Gemini 1", apollo)
+    assert not support.cut_before_a_claim("The Apollo 2", apollo)
+    assert not support.cut_before_a_claim("The answer is: Apollo 1", apollo)
+    assert not support.cut_before_a_claim("Apollo 17 was the first", apollo)  # four words: a claim begun
+
+
+def test_a_fragment_and_a_pronoun_are_not_marked_but_an_invented_fragment_is():
+    from ragd.index.answer.models import Source
+    from ragd.index.models import Hit
+
+    text = "ナフサは沸点が30 - 200℃程度の炭化水素であり、粗製ガソリンとも呼ばれる。"
+    sources = [Source(1, Hit("c1", "石油.txt", text, 0.0, None, 1, 1))]
+    judged = support.judge_answer("ナフサは粗製ガソリンとも呼ばれる。それで、ナフ", sources, "ナフサの沸点は？")
+    assert [j.verdict for _, j in judged] == ["supported", "supported"], judged
+    (_, judged_one), = support.judge_answer("ガスのエ", sources, "ナフサの沸点は？")
+    assert judged_one.verdict != "supported"
+    # これ (此れ to the analyser) is no detail that the files must hold, nor is ください (下さる)
+    (_, judged_one), = support.judge_answer("これは、粗製ガソリンとも呼ばれる。", sources, "ナフサの別名は？")
+    assert judged_one.verdict == "supported" and "此れ" not in judged_one.missing, judged_one
+    _, lacking = support.new_terms_missing("それらは粗製ガソリンと呼んでください。", "ナフサの別名は？", text)
+    assert lacking == [], lacking

@@ -19,8 +19,9 @@ law"). So a sentence is ``supported`` only when
 - if it gives the question's answer, its source is about the question (``off_the_question``), and
 - where it copies a clause of its source sentence, it says it of what the source does (``said_of_another``).
 
-A line that only names sources ("日本共産党.txt (lines 3-4)", "Sources:"), or asks a question, states nothing,
-and is ``supported``.
+A line that only names sources ("日本共産党.txt (lines 3-4)", "Sources:"), asks a question, or was cut off
+before it said anything ("ナフサのエ"), states nothing, and is ``supported``; so are pronouns (これ, それ) in a
+sentence.
 
 ``partly``: a good part of it is there, but not all (``missing`` says what); ``unsupported``:
 the files do not bear it out ("not found in your files"). The checks are plain text matching,
@@ -55,6 +56,10 @@ ECHOED_QUESTION = "anything beyond the question"  # what a bare answer made of t
 ANSWER_WORDS = frozenset(stem(w) for w in (
     "answer", "answers", "question", "questions", "correct", "source", "sources", "passage", "passages", "text",
     "following", "mentioned", "according", "provided", "given", "information", "回答", "答え", "質問", "文章"))
+# Japanese words that stand for what is said elsewhere or ask for something, as Sudachi writes them (これ → 此れ,
+# それら → 其れ 等, ください → 下さる): never a detail that the files must hold
+CLAIMLESS_WORDS = frozenset(("此れ", "其れ", "彼れ", "此の", "其の", "彼の", "此処", "其処", "等", "そのまま", "下さる",
+                             "御"))
 PREFIX = 6  # English words sharing their first six letters are taken as one (required / requirement)
 NEGATION_AHEAD = re.compile(r"(?:\b(?:not|never|no)|n['’]t)\s+((?:\w+\s+){0,3}\w+)", re.IGNORECASE)
 NEGATED_TERMS = 2  # content words after a "not" that it negates ("does not have a prohibition": prohibition)
@@ -88,6 +93,9 @@ _QUALIFIED = re.compile(rf"(?=\b(\w+)\s+((?i:{'|'.join(QUALIFIERS)})|{'|'.join(M
 # a Japanese question without "？": a question word, then "か" at its end ("…の名前は何か。", "いつ開業したか")
 _JA_QUESTION = re.compile(r"(?:何|誰|どこ|いつ|どの|どう|どれ|なぜ|いくつ|いくら|どんな)[^。.、，,]{0,12}か[。.]?\s*$")
 JA_QUESTION_LENGTH = 100  # characters: a looping answer cut off at "…を何というか" is no question
+FRAGMENT = {"ja": 12, "en": 3}  # characters / words of a cut-off sentence that holds at most a name and a word begun
+_WORD_BEGUN = re.compile(r"(?:[\u3005\u4e00-\u9fff]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+|\d+|[A-Za-z]+)$")
+_HIRAGANA = re.compile(r"[\u3040-\u309f]+")
 _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
 _KANJI = "\u3005\u4e00-\u9fff"
 _JA_NAMING = re.compile(rf"[{_KANJI}]{{2,}}|[\u30a0-\u30ff]{{2,}}")  # a Japanese word that names a thing
@@ -225,7 +233,7 @@ def _negates_what_the_claim_says(source: str, said: Details, sentence: str) -> b
 def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float, list[str]]:
     """Of the terms ``sentence`` adds to ``question``: the share that ``passage`` holds, and those it lacks (as
     written). (1.0, []) when the sentence adds no term."""
-    asked = stems(question) | ANSWER_WORDS | SOURCE_WORDS  # "According to the source, …", "資料は、…"
+    asked = stems(question) | ANSWER_WORDS | SOURCE_WORDS | CLAIMLESS_WORDS  # "According to the source, …", "資料は、…"
     written: dict[str, str] = {}
     for term in query_terms(_ECHOES.sub(" ", sentence)):
         written.setdefault(stem(term), term)
@@ -501,7 +509,8 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
     (``labels``)."""
     if source is None or share < PARTLY_SHARE:
         return Judgement("unsupported", share)
-    terms = stems(sentence) - ANSWER_WORDS  # "The answer to the question is: …" is not part of the claim
+    # "The answer to the question is: …" is not part of the claim, nor is a pronoun
+    terms = stems(sentence) - ANSWER_WORDS - CLAIMLESS_WORDS
     if terms and question:  # the question's own words count as borne out: the user stated them
         share = max(share, len(terms & (stems(source) | stems(question))) / len(terms))
     missing = missing_details(sentence, source, context, passage)
@@ -551,6 +560,29 @@ def asks(sentence: str) -> bool:
                 or (len(sentence) <= JA_QUESTION_LENGTH and _JA_QUESTION.search(sentence)))  # not a loop cut off
 
 
+def cut_before_a_claim(sentence: str, known: str) -> bool:
+    """A sentence the model was cut off in before it said anything ("マ", "ナフサのエ", "The Apollo 1"): short, with
+    no sentence end, its last word begun as a word of ``known`` (the passages and the question) begins, and the words
+    before that in ``known`` too. Like a one-character leftover, it states nothing. An answer after "The answer is"
+    is a claim however short."""
+    text = unicodedata.normalize("NFKC", _ECHOES.sub(" ", sentence)).strip()
+    if not text or re.search(r"[。.!?]$", text) or _ANSWER_IS.match(text):
+        return False
+    if len(re.sub(r"\s", "", text)) > FRAGMENT["ja"] if CJK_CHAR.search(text) else len(text.split()) > FRAGMENT["en"]:
+        return False
+    known = unicodedata.normalize("NFKC", known)
+    body = text.rstrip("、,:： ")
+    begun = _WORD_BEGUN.search(body)
+    if begun and not _HIRAGANA.fullmatch(begun.group(0)):  # hiragana: a particle or an ending, begun or not
+        word = begun.group(0)
+        lead = r"(?<!\d)" if word.isdigit() else r"(?<![A-Za-z])" if word.isascii() else ""
+        if not re.search(lead + re.escape(word), known, re.IGNORECASE):
+            return False
+    before = body[: begun.start()] if begun else body
+    return (all(w in known or w in REFERENCE_WORDS for w in _JA_WORD.findall(before))
+            and not stems(before) - stems(known) - REFERENCE_WORDS - CLAIMLESS_WORDS)
+
+
 def _holding_the_number(claim: str, sources: Sequence[Source], question: str) -> cite.Candidate | None:
     """For a bare answer that is only a number ("The answer is: 2.", which shares no word with a passage that
     writes "two men"): the source sentence holding that number with the most of the question's terms."""
@@ -570,8 +602,10 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
         " > ".join(t for t in (s.hit.title, *s.hit.heading) if t), s.hit.path.rsplit("/", 1)[-1], s.hit.title or "")
         if name]
     lines = [(s.hit.line_start, s.hit.line_end or s.hit.line_start) for s in sources if s.hit.line_start is not None]
+    known = "\n".join([*(s.hit.text for s in sources), question])
     for match in cite.match_claims(text, sources, question):
-        if asks(match.claim) or names_only_sources(match.claim, labels, lines):  # nothing to cite or verify
+        if (asks(match.claim) or names_only_sources(match.claim, labels, lines)
+                or cut_before_a_claim(match.claim, known)):  # nothing to cite or verify
             out.append((cite.Match(match.claim, None, 1.0, match.start, match.end), Judgement("supported", 1.0)))
             continue
         if match.candidate is None and (held := _holding_the_number(match.claim, sources, question)):
