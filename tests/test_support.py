@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragd.index.answer import support
+from ragd.index.answer import answering, copies, support
 from ragd.index.answer.ask import LEFT_OUT
 from tests.fakes import ScriptedLLM
 from tests.test_answer import World
@@ -255,170 +255,6 @@ def test_a_changed_word_in_a_text_copied_under_its_header_is_a_misquote():
                                             ["灯台.md"])
 
 
-def test_a_word_or_clause_left_out_of_a_text_copied_under_its_header_is_a_misquote():
-    passage = ("Bounding the time by a function often yields classes that depend on the model [vague]. "
-               "Its lamp burned whale oil, and lit the bay, until 1901.")
-    quote = "theory.txt (lines 3-4)\nBounding the time by a function yields classes that depend on the model."
-    assert support.left_out(quote, passage) == ["often"]
-    assert "the quote without “often”" in support.header_misuse(quote, passage[:90], passage, ["theory.txt"])
-    assert support.judge(quote, passage[:90], 0.9, passage=passage, labels=["theory.txt"]).verdict == "partly"
-    assert support.left_out("Its lamp burned whale oil lit the bay until 1901.", passage) == []  # "and" only
-    assert support.left_out("depend on the model. Its lamp burned whale o", passage) == []  # an aside, a cut end
-    ja = "石油自体は珍しくないが、油田は少なく、石油産地は地理的に偏った。20世紀後半に、石油は戦略資源となった。"
-    assert support.left_out("石油自体は珍しくないが、油田は少なく、石油は戦略資源となった。", ja) == [
-        "石油産地は地理的に偏った 20世紀後半に"]
-
-
-def test_an_answer_taken_from_a_place_that_is_not_about_the_question_is_caught():
-    passage = ("Hits of the late 1960s included The Brady Bunch and The Partridge Family. "
-               "In 1938, the FCC began a series of investigations into radio networks. "
-               "It published its report in 1940.\n\n"
-               "Antigone is a tragedy by Sophocles. In the play, Antigone is the daughter of Oedipus.")
-    hits = "Hits of the late 1960s included The Brady Bunch and The Partridge Family."
-    question = "Who is Antigone's father in the play?"
-    assert support.off_the_question("The answer is: The Partridge Family.", hits, question, passage) == [
-        "Antigone", "father", "play"]
-    assert support.judge("The answer is: The Partridge Family.", hits, 0.67, question=question,
-                         passage=passage).verdict == "partly"
-    play = "In the play, Antigone is the daughter of Oedipus."
-    assert support.off_the_question("The answer is: Oedipus.", play, question, passage) == []
-    # a statement after "The answer is" claims to answer the question too: its place must be about the question
-    assert support.off_the_question("The answer is: The Brady Bunch was a hit.", hits, question, passage) == [
-        "Antigone", "father", "play"]
-    assert support.off_the_question("The answer is that Antigone is the daughter of Oedipus.", play, question,
-                                    passage) == []
-    fcc = "In 1938, the FCC began a series of investigations into radio networks."
-    q = "In what year did the FCC begin an investigation into radio networks?"
-    assert support.off_the_question("The FCC began an investigation into radio networks in 1934.", fcc, q,
-                                    passage) == ["1934"]
-    assert support.off_the_question("The FCC began an investigation into radio networks in 1938.", fcc, q,
-                                    passage) == []
-    # "it" in the source sentence: the sentence before names what the question asks about
-    assert support.off_the_question("The FCC published its report on radio networks in 1940.",
-                                    "It published its report in 1940.", "When did the FCC report on radio networks?",
-                                    passage) == []
-    echo = support.off_the_question("The answer is: terra preta.", "Terra preta is black earth.",
-                                    "What is terra preta called?", "Terra preta is black earth.")
-    assert echo == [support.ECHOED_QUESTION]
-    ja = "梅雨は東アジアの雨季である。華南では梅雨が5月に始まる。\n\n北海道には梅雨がない。"
-    assert support.off_the_question("答えは北海道。", "北海道には梅雨がない。", "華南で梅雨が始まるのはいつ？", ja) == [
-        "華南", "始まる"]
-
-
-def test_a_japanese_name_miscopied_by_one_character_is_caught():
-    text = "北部九州災害情報パートナーシップを締結した。都道府県委員会が決める。1932年の三・一五事件で検挙された。"
-    assert support.garbled_words("災害情報パードナーシップを締結した。", text) == ["パードナーシップ"]  # changed
-    assert support.garbled_words("都道県委員会が決める。", text) == ["都道県委員会"]  # dropped
-    assert support.garbled_words("三・一六事件で検挙された。", text) == ["三・一六事件"]
-    assert support.garbled_words("美術館が決める。", "図書館が決める。") == []  # another word: a paraphrase
-    assert support.garbled_words("図書館は1921年開館。", "図書館は1921年に開館した。") == []  # a counter, a word
-    assert "都道県委員会" in support.missing_details("都道県委員会が決める。", text)
-
-
-def test_a_clause_copied_with_another_subject_is_caught():
-    snow = "北陸地方では冬に雪が多く降り、交通が止まることもある。"
-    assert support.said_of_another("九州地方では冬に雪が多く降り、交通が止まることもある。", snow) == ["九州"]
-    assert support.judge("九州地方では冬に雪が多く降り、交通が止まることもある。", snow, 0.9,
-                         passage=snow).verdict == "partly"
-    assert support.said_of_another("北陸地方では冬に雪が多く降り、交通が止まることもある。", snow) == []  # a copy
-    assert support.said_of_another("冬に雪が多く降り、交通が止まることもある。", snow) == []  # no subject, no other
-    assert support.said_of_another("スジャータの愛称はスナッピー。", "ラジオカーの愛称はスナッピー。") == ["スジャータ"]
-    rainy = "梅雨の時期は、年によって大きく変わることがある。"
-    assert support.said_of_another("梅雨の期間は、年によって大きく変わることがある。", rainy) == []  # a rewording
-    drought = "The 2012 drought had three epicenters where vegetation died off."
-    assert support.said_of_another("The Congo basin had three epicenters where vegetation died off.", drought) == [
-        "Congo"]
-    poem = "The Masque of Anarchy is perhaps the first modern statement of the principle of nonviolent protest."
-    assert support.said_of_another("It is a statement of the principle of nonviolent protest.", poem) == []
-
-
-def test_an_answer_naming_another_than_the_source_names_beside_the_questions_words_is_caught():
-    story = "In the story, Hector, the eldest son of King Priam, defends the city against Achilles."
-    question = "Who is the eldest son of King Priam in the story?"
-    wrong = "The eldest son of King Priam in the story is Achilles."
-    assert support.off_the_question(wrong, story, question, story) == ["Achilles"]
-    assert support.judge(wrong, story, 0.9, question=question, passage=story).verdict == "partly"
-    assert support.off_the_question("The eldest son of King Priam in the story is Hector.", story, question,
-                                    story) == []
-    assert support.off_the_question("The answer is: Achilles.", story, question, story) == ["Achilles"]
-    fcc = ("In 1968, new FCC rules allowed companies to own a maximum of seven radio stations, and ABC bought two "
-           "stations for $1 million.")
-    radio = "New rules from the FCC in 1968 allowed companies to own a maximum of how many radio stations?"
-    assert support.off_the_question("The answer is: 1.", fcc, radio, fcc) == ["1"]
-    assert support.off_the_question("The answer is: 7.", fcc, radio, fcc) == []  # "seven", as a word
-    plague = "From Italy, the disease spread across Europe and through Germany from 1348 to 1350."
-    assert support.off_the_question("The disease spreading from 1348 to 1350 was in Europe.", plague,
-                                    "Where was the disease spreading from 1348 to 1350?", plague) == []
-    vab = "The LOC included a 130 million cubic foot (3.7 million cubic meter) Vertical Assembly Building (VAB)."
-    assert support.off_the_question("The Vertical Assembly Building was 3.7 million cubic meters.", vab,
-                                    "How big was the Vertical Assembly Building?", vab) == []  # its own initials
-
-
-def test_a_number_or_a_name_put_where_the_source_has_another_is_caught():
-    dust = ("An average 182 million tons of dust are windblown out of the Sahara each year; 27.7 million tons fall "
-            "over the Amazon basin, 43 million tons of dust are windblown and fall on the Caribbean Sea.")
-    assert support.number_of_another("43 million tons of dust are windblown out of the Sahara each year.", dust) == [
-        "43"]
-    assert support.number_of_another("182 million tons of dust are windblown out of the Sahara each year.",
-                                      dust) == []
-    assert support.number_of_another("43 million tons of dust are windblown and fall on the Caribbean Sea.",
-                                      dust) == []
-    assert "43" in support.missing_details("43 million tons of dust are windblown out of the Sahara each year.", dust)
-    congress = ("更に1958年の第7回党大会では宮本顕治が書記長となり、"
-                "2010年（平成22年）の第25回党大会時は約40万6千人の党員がいた。")
-    assert support.number_of_another("1955年の第7回党大会では宮本顕治が書記長となった。", congress) == ["1955"]
-    assert support.number_of_another("2012年（平成24年）の第25回党大会時は約40万6千人。", congress) == ["2012", "24"]
-    assert support.number_of_another("1958年の第7回党大会では宮本顕治が書記長となった。", congress) == []
-    assert support.number_of_another("第25回党大会時は約40万6千人の党員がいた。", congress) == []  # 40万6千 is one
-    assert support.number_of_another("１９５５年の第7回党大会では宮本顕治が書記長となった。", congress) == ["1955"]
-    assert support.number_of_another("１９５８年の第7回党大会では宮本顕治が書記長となった。", congress) == []
-    hall = "About 1,200 people attended the opening of the hall, and 1,200 more came later."
-    assert support.number_of_another("About 1,600 people attended the opening of the hall; 1,600 people attended.",
-                                      hall) == ["1600"]  # once, as the other checks write it
-    assert support.number_of_another("By 1990 it was the largest city.", "By 1980 it was the second city.") == []
-    eec = ("Of the nine members of the EEC, the Netherlands faced a complete embargo, the UK and France received "
-           "almost uninterrupted supplies.")
-    question = "Which country faced a complete embargo in the EEC?"
-    assert support.off_the_question("The country that faced a complete embargo in the EEC was the UK.", eec,
-                                    question, eec) == ["UK"]
-    assert support.off_the_question("The country that faced a complete embargo in the EEC was the Netherlands.",
-                                    eec, question, eec) == []
-    theatres = ("Citing limited profitability, ABC Great States, the Central West division of ABC Theatres, was sold "
-                "to Henry Plitt in 1974.")
-    question = "Who was ABC Great States sold to in 1974?"
-    assert support.off_the_question("The answer is: Henry Plitt.", theatres, question, theatres) == []
-    assert sorted(support.off_the_question("The answer is: Walt Disney.", theatres, question, theatres)) == [
-        "Disney", "Walt"]
-    buyer = "In 1974 ABC Paramount theatres went to the buyer Plitt."
-    assert support.off_the_question("The answer is: Plitt.", buyer, "Who was the buyer of the Paramount theatres?",
-                                    buyer) == []
-    later = "Later faced with a complete embargo in the EEC, the Netherlands rationed fuel."  # "Later" is no subject
-    assert support.off_the_question("The answer is: the Netherlands.", later, "Which country faced a complete "
-                                    "embargo in the EEC?", later) == []
-
-
-def test_a_japanese_word_put_in_place_of_the_sources_inside_a_copy_is_caught():
-    source = "以下は、マーラー自身による結論である。"
-    assert support.replaced_in_copy("以下は、マーラーは、ポリフォニーによる結論である。", source) == ["ポリフォニー"]
-    assert support.replaced_in_copy("以下は、マーラー自身による結論である。", source) == []
-    rewording = ("梅雨の期間は地域によって異なる。", "梅雨の時期は地域によって異なる。")  # 期 is shared
-    assert support.replaced_in_copy(*rewording) == []
-    assert support.replaced_in_copy("The conclusion is Mahler's own.", "The conclusion is polyphony's.") == []
-    assert support.judge("以下は、マーラーは、ポリフォニーによる結論である。", source, 0.9,
-                         passage=f"{source}ポリフォニーの技法を用いた。").verdict == "partly"
-
-
-def test_a_copy_that_leaves_out_its_sources_qualifier_claims_more():
-    source = "Contractors are typically required to verify and have existing utility lines marked."
-    assert support.dropped_qualifiers("Contractors are required to verify utility lines.", source) == ["typically"]
-    assert support.dropped_qualifiers("Contractors are typically required to verify utility lines.", source) == []
-    assert support.dropped_qualifiers("Contractors must check the lines.", source) == []  # not a copy around it
-    assert support.dropped_qualifiers("The treaty was signed in 2010.", "The treaty was signed in May 2010.") == []
-    assert support.dropped_qualifiers("Protests serve a purpose.", "Protests may serve a purpose.") == ["may"]
-    assert support.judge("Contractors are required to verify and have existing utility lines marked.", source,
-                         1.0).verdict == "partly"
-
-
 def test_a_number_the_passage_writes_as_a_word_is_in_the_passage():
     passage = "The Lunar Module would take two men to the lunar surface."
     assert support.new_terms_missing("The Lunar Module would take 2 men to the surface.", "What did the LM take?",
@@ -469,12 +305,13 @@ def test_an_answer_line_that_only_names_its_source_is_not_marked(world):
 def test_what_a_passage_is_about_and_words_presenting_it_count_for_the_question():
     paper = "2019年時点で、日刊紙・日曜版を合わせた購読者数が100万部を割り込んだ。"
     restated = "日本共産党の機関紙は、日刊紙・日曜版を合わせた購読者数が100万部を割り込んだ。"
-    assert support.off_the_question(restated, paper, "日本共産党の機関紙は？", paper) == ["日本", "共産", "党", "機関"]
-    assert support.off_the_question(restated, paper, "日本共産党の機関紙は？", paper, about="日本共産党") == []
+    assert answering.off_the_question(restated, paper, "日本共産党の機関紙は？", paper) == [
+        "日本", "共産", "党", "機関"]
+    assert answering.off_the_question(restated, paper, "日本共産党の機関紙は？", paper, about="日本共産党") == []
     oil = "BP統計によれば、1970年の石油の可採年数は約35年であった。"
     reserves = "1970年の石油の可採年数は"
     assert support.new_terms_missing("資料は、1970年の石油の可採年数である。", reserves, oil) == (1.0, [])
-    assert support.said_of_another("質問：BP統計によれば、1970年の石油の可採年数は約35年であった。", oil) == []
+    assert copies.said_of_another("質問：BP統計によれば、1970年の石油の可採年数は約35年であった。", oil) == []
     labels = ["Computational_complexity_theory.txt"]
     assert support.names_only_sources("Computational_complexity_theory.txt (line 106)\nComput", labels)
     assert support.names_only_sources("Computational_complexity_theory.txt (line 106)\nComputational_c (lin", labels)
@@ -502,16 +339,16 @@ def test_a_bare_number_is_matched_to_the_source_sentence_holding_it():
 def test_odd_input_neither_breaks_nor_passes_the_checks():
     commit = "3f2a9c0d41e7b8a65c2d9e0f1a3b4c5d6e7f8091"
     # "İ" is two characters in lower case: the copied clause's place must not shift
-    assert support.said_of_another(f"The fix for İzmir and İstanbul users is {commit}",
-                                   f"The fix landed in commit {commit} on Monday.") == []
+    assert copies.said_of_another(f"The fix for İzmir and İstanbul users is {commit}",
+                                  f"The fix landed in commit {commit} on Monday.") == []
     labels = ["Apollo program", "apollo.md", "Lyon_guide.txt"]
     for answer in ("Apollo", "Apollo program.", "Lyon_guide"):  # a title alone may be an answer: it is judged
         assert not support.names_only_sources(answer, labels), answer
     assert support.names_only_sources("apollo.md", labels)
     army = "The army had 40,000 men and 1,000 horses."
-    assert support.off_the_question("The answer is: 1,000.", army, "How many men did the army have?", army) == [
+    assert answering.off_the_question("The answer is: 1,000.", army, "How many men did the army have?", army) == [
         "1000"]
-    assert support.off_the_question("The answer is: 40,000.", army, "How many men did the army have?", army) == []
+    assert answering.off_the_question("The answer is: 40,000.", army, "How many men did the army have?", army) == []
     assert not support.names_only_sources("See doc.txt (line " + "1" * 5000 + ")", ["doc.txt"], [(1, 9)])
 
 
