@@ -52,6 +52,12 @@ def test_an_answer_naming_another_than_the_source_names_beside_the_questions_wor
     assert answering.off_the_question("The eldest son of King Priam in the story is Hector.", story, question,
                                       story) == []
     assert answering.off_the_question("The answer is: Achilles.", story, question, story) == ["Achilles"]
+    thebes = ("It is in Sophocles' play Antigone, in which Antigone, a daughter of the former King of Thebes, "
+              "Oedipus, defies Creon, the current King of Thebes, who is trying to stop her.")
+    king = "What is the name of the current King of Thebes in the play?"
+    assert answering.off_the_question("The current King of Thebes in the play is Antigone.", thebes, king,
+                                      thebes) == ["Antigone"]  # named after "play", but before the question's run
+    assert answering.off_the_question("The current King of Thebes in the play is Creon.", thebes, king, thebes) == []
     fcc = ("In 1968, new FCC rules allowed companies to own a maximum of seven radio stations, and ABC bought two "
            "stations for $1 million.")
     radio = "New rules from the FCC in 1968 allowed companies to own a maximum of how many radio stations?"

@@ -108,5 +108,16 @@ def test_a_copy_that_leaves_out_its_sources_qualifier_claims_more():
     assert copies.dropped_qualifiers("Contractors must check the lines.", source) == []  # not a copy around it
     assert copies.dropped_qualifiers("The treaty was signed in 2010.", "The treaty was signed in May 2010.") == []
     assert copies.dropped_qualifiers("Protests serve a purpose.", "Protests may serve a purpose.") == ["may"]
+    plants = "To date, an estimated 438,000 species of plants of economic interest have been registered."
+    assert copies.dropped_qualifiers("The number of plant species of economic interest is 438,000.", plants) == [
+        "estimated"]
+    assert copies.dropped_qualifiers("About 438,000 species of plants have been registered.", plants) == []
+    oil = "The price of oil had risen from US$3 per barrel to nearly $12 globally."
+    assert copies.dropped_qualifiers("The price of oil was approximately $12.", oil) == []  # another qualifier
+    assert copies.dropped_qualifiers("The price of oil rose to $12 a barrel.", oil) == ["nearly"]
+    assert copies.dropped_qualifiers("The price rose to $120.", oil) == []  # another number
+    members = "2019年9月現在の党員数は約27万人である。"
+    assert copies.dropped_qualifiers("党員数は27万人である。", members) == ["約"]
+    assert copies.dropped_qualifiers("党員数はおよそ27万人である。", members) == []
     assert support.judge("Contractors are required to verify and have existing utility lines marked.", source,
                          1.0).verdict == "partly"

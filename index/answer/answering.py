@@ -67,8 +67,9 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
     them (small words skipped, one other word between two of them allowed); what the source gives there is a name
     set off beside the run by a comma or a bracket ("Creon, the"), unless it is the run's own initials ("Vertical
     Assembly Building (VAB)"), or a number just before it ("seven radio stations"); a name just before the run is
-    its subject ("the Netherlands faced a complete embargo"), and comes first; so does a name just after another of
-    the question's words ("… was sold to Henry Plitt in 1974")."""
+    its subject ("the Netherlands faced a complete embargo"), and comes first; so does a name after the run's start
+    just after another of the question's words ("… was sold to Henry Plitt in 1974"; not "the play Antigone, in
+    which …" before "Creon, the current King of Thebes")."""
     given = {n.lower() for n in naming(question)}
     names = [n for n in naming(answer) if n.lower() not in given and stem(n.lower()) not in asked]
     if not names:
@@ -97,7 +98,7 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
 
     def led_in(name: str) -> bool:  # just after one of the question's words: "was sold to Henry Plitt"
         return any((w := _LEADING.search(source[: m.start()])) and stem(w.group(1).lower()) in asked
-                   for m in _written([name], source))
+                   for m in _written([name], source) if m.start() >= start)  # not "the play Antigone" before
 
     others = [w for _, w in details(source).names if w != initials and w.lower() not in given]
     named = [n for n in names if n not in numbers and not n[0].isdigit()]  # a date answers another question

@@ -26,6 +26,13 @@ QUALIFIERS = ("typically", "often", "sometimes", "usually", "generally", "perhap
               "approximately", "roughly", "estimated", "reportedly", "occasionally", "rarely")
 MODALS = ("may", "might")  # in lower case only: "in May 2010" is a month
 _QUALIFIED = re.compile(rf"(?=\b(\w+)\s+((?i:{'|'.join(QUALIFIERS)})|{'|'.join(MODALS)})\s+(\w+)\b)")  # overlapping
+# a number's qualifier ("an estimated 438,000", "nearly $12", "約40万人"), and the words that qualify a number in a copy
+NUMBER_QUALIFIERS = ("approximately", "roughly", "nearly", "almost", "estimated", "about", "around", "over",
+                     "more than", "up to", "at least")
+_QUALIFIED_NUMBER = re.compile(rf"(?:\b({'|'.join(NUMBER_QUALIFIERS)})\s+\$?|(約|およそ|ほぼ))(\d[\d,.]*\d|\d)",
+                               re.IGNORECASE)
+_NUMBER_QUALIFIED = re.compile(rf"(?:\b(?:{'|'.join(NUMBER_QUALIFIERS)}|less than|fewer than|some|under|circa)\s+"
+                               r"|約|およそ|ほぼ)\$?$", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
 _JA_WORD_REST = rf"[{KANJI}\u30a0-\u30ff]*"
 _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦博（政治学）は, 国内では
@@ -79,12 +86,20 @@ def _numbers_before(source: str) -> dict[tuple[str, ...] | str, set[str]]:
 def dropped_qualifiers(sentence: str, source: str) -> list[str]:
     """Qualifiers of ``source`` that ``sentence`` copies the words around but leaves out: "contractors are
     required" from "contractors are typically required", "was first challenged" from "was first significantly
-    challenged". Without its "typically" the copy claims more than the source does."""
+    challenged". Without its "typically" the copy claims more than the source does. So does a number the source
+    qualifies given with no qualifier ("is 438,000" from "an estimated 438,000"; "approximately $12" from "nearly
+    $12" keeps one)."""
     claim = " ".join(re.findall(r"\w+", sentence.lower()))
     out: list[str] = []
     for m in _QUALIFIED.finditer(source):
         before, qualifier, after = (g.lower() for g in m.groups())
         if f" {before} {after} " in f" {claim} " and qualifier not in claim.split() and qualifier not in out:
+            out.append(qualifier)
+    text = unicodedata.normalize("NFKC", sentence)
+    for m in _QUALIFIED_NUMBER.finditer(unicodedata.normalize("NFKC", source)):
+        qualifier = (m.group(1) or m.group(2)).lower()
+        given = re.finditer(rf"(?<![\d.,]){re.escape(m.group(3))}(?!\d)", text)
+        if any(not _NUMBER_QUALIFIED.search(text[: g.start()]) for g in given) and qualifier not in out:
             out.append(qualifier)
     return out
 
