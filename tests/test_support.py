@@ -290,6 +290,12 @@ def test_a_line_that_only_names_sources_states_nothing_to_support():
     assert not support.asks("Chlorophyll absorbs red and blue light.")
     assert support.names_only_sources("Apollo_program.md (lines 4-5)", labels, [(3, 9), (40, 44)])
     assert not support.names_only_sources("Apollo_program.md (line 34)", labels, [(3, 9), (40, 44)])  # no source there
+    quote = "Apollo_program.md (line 34)\nThe program began in 1961."
+    assert support.places_not_given(quote, [(3, 9), (40, 44)]) == ["line 34"]
+    assert support.places_not_given(quote, []) == []  # the sources' lines not known
+    source = "The program began in 1961."
+    assert "line 34" in support.judge(quote, source, 1.0, labels=labels, lines=[(3, 9)]).missing
+    assert "line 34" not in support.judge(quote, source, 1.0, labels=labels, lines=[(30, 39)]).missing
 
 
 def test_an_answer_line_that_only_names_its_source_is_not_marked(world):

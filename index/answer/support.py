@@ -176,10 +176,11 @@ def header_misuse(sentence: str, source: str, passage: str = "", labels: Sequenc
 
 
 def judge(sentence: str, source: str | None, share: float, context: str = "", *, question: str = "",
-          passage: str = "", labels: Sequence[str] = (), about: str = "") -> Judgement:
+          passage: str = "", labels: Sequence[str] = (), about: str = "",
+          lines: Sequence[tuple[int, int]] = ()) -> Judgement:
     """The verdict on ``sentence`` given its best source sentence (None: no source sentence matched), the
-    passage that holds it, what that passage is about (its title and headings) and the sources' headers
-    (``labels``)."""
+    passage that holds it, what that passage is about (its title and headings), the sources' headers
+    (``labels``) and the lines of their files they come from (``lines``, where known)."""
     if source is None or share < PARTLY_SHARE:
         return Judgement("unsupported", share)
     # "The answer to the question is: …" is not part of the claim, nor is a pronoun
@@ -188,6 +189,7 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
         share = max(share, len(terms & (stems(source) | stems(question))) / len(terms))
     missing = missing_details(sentence, source, context, passage)
     missing += [w for w in header_misuse(sentence, source, passage, labels) if w not in missing]
+    missing += [w for w in places_not_given(sentence, lines) if w not in missing]
     missing += [w for w in off_the_question(sentence, source, question, passage, about) if w not in missing]
     missing += [w for w in said_of_another(sentence, source) if w not in missing]
     missing += [w for w in replaced_in_copy(sentence, source) if w not in missing]
@@ -203,17 +205,24 @@ def _file_stem(path: str) -> str:
     return path.rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("_", " ")
 
 
+def places_not_given(sentence: str, lines: Sequence[tuple[int, int]]) -> list[str]:
+    """The places ``sentence`` cites ("line 34") that no source is at, where the sources' ``lines`` are known:
+    a citation of a place the model was not given."""
+    out: list[str] = []
+    for m in _LINES.finditer(sentence):
+        first, last = (int(n[:10]) for n in (m.group(1), m.group(2) or m.group(1)))  # not a 5,000-digit int
+        if lines and not any(start <= first <= last <= end for start, end in lines):
+            out.append(m.group(0).rstrip(")"))
+    return out
+
+
 def names_only_sources(sentence: str, labels: Sequence[str], lines: Sequence[tuple[int, int]] = ()) -> bool:
     """A sentence that only names sources, as the prompt's headers do ("日本共産党.txt (line 91)", "1. Apollo
     program > Background (lines 3-4)", "Sources:"): it says nothing about the world, so nothing in it can be
     unsupported. An answer given after "The answer is" is a claim, even where it is a source's title; so is a
     place that no source is at, where the sources' ``lines`` are known ("(line 34)" for passages at lines 3-9)."""
-    if bare_answer(sentence):
+    if bare_answer(sentence) or places_not_given(sentence, lines):
         return False
-    for m in _LINES.finditer(sentence):
-        first, last = (int(n[:10]) for n in (m.group(1), m.group(2) or m.group(1)))  # not a 5,000-digit int
-        if lines and not any(start <= first <= last <= end for start, end in lines):
-            return False
     files = [label for label in labels if re.search(r"\.\w{1,5}$", label)]
     if not (_PLACE_OR_ITEM.search(sentence) or _CUT_PLACE.search(sentence) or stems(sentence) & REFERENCE_WORDS
             or any(f in sentence for f in files)):
@@ -289,5 +298,5 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
         hit = sources[match.candidate.n - 1].hit
         about = " ".join(filter(None, (hit.title or _file_stem(hit.path), *hit.heading)))
         out.append((match, judge(match.claim, match.candidate.text, match.support, f"{question} {about}",
-                                 question=question, passage=hit.text, labels=labels, about=about)))
+                                 question=question, passage=hit.text, labels=labels, about=about, lines=lines)))
     return out
