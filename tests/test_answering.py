@@ -58,6 +58,16 @@ def test_an_answer_naming_another_than_the_source_names_beside_the_questions_wor
     assert answering.off_the_question("The current King of Thebes in the play is Antigone.", thebes, king,
                                       thebes) == ["Antigone"]  # named after "play", but before the question's run
     assert answering.off_the_question("The current King of Thebes in the play is Creon.", thebes, king, thebes) == []
+    radio = ("In July 1968, ABC Radio launched a special programming project for its FM stations, which was "
+             "spearheaded by Allen Shaw, a former program manager at WCFL in Chicago.")
+    assert answering.off_the_question("The 1968 special programming for ABC Radio's FM stations was led by Allen Shaw.",
+                                      radio, "Who lead the 1968 special programming for ABC Radio's FM stations?",
+                                      radio) == []  # "July" before "1968" is a month, not the run's subject
+    csm = "This was followed by five launches of boilerplate CSMs into orbit in 1964 and 1965."
+    assert answering.off_the_question("The launches of boilerplate CSMs occurred in orbit in 1964 and 1965.", csm,
+                                      "When did the launches of boilerplate CSMs occur in orbit?", csm) == []
+    assert answering.off_the_question("The answer is: 3.", csm, "How many launches of boilerplate CSMs were there?",
+                                      csm) == ["3"]  # "five" is the count asked for
     fcc = ("In 1968, new FCC rules allowed companies to own a maximum of seven radio stations, and ABC bought two "
            "stations for $1 million.")
     radio = "New rules from the FCC in 1968 allowed companies to own a maximum of how many radio stations?"

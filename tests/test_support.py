@@ -294,6 +294,9 @@ def test_a_line_that_only_names_sources_states_nothing_to_support():
     assert support.places_not_given(quote, [(3, 9), (40, 44)]) == ["line 34"]
     assert support.places_not_given(quote, []) == []  # the sources' lines not known
     source = "The program began in 1961."
+    assert support.quoted_from_elsewhere(quote, (40, 44)) == ["line 34"]  # the quote is at 40-44, not at 34
+    assert support.quoted_from_elsewhere(quote, (30, 39)) == []
+    assert support.quoted_from_elsewhere("Apollo_program.md (line 34)", (40, 44)) == []  # no quote under it
     assert "line 34" in support.judge(quote, source, 1.0, labels=labels, lines=[(3, 9)]).missing
     assert "line 34" not in support.judge(quote, source, 1.0, labels=labels, lines=[(30, 39)]).missing
 
@@ -394,3 +397,12 @@ def test_a_fragment_and_a_pronoun_are_not_marked_but_an_invented_fragment_is():
     assert judged_one.verdict == "supported" and "此れ" not in judged_one.missing, judged_one
     _, lacking = support.new_terms_missing("それらは粗製ガソリンと呼んでください。", "ナフサの別名は？", text)
     assert lacking == [], lacking
+
+
+def test_a_doubled_consonant_before_an_ending_is_one_stem():
+    from ragd.index.answer.terms import stem
+
+    assert stem("occurred") == stem("occur") and stem("stopped") == stem("stopping")
+    assert stem("called") == stem("call") and stem("passed") == stem("pass")  # "ll" and "ss" stay
+    assert support.new_terms_missing("The launches occurred in 1964.", "When did the launches occur?",
+                                     "The launches were in 1964.") == (1.0, [])

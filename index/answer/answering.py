@@ -29,6 +29,9 @@ _APPOSITION = re.compile(r"^\s*[)）]?\s*[,(（、]\s*(?:(?:the|a|an|its|their)\
 _LEADING = re.compile(r"\b(\w+)\s+(?:(?:to|by|from|of|for|as|at|in|on|with|the|a|an|its|their)\s+){0,2}$",
                       re.IGNORECASE)
 _AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|across|through)\s+$", re.IGNORECASE)
+# a question that asks for a count or an amount ("a maximum of how many radio stations?", "何人", "いくつ")
+_HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b|何(?:人|個|回|件|名|つ|倍|台|本|社|局|議席|カ国|か国)"
+                       r"|いくつ|いくら|どのくらい|どれくらい", re.IGNORECASE)
 _COMMA = re.compile(r",(?!\d{3})")  # a comma between words, not one in "40,000"
 
 
@@ -56,7 +59,7 @@ def off_the_question(sentence: str, source: str, question: str, passage: str = "
         out += list(dict.fromkeys(_as_written(t, question) for t in query_terms(question)
                                   if stem(t) in asked and stem(t) not in held))
     numbers = details(said).numbers - details(question).numbers - details(source).numbers
-    return out + sorted(numbers) + answered_by_another(said, source, question, asked)
+    return list(dict.fromkeys(out + sorted(numbers) + answered_by_another(said, source, question, asked)))
 
 
 def answered_by_another(answer: str, source: str, question: str, asked: set[str]) -> list[str]:
@@ -83,6 +86,7 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
     initials = "".join(w.group()[0] for w in words if start <= w.start() < end and w.group()[0].isupper())
     counting = {w.start() for w, o in zip(words, on, strict=True) if o and start <= w.start() < end}
     numbers = details(source).numbers - details(question).numbers
+    counts = numbers if _HOW_MANY.search(question) else set()  # a count answers "how many", not "when"
 
     def beside(name: str) -> bool:
         if name in numbers:  # just before one of the run's question words: "seven radio stations"
@@ -94,6 +98,7 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
     def doing(name: str) -> bool:  # the subject of the run: "the Netherlands faced a complete embargo"
         return any(m.end() < start and not source[m.end() : start].strip()
                    and source[: m.start()].strip(" \"'“‘(")  # not the sentence's first word: "Later faced with …"
+                   and not source[start].isdigit()  # a month before a year: "In July 1968, ABC Radio launched"
                    for m in _written([name], source))
 
     def led_in(name: str) -> bool:  # just after one of the question's words: "was sold to Henry Plitt"
@@ -108,7 +113,7 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
         return named
     if any(beside(n) for n in names):
         return []
-    return names if any(beside(n) for n in [*others, *numbers]) else []
+    return names if any(beside(n) for n in [*others, *counts]) else []
 
 
 def _written(forms: list[str], text: str) -> list[re.Match[str]]:

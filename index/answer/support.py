@@ -177,10 +177,11 @@ def header_misuse(sentence: str, source: str, passage: str = "", labels: Sequenc
 
 def judge(sentence: str, source: str | None, share: float, context: str = "", *, question: str = "",
           passage: str = "", labels: Sequence[str] = (), about: str = "",
-          lines: Sequence[tuple[int, int]] = ()) -> Judgement:
+          lines: Sequence[tuple[int, int]] = (), at: tuple[int, int] | None = None) -> Judgement:
     """The verdict on ``sentence`` given its best source sentence (None: no source sentence matched), the
     passage that holds it, what that passage is about (its title and headings), the sources' headers
-    (``labels``) and the lines of their files they come from (``lines``, where known)."""
+    (``labels``) and the lines of their files they come from (``lines``, and ``at`` for the passage that holds the
+    source sentence, where known)."""
     if source is None or share < PARTLY_SHARE:
         return Judgement("unsupported", share)
     # "The answer to the question is: …" is not part of the claim, nor is a pronoun
@@ -190,6 +191,7 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
     missing = missing_details(sentence, source, context, passage)
     missing += [w for w in header_misuse(sentence, source, passage, labels) if w not in missing]
     missing += [w for w in places_not_given(sentence, lines) if w not in missing]
+    missing += [w for w in quoted_from_elsewhere(sentence, at) if w not in missing]
     missing += [w for w in off_the_question(sentence, source, question, passage, about) if w not in missing]
     missing += [w for w in said_of_another(sentence, source) if w not in missing]
     missing += [w for w in replaced_in_copy(sentence, source) if w not in missing]
@@ -214,6 +216,15 @@ def places_not_given(sentence: str, lines: Sequence[tuple[int, int]]) -> list[st
         if lines and not any(start <= first <= last <= end for start, end in lines):
             out.append(m.group(0).rstrip(")"))
     return out
+
+
+def quoted_from_elsewhere(sentence: str, at: tuple[int, int] | None) -> list[str]:
+    """The place of the header that ``sentence`` copies a passage under ("Chloroplast (line 10)\nPhycobilins are
+    …"), where the copied passage is at other lines (``at``: 44-44): the quote is credited to the wrong place."""
+    places = list(_LINES.finditer(sentence))
+    if not (at and places and "\n" in sentence[places[-1].end():] and sentence[places[-1].end():].strip()):
+        return []
+    return places_not_given(places[-1].group(0), [at])
 
 
 def names_only_sources(sentence: str, labels: Sequence[str], lines: Sequence[tuple[int, int]] = ()) -> bool:
@@ -297,6 +308,8 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
             continue
         hit = sources[match.candidate.n - 1].hit
         about = " ".join(filter(None, (hit.title or _file_stem(hit.path), *hit.heading)))
+        at = None if hit.line_start is None else (hit.line_start, hit.line_end or hit.line_start)
         out.append((match, judge(match.claim, match.candidate.text, match.support, f"{question} {about}",
-                                 question=question, passage=hit.text, labels=labels, about=about, lines=lines)))
+                                 question=question, passage=hit.text, labels=labels, about=about, lines=lines,
+                                 at=at)))
     return out
