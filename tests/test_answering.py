@@ -68,6 +68,8 @@ def test_an_answer_naming_another_than_the_source_names_beside_the_questions_wor
                                       "When did the launches of boilerplate CSMs occur in orbit?", csm) == []
     assert answering.off_the_question("The answer is: 3.", csm, "How many launches of boilerplate CSMs were there?",
                                       csm) == ["3"]  # "five" is the count asked for
+    boeing = "The Boeing 747 jumbo jets, the Queen of the Skies, were built in Everett."
+    assert answering.off_the_question("The answer is: Boeing.", boeing, "Who built the 747 jumbo jets?", boeing) == []
     fcc = ("In 1968, new FCC rules allowed companies to own a maximum of seven radio stations, and ABC bought two "
            "stations for $1 million.")
     radio = "New rules from the FCC in 1968 allowed companies to own a maximum of how many radio stations?"

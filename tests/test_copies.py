@@ -119,5 +119,10 @@ def test_a_copy_that_leaves_out_its_sources_qualifier_claims_more():
     members = "2019年9月現在の党員数は約27万人である。"
     assert copies.dropped_qualifiers("党員数は27万人である。", members) == ["約"]
     assert copies.dropped_qualifiers("党員数はおよそ27万人である。", members) == []
+    for copy, source in (("About 3 million people live in the 3 largest cities.",) * 2,  # qualified where it counts
+                         ("In 5 years the firm grew.", "About 5 percent left. In 5 years the firm grew."),  # bare too
+                         ("The novel 1984 is famous.", "It is a book about 1984."),  # a year, not a figure
+                         ("党員数は27万人ほどである。", members), ("条約の2条による。", "条約2条による。")):
+        assert copies.dropped_qualifiers(copy, source) == [], copy
     assert support.judge("Contractors are required to verify and have existing utility lines marked.", source,
                          1.0).verdict == "partly"

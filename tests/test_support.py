@@ -297,6 +297,7 @@ def test_a_line_that_only_names_sources_states_nothing_to_support():
     assert support.quoted_from_elsewhere(quote, (40, 44)) == ["line 34"]  # the quote is at 40-44, not at 34
     assert support.quoted_from_elsewhere(quote, (30, 39)) == []
     assert support.quoted_from_elsewhere("Apollo_program.md (line 34)", (40, 44)) == []  # no quote under it
+    assert support.quoted_from_elsewhere(f"{quote} (line 42)", (40, 44)) == ["line 34"]  # the header's place counts
     assert "line 34" in support.judge(quote, source, 1.0, labels=labels, lines=[(3, 9)]).missing
     assert "line 34" not in support.judge(quote, source, 1.0, labels=labels, lines=[(30, 39)]).missing
 
@@ -380,6 +381,9 @@ def test_a_sentence_cut_off_before_it_says_anything_states_nothing():
     assert not support.cut_before_a_claim("The Apollo 2", apollo)
     assert not support.cut_before_a_claim("The answer is: Apollo 1", apollo)
     assert not support.cut_before_a_claim("Apollo 17 was the first", apollo)  # four words: a claim begun
+    for claim in ("Not crewed", "A: 1", "Answer 1", "Source: Apollo 1"):  # a negation, an answer with its label
+        assert not support.cut_before_a_claim(claim, apollo), claim
+    assert not support.cut_before_a_claim("ナフサは沸点がない", known)
 
 
 def test_a_fragment_and_a_pronoun_are_not_marked_but_an_invented_fragment_is():
@@ -391,6 +395,8 @@ def test_a_fragment_and_a_pronoun_are_not_marked_but_an_invented_fragment_is():
     judged = support.judge_answer("ナフサは粗製ガソリンとも呼ばれる。それで、ナフ", sources, "ナフサの沸点は？")
     assert [j.verdict for _, j in judged] == ["supported", "supported"], judged
     (_, judged_one), = support.judge_answer("ガスのエ", sources, "ナフサの沸点は？")
+    judged = support.judge_answer("ナ\n\nナフサは粗製ガソリンとも呼ばれる。", sources, "ナフサの沸点は？")
+    assert judged[0][1].verdict != "supported"  # cut off only where the answer stops
     assert judged_one.verdict != "supported"
     # これ (此れ to the analyser) is no detail that the files must hold, nor is ください (下さる)
     (_, judged_one), = support.judge_answer("これは、粗製ガソリンとも呼ばれる。", sources, "ナフサの別名は？")
@@ -398,11 +404,3 @@ def test_a_fragment_and_a_pronoun_are_not_marked_but_an_invented_fragment_is():
     _, lacking = support.new_terms_missing("それらは粗製ガソリンと呼んでください。", "ナフサの別名は？", text)
     assert lacking == [], lacking
 
-
-def test_a_doubled_consonant_before_an_ending_is_one_stem():
-    from ragd.index.answer.terms import stem
-
-    assert stem("occurred") == stem("occur") and stem("stopped") == stem("stopping")
-    assert stem("called") == stem("call") and stem("passed") == stem("pass")  # "ll" and "ss" stay
-    assert support.new_terms_missing("The launches occurred in 1964.", "When did the launches occur?",
-                                     "The launches were in 1964.") == (1.0, [])

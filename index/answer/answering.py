@@ -29,9 +29,11 @@ _APPOSITION = re.compile(r"^\s*[)）]?\s*[,(（、]\s*(?:(?:the|a|an|its|their)\
 _LEADING = re.compile(r"\b(\w+)\s+(?:(?:to|by|from|of|for|as|at|in|on|with|the|a|an|its|their)\s+){0,2}$",
                       re.IGNORECASE)
 _AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|across|through)\s+$", re.IGNORECASE)
-# a question that asks for a count or an amount ("a maximum of how many radio stations?", "何人", "いくつ")
-_HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b|何(?:人|個|回|件|名|つ|倍|台|本|社|局|議席|カ国|か国)"
-                       r"|いくつ|いくら|どのくらい|どれくらい", re.IGNORECASE)
+# a question that asks for a count or an amount ("a maximum of how many radio stations?"); the count before the
+# question's words is found in English only ("seven radio stations"), so this is English too
+_HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
+_MONTHS = frozenset(("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                     "november", "december"))
 _COMMA = re.compile(r",(?!\d{3})")  # a comma between words, not one in "40,000"
 
 
@@ -69,10 +71,11 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
     seven radio stations … for $1 million". The question's words are found in ``source`` as the longest run of
     them (small words skipped, one other word between two of them allowed); what the source gives there is a name
     set off beside the run by a comma or a bracket ("Creon, the"), unless it is the run's own initials ("Vertical
-    Assembly Building (VAB)"), or a number just before it ("seven radio stations"); a name just before the run is
-    its subject ("the Netherlands faced a complete embargo"), and comes first; so does a name after the run's start
-    just after another of the question's words ("… was sold to Henry Plitt in 1974"; not "the play Antigone, in
-    which …" before "Creon, the current King of Thebes")."""
+    Assembly Building (VAB)"), or, for a question asking how many, a number just before it ("seven radio
+    stations"); a name just before the run is its subject ("the Netherlands faced a complete embargo"; not a month
+    before a year, "In July 1968, …"), and comes first; so does a name after the run's start just after another of
+    the question's words ("… was sold to Henry Plitt in 1974"; not "the play Antigone, in which …" before "Creon,
+    the current King of Thebes")."""
     given = {n.lower() for n in naming(question)}
     names = [n for n in naming(answer) if n.lower() not in given and stem(n.lower()) not in asked]
     if not names:
@@ -98,7 +101,7 @@ def answered_by_another(answer: str, source: str, question: str, asked: set[str]
     def doing(name: str) -> bool:  # the subject of the run: "the Netherlands faced a complete embargo"
         return any(m.end() < start and not source[m.end() : start].strip()
                    and source[: m.start()].strip(" \"'“‘(")  # not the sentence's first word: "Later faced with …"
-                   and not source[start].isdigit()  # a month before a year: "In July 1968, ABC Radio launched"
+                   and not (name.lower() in _MONTHS and source[start].isdigit())  # "In July 1968, ABC Radio …"
                    for m in _written([name], source))
 
     def led_in(name: str) -> bool:  # just after one of the question's words: "was sold to Henry Plitt"

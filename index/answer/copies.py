@@ -26,13 +26,16 @@ QUALIFIERS = ("typically", "often", "sometimes", "usually", "generally", "perhap
               "approximately", "roughly", "estimated", "reportedly", "occasionally", "rarely")
 MODALS = ("may", "might")  # in lower case only: "in May 2010" is a month
 _QUALIFIED = re.compile(rf"(?=\b(\w+)\s+((?i:{'|'.join(QUALIFIERS)})|{'|'.join(MODALS)})\s+(\w+)\b)")  # overlapping
-# a number's qualifier ("an estimated 438,000", "nearly $12", "約40万人"), and the words that qualify a number in a copy
-NUMBER_QUALIFIERS = ("approximately", "roughly", "nearly", "almost", "estimated", "about", "around", "over",
-                     "more than", "up to", "at least")
-_QUALIFIED_NUMBER = re.compile(rf"(?:\b({'|'.join(NUMBER_QUALIFIERS)})\s+\$?|(約|およそ|ほぼ))(\d[\d,.]*\d|\d)",
-                               re.IGNORECASE)
-_NUMBER_QUALIFIED = re.compile(rf"(?:\b(?:{'|'.join(NUMBER_QUALIFIERS)}|less than|fewer than|some|under|circa)\s+"
-                               r"|約|およそ|ほぼ)\$?$", re.IGNORECASE)
+# a number's qualifier in a source ("an estimated 438,000", "nearly $12", "約27万人"; not 条約's 約, nor "about 1984",
+# which may be a book), and what qualifies a number in a copy: before it ("some 12"), in Japanese after it (27万人ほど)
+NUMBER_QUALIFIERS = ("approximately", "roughly", "nearly", "almost", "estimated", "about", "around", "more than",
+                     "at least")
+_QUALIFIED_NUMBER = re.compile(rf"(?:\b({'|'.join(NUMBER_QUALIFIERS)})\s+\$?|(?<![{KANJI}])(約|およそ|ほぼ))"
+                               r"(?!1\d{3}\b|20\d{2}\b)(\d[\d,.]*\d|\d)", re.IGNORECASE)
+_QUALIFIER_BEFORE = re.compile(rf"(?:\b(?:{'|'.join(NUMBER_QUALIFIERS)}|less than|fewer than|some|under|over|up to"
+                               r"|circa)\s+|約|およそ|ほぼ)(?:US)?\$?$", re.IGNORECASE)
+_QUALIFIER_AFTER = re.compile(r"^[^\d\s。、]{0,3}?(?:ほど|程度|前後|余り|あまり|以上|近く|強|弱)")
+QUALIFIER_REACH = 24  # characters before a number in a copy searched for its qualifier
 _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
 _JA_WORD_REST = rf"[{KANJI}\u30a0-\u30ff]*"
 _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦博（政治学）は, 国内では
@@ -95,11 +98,16 @@ def dropped_qualifiers(sentence: str, source: str) -> list[str]:
         before, qualifier, after = (g.lower() for g in m.groups())
         if f" {before} {after} " in f" {claim} " and qualifier not in claim.split() and qualifier not in out:
             out.append(qualifier)
-    text = unicodedata.normalize("NFKC", sentence)
-    for m in _QUALIFIED_NUMBER.finditer(unicodedata.normalize("NFKC", source)):
-        qualifier = (m.group(1) or m.group(2)).lower()
-        given = re.finditer(rf"(?<![\d.,]){re.escape(m.group(3))}(?!\d)", text)
-        if any(not _NUMBER_QUALIFIED.search(text[: g.start()]) for g in given) and qualifier not in out:
+    text, said = (unicodedata.normalize("NFKC", t)
+                  for t in (sentence[: COMPARED["claim"]], source[: COMPARED["source"]]))
+    for m in _QUALIFIED_NUMBER.finditer(said):
+        qualifier, number = (m.group(1) or m.group(2)).lower(), m.group(3)
+        written = rf"(?<![\d.,]){re.escape(number)}(?![\d]|[.,]\d|th|st|nd|rd)"
+        if len(list(re.finditer(written, said))) > 1 or qualifier in out:  # the source gives it bare too
+            continue
+        given = list(re.finditer(written, text))
+        if given and not any(_QUALIFIER_BEFORE.search(text[max(0, g.start() - QUALIFIER_REACH) : g.start()])
+                             or _QUALIFIER_AFTER.match(text[g.end() : g.end() + 6]) for g in given):
             out.append(qualifier)
     return out
 

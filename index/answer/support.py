@@ -85,6 +85,7 @@ _JA_QUESTION = re.compile(r"(?:何|誰|どこ|いつ|どの|どう|どれ|なぜ
 JA_QUESTION_LENGTH = 100  # characters: a looping answer cut off at "…を何というか" is no question
 FRAGMENT = {"ja": 12, "en": 3}  # characters / words of a cut-off sentence that holds at most a name and a word begun
 _WORD_BEGUN = re.compile(r"(?:[\u3005\u4e00-\u9fff]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+|\d+|[A-Za-z]+)$")
+_LABELLED = re.compile(r"[:：]\s*\S|^(?:answer|a)\b\s*[:\-–]?\s*\d|^(?:回答|答え)", re.IGNORECASE)  # "A: 4", "Answer 4"
 _HIRAGANA = re.compile(r"[\u3040-\u309f]+")
 
 
@@ -221,10 +222,10 @@ def places_not_given(sentence: str, lines: Sequence[tuple[int, int]]) -> list[st
 def quoted_from_elsewhere(sentence: str, at: tuple[int, int] | None) -> list[str]:
     """The place of the header that ``sentence`` copies a passage under ("Chloroplast (line 10)\nPhycobilins are
     …"), where the copied passage is at other lines (``at``: 44-44): the quote is credited to the wrong place."""
-    places = list(_LINES.finditer(sentence))
-    if not (at and places and "\n" in sentence[places[-1].end():] and sentence[places[-1].end():].strip()):
+    quoted = QUOTED.search(sentence)  # the header line the quote is under, as ``header_misuse`` reads it
+    if not (at and quoted):
         return []
-    return places_not_given(places[-1].group(0), [at])
+    return places_not_given(sentence[quoted.start() : quoted.start(1)], [at])
 
 
 def names_only_sources(sentence: str, labels: Sequence[str], lines: Sequence[tuple[int, int]] = ()) -> bool:
@@ -253,27 +254,29 @@ def asks(sentence: str) -> bool:
                 or (len(sentence) <= JA_QUESTION_LENGTH and _JA_QUESTION.search(sentence)))  # not a loop cut off
 
 
-def cut_before_a_claim(sentence: str, known: str) -> bool:
+def cut_before_a_claim(sentence: str, texts: str) -> bool:
     """A sentence the model was cut off in before it said anything ("マ", "ナフサのエ", "The Apollo 1"): short, with
-    no sentence end, its last word begun as a word of ``known`` (the passages and the question) begins, and the words
-    before that in ``known`` too. Like a one-character leftover, it states nothing. An answer after "The answer is"
-    is a claim however short."""
+    no sentence end, its last word begun as a word of ``texts`` (the passages and the question) begins (a number or
+    an English word at that word's start), and the words before that in ``texts`` too. Like a one-character
+    leftover, it states nothing. An answer however short ("The answer is 4", "A: 4", "回答：3") is a claim, and so is
+    a negation ("ナフサは沸点がない")."""
     text = unicodedata.normalize("NFKC", ECHOES.sub(" ", sentence)).strip()
-    if not text or re.search(r"[。.!?]$", text) or ANSWER_IS.match(text):
+    if (not text or re.search(r"[。.!?]$", text) or ANSWER_IS.match(text) or _LABELLED.search(text)
+            or details(text).negated):
         return False
     if len(re.sub(r"\s", "", text)) > FRAGMENT["ja"] if CJK_CHAR.search(text) else len(text.split()) > FRAGMENT["en"]:
         return False
-    known = unicodedata.normalize("NFKC", known)
+    texts = unicodedata.normalize("NFKC", texts)
     body = text.rstrip("、,:： ")
     begun = _WORD_BEGUN.search(body)
     if begun and not _HIRAGANA.fullmatch(begun.group(0)):  # hiragana: a particle or an ending, begun or not
         word = begun.group(0)
         lead = r"(?<!\d)" if word.isdigit() else r"(?<![A-Za-z])" if word.isascii() else ""
-        if not re.search(lead + re.escape(word), known, re.IGNORECASE):
+        if not re.search(lead + re.escape(word), texts, re.IGNORECASE):
             return False
     before = body[: begun.start()] if begun else body
-    return (all(w in known or w in REFERENCE_WORDS for w in JA_WORD.findall(before))
-            and not stems(before) - stems(known) - REFERENCE_WORDS - CLAIMLESS_WORDS)
+    return (all(w in texts or w in REFERENCE_WORDS for w in JA_WORD.findall(before))
+            and not stems(before) - stems(texts) - REFERENCE_WORDS - CLAIMLESS_WORDS)
 
 
 def _holding_the_number(claim: str, sources: Sequence[Source], question: str) -> cite.Candidate | None:
@@ -295,10 +298,12 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
         " > ".join(t for t in (s.hit.title, *s.hit.heading) if t), s.hit.path.rsplit("/", 1)[-1], s.hit.title or "")
         if name]
     lines = [(s.hit.line_start, s.hit.line_end or s.hit.line_start) for s in sources if s.hit.line_start is not None]
-    known = "\n".join([*(s.hit.text for s in sources), question])
-    for match in cite.match_claims(text, sources, question):
+    matches = cite.match_claims(text, sources, question)
+    texts = "\n".join([*(s.hit.text for s in sources), question])
+    last = max((m.end for m in matches), default=0)
+    for match in matches:
         if (asks(match.claim) or names_only_sources(match.claim, labels, lines)
-                or cut_before_a_claim(match.claim, known)):  # nothing to cite or verify
+                or (match.end == last and cut_before_a_claim(match.claim, texts))):  # nothing to cite or verify
             out.append((cite.Match(match.claim, None, 1.0, match.start, match.end), Judgement("supported", 1.0)))
             continue
         if match.candidate is None and (held := _holding_the_number(match.claim, sources, question)):

@@ -8,7 +8,6 @@ from ragd.index.tokenize import query_terms
 
 _SUFFIXES = ("ies", "es", "s", "ed", "ing", "ly")
 _LATIN = re.compile(r"[a-z]")
-_DOUBLED = re.compile(r"([bcdfgkmnprtv])\1$")  # a doubled consonant, not "ll", "ss" or "zz" (call, pass)
 
 
 def stem(term: str) -> str:
@@ -18,8 +17,6 @@ def stem(term: str) -> str:
     for suffix in _SUFFIXES:
         if term.endswith(suffix) and len(term) - len(suffix) >= 4:
             term = term[: -len(suffix)]
-            if suffix in ("ed", "ing") and _DOUBLED.search(term):  # occurred → occur, as "occur" stays
-                term = term[:-1]
             break
     return term[:7]
 

@@ -13,10 +13,10 @@ from ragd.index.answer.terms import stem
 ANSWER_WORDS = frozenset(stem(w) for w in (
     "answer", "answers", "question", "questions", "correct", "source", "sources", "passage", "passages", "text",
     "following", "mentioned", "according", "provided", "given", "information", "回答", "答え", "質問", "文章"))
-# Japanese words that stand for what is said elsewhere or ask for something, as Sudachi writes them (これ → 此れ,
-# それら → 其れ 等, ください → 下さる): never a detail that the files must hold
-CLAIMLESS_WORDS = frozenset(("此れ", "其れ", "彼れ", "此の", "其の", "彼の", "此処", "其処", "等", "そのまま", "下さる",
-                             "御"))
+# Japanese words that point to what is said elsewhere, ask for something or only decorate, as Sudachi writes them
+# (これ → 此れ, それら → 其れ 等, こちら → 此方, ください → 下さる, お/ご → 御): never a detail that the files must hold
+CLAIMLESS_WORDS = frozenset(("此れ", "其れ", "彼れ", "此方", "其方", "ここ", "そこ", "あそこ", "等", "そのまま",
+                             "下さる", "御"))
 SOURCE_WORDS = frozenset(("資料", "出典", "参照"))  # Japanese words that present a source ("資料は、…")
 # words that present a source ("The source is: file.txt (lines 3-4)"), not claims about the world
 REFERENCE_WORDS = ANSWER_WORDS | SOURCE_WORDS | frozenset(stem(w) for w in (
