@@ -58,6 +58,7 @@ from ragd.index.answer.wording import (
     CLAIMLESS_WORDS,
     ECHOES,
     JA_WORD,
+    KANJI,
     LIST_ITEM,
     PLACE,
     QUOTED,
@@ -65,6 +66,7 @@ from ragd.index.answer.wording import (
     SOURCE_WORDS,
 )
 from ragd.index.chunk import CJK_CHAR
+from ragd.index.models import Hit
 from ragd.index.tokenize import query_terms
 
 Verdict = Literal["supported", "partly", "unsupported"]
@@ -84,7 +86,7 @@ _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{3,}")  # a loanword or a foreign 
 _JA_QUESTION = re.compile(r"(?:何|誰|どこ|いつ|どの|どう|どれ|なぜ|いくつ|いくら|どんな)[^。.、，,]{0,12}か[。.]?\s*$")
 JA_QUESTION_LENGTH = 100  # characters: a looping answer cut off at "…を何というか" is no question
 FRAGMENT = {"ja": 12, "en": 3}  # characters / words of a cut-off sentence that holds at most a name and a word begun
-_WORD_BEGUN = re.compile(r"(?:[\u3005\u4e00-\u9fff]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+|\d+|[A-Za-z]+)$")
+_WORD_BEGUN = re.compile(rf"(?:[{KANJI}]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+|\d+|[A-Za-z]+)$")
 _LABELLED = re.compile(r"[:：]\s*\S|^(?:answer|a)\b\s*[:\-–]?\s*\d|^(?:回答|答え)", re.IGNORECASE)  # "A: 4", "Answer 4"
 _HIRAGANA = re.compile(r"[\u3040-\u309f]+")
 
@@ -290,6 +292,11 @@ def _holding_the_number(claim: str, sources: Sequence[Source], question: str) ->
     return max(holding, key=lambda c: len(asked & c.stems), default=None)
 
 
+def _lines_of(hit: Hit) -> tuple[int, int] | None:
+    """The lines of its file a passage comes from, where known."""
+    return None if hit.line_start is None else (hit.line_start, hit.line_end or hit.line_start)
+
+
 def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tuple[cite.Match, Judgement]]:
     """Every claim of the answer ``text`` with its best source sentence and the verdict on it (before the quote
     is verified in the file: ``Asker.judge`` does that)."""
@@ -297,7 +304,7 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
     labels = [name for s in sources for name in (  # as the prompt names them (``prompt.source_block``), or so
         " > ".join(t for t in (s.hit.title, *s.hit.heading) if t), s.hit.path.rsplit("/", 1)[-1], s.hit.title or "")
         if name]
-    lines = [(s.hit.line_start, s.hit.line_end or s.hit.line_start) for s in sources if s.hit.line_start is not None]
+    lines = [at for s in sources if (at := _lines_of(s.hit))]
     matches = cite.match_claims(text, sources, question)
     texts = "\n".join([*(s.hit.text for s in sources), question])
     last = max((m.end for m in matches), default=0)
@@ -313,8 +320,7 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
             continue
         hit = sources[match.candidate.n - 1].hit
         about = " ".join(filter(None, (hit.title or _file_stem(hit.path), *hit.heading)))
-        at = None if hit.line_start is None else (hit.line_start, hit.line_end or hit.line_start)
         out.append((match, judge(match.claim, match.candidate.text, match.support, f"{question} {about}",
                                  question=question, passage=hit.text, labels=labels, about=about, lines=lines,
-                                 at=at)))
+                                 at=_lines_of(hit))))
     return out
