@@ -81,3 +81,17 @@ def test_an_answer_naming_another_than_the_source_names_beside_the_questions_wor
     vab = "The LOC included a 130 million cubic foot (3.7 million cubic meter) Vertical Assembly Building (VAB)."
     assert answering.off_the_question("The Vertical Assembly Building was 3.7 million cubic meters.", vab,
                                       "How big was the Vertical Assembly Building?", vab) == []  # its own initials
+
+
+def test_an_answer_to_how_many_or_how_much_without_a_number_is_not_the_answer():
+    size = "Plastoglobuli are spherical bubbles of lipids and proteins about 45–60 nanometers across."
+    question = "How large are Plastoglobuli?"
+    assert answering.NO_NUMBER in answering.off_the_question(
+        "The answer is: Plastoglobuli are spherical.", size, question)
+    assert answering.off_the_question("The answer is: about 45–60 nanometers across.", size, question) == []
+    assert answering.NO_NUMBER not in answering.off_the_question(
+        "The answer is one.", "Only one crew member stayed in orbit.", "How many crew members stayed in orbit?")
+    assert answering.NO_NUMBER in answering.off_the_question(
+        "答えは党の大会です。", "党は三つの派に分かれた。", "党はいくつの派に分かれたか")
+    assert answering.NO_NUMBER not in answering.off_the_question(  # a statement that does not claim to answer
+        "Plastoglobuli are spherical.", size, question)

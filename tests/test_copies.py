@@ -126,3 +126,47 @@ def test_a_copy_that_leaves_out_its_sources_qualifier_claims_more():
         assert copies.dropped_qualifiers(copy, source) == [], copy
     assert support.judge("Contractors are required to verify and have existing utility lines marked.", source,
                          1.0).verdict == "partly"
+
+
+def test_a_word_swapped_for_its_opposite_in_a_copy_is_caught():
+    worst = "Since inputs differ, the worst-case time complexity T(n) is defined to be the maximum time taken."
+    best = "The best-case time complexity T(n) is defined to be the maximum time taken."
+    assert copies.swapped_opposites(best, worst) == ["best"]
+    assert support.judge(best, worst, 0.9, passage=worst).verdict == "partly"
+    assert copies.swapped_opposites("The worst-case time complexity is the maximum time.", worst) == []  # a copy
+    assert copies.swapped_opposites("The inner ring forms first.", "The outer ring forms first.") == ["inner"]
+    assert copies.swapped_opposites("Prices rose before and after the war.", "Prices rose before the war.") == []
+    assert copies.swapped_opposites("その日に梅雨明けしたとみられる。", "その日に梅雨入りしたとみられる。") == ["明け"]
+    assert copies.swapped_opposites("人口が最小の都市である。", "人口が最大の都市である。") == ["最小"]
+    assert copies.swapped_opposites("人口が最大の都市である。", "人口が最大の都市である。") == []
+
+
+def test_one_end_of_a_range_given_as_the_number_is_caught():
+    budget = "The films were produced on an average budget of $400,000–$450,000."
+    assert copies.dropped_qualifiers("The average budget was $450,000.", budget) == ["range $400,000–$450,000"]
+    assert copies.dropped_qualifiers("The budget was $400,000–$450,000.", budget) == []  # the range kept
+    assert copies.dropped_qualifiers("The war began in 1939.", "The war (1939–1945) was long.") == []  # years
+    assert copies.dropped_qualifiers("It rose to 12 dollars.", "It rose from 3 to 12 dollars.") == []  # a change
+    assert copies.dropped_qualifiers("炭素数20の炭化水素。", "炭素数10〜20の炭化水素。") == ["range 10〜20"]
+
+
+def test_a_predicate_copied_onto_another_subject_is_caught():
+    dome = "The statocyst is protected by a transparent dome made of long, immobile cilia."
+    tentacles = "The long tentacles are protected by a transparent dome made of long, immobile cilia."
+    assert copies.said_of_another(tentacles, dome) == ["long", "tentacles"]
+    assert copies.said_of_another("It is protected by a transparent dome made of long, immobile cilia.", dome) == []
+    assert copies.said_of_another(dome, dome) == []
+    layers = "In ctenophores, these layers are two cells deep, while those in cnidarians are only one cell deep."
+    assert copies.said_of_another("In ctenophores, these cells are only one cell deep.", layers) == ["cells"]
+    # a noun phrase copied, not a predicate: the subject is the sentence's own
+    introduced = "In the 1980s the Western Atlantic ctenophore Mnemiopsis leidyi was introduced."
+    assert copies.said_of_another("The one introduced was the Western Atlantic ctenophore Mnemiopsis leidyi.",
+                                  introduced) == []
+
+
+def test_two_items_of_a_japanese_list_joined_as_one_of_the_other_are_caught():
+    majors = "スタンダード石油が前身となって、今日のエクソンモービル、シェブロンなどの旧7大メジャーができた。"
+    joined = "スタンダード石油が前身となって、今日のエクソンモービルのシェブロンなどができた。"
+    assert copies.list_made_possessive(joined, majors) == ["エクソンモービルのシェブロン"]
+    assert support.judge(joined, majors, 0.9, passage=majors).verdict == "partly"
+    assert copies.list_made_possessive("今日のエクソンモービル、シェブロンなどができた。", majors) == []

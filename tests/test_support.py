@@ -7,6 +7,7 @@ import pytest
 
 from ragd.index.answer import answering, copies, support
 from ragd.index.answer.ask import LEFT_OUT
+from ragd.index.answer.terms import stem
 from tests.fakes import ScriptedLLM
 from tests.test_answer import World
 
@@ -404,3 +405,30 @@ def test_a_fragment_and_a_pronoun_are_not_marked_but_an_invented_fragment_is():
     _, lacking = support.new_terms_missing("それらは粗製ガソリンと呼んでください。", "ナフサの別名は？", text)
     assert lacking == [], lacking
 
+
+
+def test_a_number_or_name_from_further_off_in_the_passage_is_not_borne_out_by_the_source_sentence():
+    passage = ("2008年9月25日、志位和夫が委員長として会見した。党は多くの地方選挙で候補を立てた。"
+               "支部の会議は毎月開かれる。2010年の第22回参議院議員通常選挙では、消費税増税発言などを厳しく批判した。")
+    source = "2010年の第22回参議院議員通常選挙では、消費税増税発言などを厳しく批判した。"
+    joined = "2008年9月25日は、2010年の第22回参議院議員通常選挙では、消費税増税発言などを厳しく批判した。"
+    assert {"2008", "25"} <= set(support.missing_details(joined, source, passage=passage))
+    assert support.missing_details(source, source, passage=passage) == []
+    beside = "支部の会議は毎月開かれる。2010年の選挙では、党は候補を立てた。"
+    said = "2010年の選挙では、党は候補を立てた。"
+    assert support.missing_details("2010年の選挙では、支部の会議で党は候補を立てた。", said,
+                                   passage=beside) == []  # the sentence before holds it
+    amazon = ("The Andes rose in the west. The Amazon is a large river. Rain falls all year. Many birds live there. "
+              "During the mid-Eocene, the basin was split along the middle of the continent by the Purus Arch.")
+    split = "During the mid-Eocene, the basin was split along the middle of the continent by the Purus Arch."
+    assert "Andes" in support.missing_details("The basin was split along the middle of the continent, near the Andes.",
+                                              split, passage=amazon)
+
+
+def test_an_approximate_number_may_be_qualified_by_another_word_and_an_r_doubled_before_ed_is_one_stem():
+    oil = "By March 1974, the price of oil had risen to nearly $12 globally."
+    assert support.judge("The price of oil in March 1974 was approximately $12.", oil, 0.9,
+                         question="What was the price of oil in March 1974?", passage=oil).verdict == "supported"
+    assert support.new_terms_missing("It was approximately $12.", "", "It was $12.")[1] == ["approximately"]
+    assert stem("occurred") == stem("occur") and stem("referring") == stem("refer")
+    assert stem("called") != stem("cal")  # a doubled l stays: "called" is not "cal"

@@ -32,6 +32,13 @@ _AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|acro
 # a question that asks for a count or an amount ("a maximum of how many radio stations?"); the count before the
 # question's words is found in English only ("seven radio stations"), so this is English too
 _HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
+# a question that asks for an amount or a count, in English or Japanese: an answer to it gives a number
+_QUANTITY = re.compile(r"\bhow\s+(?:many|much|large|long|old|far|big|tall|high|deep|wide|often)\b|"
+                       r"何(?:人|年|回|個|歳|倍|%|％|パーセント|キロ|メートル|トン|円|億|万)|いくつ|いくら|どのくらい|どれくらい|どれほど",
+                       re.IGNORECASE)
+_COUNT_WORD = re.compile(r"\b(?:one|once|twice|none|zero|no|a (?:single|dozen|few|hundred|thousand|million))\b|"
+                         r"[一二三四五六七八九十百千万億]", re.IGNORECASE)  # numbers that ``details`` does not count
+NO_NUMBER = "a number (the question asks how many or how much)"  # what an answer without one lacks
 _MONTHS = frozenset(("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
                      "november", "december"))
 _COMMA = re.compile(r",(?!\d{3})")  # a comma between words, not one in "40,000"
@@ -55,12 +62,16 @@ def off_the_question(sentence: str, source: str, question: str, passage: str = "
     out: list[str] = []
     if bare and stems(said) <= asked | ANSWER_WORDS:  # "The answer is: terra preta." to "What is terra preta called?"
         out.append(ECHOED_QUESTION)
-    held = stems(source if bare else _around(source, passage or source)) | stems(about)  # a bare answer ties to
+    held = stems(source if bare else around(source, passage or source)) | stems(about)  # a bare answer ties to
     # nothing but its own sentence and what the passage is about
     if len(asked & held) < ON_QUESTION_SHARE * len(asked):
         out += list(dict.fromkeys(_as_written(t, question) for t in query_terms(question)
                                   if stem(t) in asked and stem(t) not in held))
-    numbers = details(said).numbers - details(question).numbers - details(source).numbers
+    given = details(said).numbers
+    if (ANSWER_IS.match(said) and _QUANTITY.search(question) and not given - details(question).numbers
+            and not _COUNT_WORD.search(ANSWER_IS.sub("", said))):
+        out.append(NO_NUMBER)  # "The answer is: Plastoglobuli are spherical" to "How large are Plastoglobuli?"
+    numbers = given - details(question).numbers - details(source).numbers
     return list(dict.fromkeys(out + sorted(numbers) + answered_by_another(said, source, question, asked)))
 
 
@@ -163,7 +174,7 @@ def _restates(sentence: str, asked: set[str]) -> bool:
     return len(asked) >= 2 and len(stems(sentence) & asked) >= len(asked) / 2
 
 
-def _around(source: str, passage: str) -> str:
+def around(source: str, passage: str) -> str:
     """``source`` and the sentences before and after it in its paragraph of ``passage``."""
     for sentences in cite.paragraphs(passage):
         if source in sentences:

@@ -30,12 +30,19 @@ _QUALIFIED = re.compile(rf"(?=\b(\w+)\s+((?i:{'|'.join(QUALIFIERS)})|{'|'.join(M
 # which may be a book), and what qualifies a number in a copy: before it ("some 12"), in Japanese after it (27万人ほど)
 NUMBER_QUALIFIERS = ("approximately", "roughly", "nearly", "almost", "estimated", "about", "around", "more than",
                      "at least")
+# words that give a number as near, not exact: one may stand for another ("approximately $12" for "nearly $12")
+APPROXIMATE = frozenset(stem(w) for w in ("approximately", "roughly", "nearly", "almost", "about", "around", "some",
+                                           "circa", "estimated", "約", "およそ", "ほぼ"))
 _QUALIFIED_NUMBER = re.compile(rf"(?:\b({'|'.join(NUMBER_QUALIFIERS)})\s+\$?|(?<![{KANJI}])(約|およそ|ほぼ))"
                                r"(?!1\d{3}\b|20\d{2}\b)(\d[\d,.]*\d|\d)", re.IGNORECASE)
 _QUALIFIER_BEFORE = re.compile(rf"(?:\b(?:{'|'.join(NUMBER_QUALIFIERS)}|less than|fewer than|some|under|over|up to"
                                r"|circa)\s+|約|およそ|ほぼ)(?:US)?\$?$", re.IGNORECASE)
 _QUALIFIER_AFTER = re.compile(r"^[^\d\s。、]{0,3}?(?:ほど|程度|前後|余り|あまり|以上|近く|強|弱)")
 QUALIFIER_REACH = 24  # characters before a number in a copy searched for its qualifier
+# a range of numbers in a source ("$400,000–$450,000", "10〜15"; not "from 3 to 12", which may be a change); not of
+# years ("1939–1945": a copy may well say that a war began in 1939)
+_RANGE = re.compile(r"(?<![\d.,])\$?(?!1\d{3}\b|20\d{2}\b)(\d[\d,.]*\d|\d)\s*(?:[–—~〜～]|-(?=\s*\$?\d))\s*"
+                    r"\$?(\d[\d,.]*\d|\d)(?!\d)")
 _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
 _JA_WORD_REST = rf"[{KANJI}\u30a0-\u30ff]*"
 _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦博（政治学）は, 国内では
@@ -43,6 +50,7 @@ _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦
 # source) aligned in full for a replaced word: all of the matching blocks cost more than the longest one
 COMPARED = {"claim": 600, "source": 1500, "replaced": 160}
 COPIED_FRAME = 4  # Japanese characters copied on each side of a replaced word (``replaced_in_copy``)
+_AUXILIARY = r"\b(?:is|are|was|were|has|have|had|can|could|will|would|may|might|must|does|do|did|be|been)\b"
 COPIED_CLAUSE = {"ja": 10, "en": 24}  # characters a copy must run to be a clause of its source, not a phrase
 
 
@@ -91,7 +99,7 @@ def dropped_qualifiers(sentence: str, source: str) -> list[str]:
     required" from "contractors are typically required", "was first challenged" from "was first significantly
     challenged". Without its "typically" the copy claims more than the source does. So does a number the source
     qualifies given with no qualifier ("is 438,000" from "an estimated 438,000"; "approximately $12" from "nearly
-    $12" keeps one)."""
+    $12" keeps one), or one end of a range given alone ("$450,000" from "$400,000–$450,000")."""
     claim = " ".join(re.findall(r"\w+", sentence.lower()))
     out: list[str] = []
     for m in _QUALIFIED.finditer(source):
@@ -109,6 +117,17 @@ def dropped_qualifiers(sentence: str, source: str) -> list[str]:
         if given and not any(_QUALIFIER_BEFORE.search(text[max(0, g.start() - QUALIFIER_REACH) : g.start()])
                              or _QUALIFIER_AFTER.match(text[g.end() : g.end() + 6]) for g in given):
             out.append(qualifier)
+    return out + _range_ends(text, said)
+
+
+def _range_ends(text: str, said: str) -> list[str]:
+    """The ranges of ``said`` that ``text`` gives one end of, as if it were the number: "was $450,000" from "an
+    average budget of $400,000–$450,000"."""
+    out: list[str] = []
+    for m in _RANGE.finditer(said):
+        ends = [rf"(?<![\d.,]){re.escape(n)}(?![\d]|[.,]\d)" for n in m.group(1, 2)]
+        if sum(bool(re.search(e, text)) for e in ends) == 1 and all(len(re.findall(e, said)) == 1 for e in ends):
+            out.append(f"range {m.group(0).strip()}")
     return out
 
 
@@ -155,7 +174,25 @@ def said_of_another(sentence: str, source: str) -> list[str]:
                if not ja or re.search(f"{re.escape(w)}{_JA_WORD_REST}(?:の{_JA_WORD_REST})*{_SUBJECT_MARK}", clause)]
     put = [w for w in naming(claim[:a]) if w.lower() not in said.lower() and stem(w.lower()) not in REFERENCE_WORDS
            and not any(_kanji(w) & _kanji(n) for n in lacking)]  # 時期 → 期間: a rewording
-    return put if dropped else []
+    if put and dropped:
+        return put
+    return [] if ja else _subject_of_another(claim[:a], claim[a:], before, said[b:])
+
+
+def _subject_of_another(claim_before: str, copy: str, before: str, copied: str) -> list[str]:
+    """In English, where the copy is a predicate ("… are protected by a transparent dome", an auxiliary at its
+    start or just before it in both), the words of the sentence's subject, where it keeps none of the source's:
+    "The long tentacles are protected by a transparent dome" from "The statocyst is protected by a transparent
+    dome", "In ctenophores, these cells are only one cell deep" from "…, while those in cnidarians are only one
+    cell deep"."""
+    if not all(re.match(rf"\s*{_AUXILIARY}", after, re.IGNORECASE)
+               or re.search(rf"{_AUXILIARY}\s*$", ahead, re.IGNORECASE)
+               for ahead, after in ((claim_before, copy), (before, copied))):
+        return []
+    subject = {stem(t) for t in query_terms(before)}
+    if not subject or subject & stems(claim_before + copy):
+        return []
+    return [t for t in query_terms(_CLAUSE_END.split(claim_before)[-1]) if stem(t) not in REFERENCE_WORDS]
 
 
 def replaced_in_copy(sentence: str, source: str) -> list[str]:
@@ -178,6 +215,67 @@ def replaced_in_copy(sentence: str, source: str) -> list[str]:
         if gone:
             out += put
     return out
+
+
+# words a copy must not swap for one another: the other word of a group reverses or moves what the source says
+# ("the best-case time complexity is the maximum time" from "the worst-case …"; 梅雨明け from 梅雨入り)
+OPPOSITES = tuple(frozenset(stem(w) for w in group) for group in (
+    ("best", "worst"), ("inner", "outer"), ("maximum", "minimum"), ("largest", "smallest"), ("highest", "lowest"),
+    ("larger", "smaller"), ("higher", "lower"), ("longer", "shorter"), ("more", "less", "fewer"),
+    ("increase", "decrease"), ("before", "after"), ("above", "below"), ("upper", "lower"), ("earliest", "latest"),
+    ("first", "second", "third", "last", "final"), ("north", "south", "east", "west"),
+    ("northern", "southern", "eastern", "western"), ("primary", "secondary"), ("major", "minor"),
+    ("internal", "external"), ("positive", "negative"), ("success", "failure"), ("legal", "illegal"),
+    ("direct", "indirect"), ("older", "younger"), ("early", "late")))
+JA_OPPOSITES = (("最大", "最小"), ("最初", "最後"), ("以上", "以下", "未満"), ("増加", "減少"),
+                ("上昇", "下降", "低下"), ("東部", "西部", "南部", "北部"), ("東側", "西側"), ("前半", "後半"),
+                ("上旬", "中旬", "下旬"), ("以前", "以後", "以降"), ("入り", "明け"), ("賛成", "反対"),
+                ("勝利", "敗北"), ("成功", "失敗"), ("合法", "違法"), ("開始", "終了"))
+COPIED_BESIDE = {"ja": 4, "en": 2}  # characters / words copied next to a swapped word, on one side at least
+
+
+def swapped_opposites(sentence: str, source: str) -> list[str]:
+    """Words of ``sentence`` put in place of their opposite in a copy of ``source``: "The best-case time
+    complexity T(n) is defined to be the maximum time taken" from "the worst-case time complexity T(n) is defined
+    to be the maximum time taken", "梅雨明けしたとみられる" from "梅雨入りしたとみられる". The copy runs on beside
+    the swapped word (``COPIED_BESIDE``); the source does not use the word itself."""
+    claim = _claimed(sentence)[: COMPARED["claim"]]
+    said = unicodedata.normalize("NFKC", source)[: COMPARED["source"]]
+    if CJK_CHAR.search(claim):
+        return [w for group in JA_OPPOSITES for w in group if w in claim and w not in said
+                and any(_copied_beside(w, o, claim, said) for o in group if o != w)]
+    words, held = _words_of(claim), _words_of(said)
+    out: list[str] = []
+    ops = SequenceMatcher(None, [stem(w) for w in words], [stem(w) for w in held], autojunk=False).get_opcodes()
+    for i, (tag, a1, a2, b1, b2) in enumerate(ops):
+        beside = [op for op in ops[max(0, i - 1) : i + 2] if op[0] == "equal" and op[2] - op[1] >= COPIED_BESIDE["en"]]
+        if tag != "replace" or not beside:
+            continue
+        gone = {stem(w) for w in held[b1:b2]}
+        out += [w for w in words[a1:a2] if w not in out and stem(w) not in {stem(h) for h in held}
+                and any(stem(w) in group and (group - {stem(w)}) & gone for group in OPPOSITES)]
+    return out
+
+
+def _copied_beside(word: str, other: str, claim: str, said: str) -> bool:
+    """``claim`` writes ``word`` where ``said`` writes ``other``, with the same characters just before or after."""
+    frame = COPIED_BESIDE["ja"]
+    for i in (m.start() for m in re.finditer(re.escape(word), claim)):
+        for j in (m.start() for m in re.finditer(re.escape(other), said)):
+            after = claim[i + len(word) : i + len(word) + frame]
+            if (min(i, j) >= frame and claim[i - frame : i] == said[j - frame : j]) or (
+                    after and after == said[j + len(other) : j + len(other) + frame]):
+                return True
+    return False
+
+
+def list_made_possessive(sentence: str, source: str) -> list[str]:
+    """Two items of a Japanese list in ``source`` that ``sentence`` joins with の, making one of the other:
+    "今日のエクソンモービルのシェブロン" (Chevron of ExxonMobil) from "今日のエクソンモービル、シェブロンなど"."""
+    claim, said = _claimed(sentence), unicodedata.normalize("NFKC", source)
+    pairs = re.finditer(rf"({JA_NAMING.pattern})[、・やと]({JA_NAMING.pattern})", said)
+    return list(dict.fromkeys(joined for m in pairs if (joined := f"{m.group(1)}の{m.group(2)}") in claim
+                              and joined not in said))
 
 
 def left_out(quote: str, passage: str) -> list[str]:

@@ -41,14 +41,17 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ragd.index.answer import cite
-from ragd.index.answer.answering import ANSWER_IS, bare_answer, off_the_question
+from ragd.index.answer.answering import ANSWER_IS, around, bare_answer, off_the_question
 from ragd.index.answer.copies import (
+    APPROXIMATE,
     dropped_qualifiers,
     garbled_words,
     left_out,
+    list_made_possessive,
     number_of_another,
     replaced_in_copy,
     said_of_another,
+    swapped_opposites,
 )
 from ragd.index.answer.details import Details, details, known
 from ragd.index.answer.models import Source
@@ -99,15 +102,18 @@ class Judgement:
 
 
 def missing_details(sentence: str, source: str, context: str = "", passage: str = "") -> list[str]:
-    """The details of ``sentence`` that the files do not hold: numbers and names missing from ``passage`` (the
-    source sentence's passage; ``source`` itself when not given) and ``context`` (titles, the question), a
-    negation that ``source``, the source sentence, does not share (or one of its own that the sentence drops), a
-    number the source puts elsewhere, and a qualifier of the source that a copy leaves out."""
+    """The details of ``sentence`` that the files do not hold: numbers and names missing from ``source`` (the
+    source sentence) and the sentences beside it in ``passage`` and from ``context`` (titles, the question), a
+    negation that ``source`` does not share (or one of its own that the sentence drops), a number the source puts
+    elsewhere, and a qualifier of the source that a copy leaves out. A number or a name found only further off in
+    the passage was joined to the source sentence from another ("2008年9月25日は、2010年の第22回参議院議員通常選挙では
+    …"): the copy says it of what the source sentence is about."""
     claim = details(ECHOES.sub(" ", sentence))
-    numbers, terms = known(f"{passage or source}\n{context}")
-    out = [n for n in sorted(claim.numbers) if n not in numbers]
     where = passage or source
-    out += [written for name, written in claim.names if name not in terms and not _written_in(written, where)]
+    near = around(source, where)
+    numbers, terms = known(f"{near}\n{context}")
+    out = [n for n in sorted(claim.numbers) if n not in numbers]
+    out += [written for name, written in claim.names if name not in terms and not _written_in(written, near)]
     out += [w for w in garbled_words(sentence, f"{where}\n{context}") if w not in out]
     out += [w for w in dict.fromkeys(_KATAKANA.findall(unicodedata.normalize("NFKC", sentence)))
             if w not in out and w not in unicodedata.normalize("NFKC", f"{where}\n{context}")]
@@ -143,6 +149,8 @@ def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float
     if not new:
         return 1.0, []
     held = stems(passage)
+    if held & APPROXIMATE:  # "approximately $12" where the passage has "nearly $12"
+        held |= APPROXIMATE
     prefixes = {h[:PREFIX] for h in held if len(h) >= PREFIX}
     numbers = details(passage).numbers  # "2" where the passage writes "two"
     lacking = [w for s, w in new.items() if s not in held and not _written_in(w, passage)
@@ -198,6 +206,8 @@ def judge(sentence: str, source: str | None, share: float, context: str = "", *,
     missing += [w for w in off_the_question(sentence, source, question, passage, about) if w not in missing]
     missing += [w for w in said_of_another(sentence, source) if w not in missing]
     missing += [w for w in replaced_in_copy(sentence, source) if w not in missing]
+    missing += [w for w in swapped_opposites(sentence, source) if w not in missing]
+    missing += [w for w in list_made_possessive(sentence, source) if w not in missing]
     new_share, lacking = new_terms_missing(sentence, question, f"{passage or source}\n{context}")
     if new_share < NEW_TERMS_SHARE:
         missing += [w for w in lacking if w not in missing]

@@ -17,6 +17,8 @@ def stem(term: str) -> str:
     for suffix in _SUFFIXES:
         if term.endswith(suffix) and len(term) - len(suffix) >= 4:
             term = term[: -len(suffix)]
+            if suffix in ("ed", "ing") and term.endswith("rr"):  # occurred, referring: r doubled before the ending
+                term = term[:-1]
             break
     return term[:7]
 
