@@ -170,3 +170,11 @@ def test_two_items_of_a_japanese_list_joined_as_one_of_the_other_are_caught():
     assert copies.list_made_possessive(joined, majors) == ["エクソンモービルのシェブロン"]
     assert support.judge(joined, majors, 0.9, passage=majors).verdict == "partly"
     assert copies.list_made_possessive("今日のエクソンモービル、シェブロンなどができた。", majors) == []
+
+
+def test_a_colour_or_month_put_for_the_source_sentences_own_is_caught():
+    logo = "ID sequences had the logo appear in a gold CGI design on a blue background."
+    assert copies.swapped_opposites("The logo was in a gold-on-black color scheme.", logo) == ["black"]
+    assert copies.swapped_opposites("The logo was gold on a blue background.", logo) == []
+    assert copies.swapped_opposites("It was launched in July.", "It was launched in June.") == ["july"]
+    assert copies.swapped_opposites("It may be launched in June.", "It was launched in June.") == []  # a modal

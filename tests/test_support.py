@@ -432,3 +432,21 @@ def test_an_approximate_number_may_be_qualified_by_another_word_and_an_r_doubled
     assert support.new_terms_missing("It was approximately $12.", "", "It was $12.")[1] == ["approximately"]
     assert stem("occurred") == stem("occur") and stem("referring") == stem("refer")
     assert stem("called") != stem("cal")  # a doubled l stays: "called" is not "cal"
+
+
+def test_a_sentence_that_says_its_subject_is_itself_states_nothing_beyond_it():
+    texts = "The traveling salesman problem is a function problem. How is the size of the input measured?"
+    assert support.restates_itself("The traveling salesman problem is a special case of the traveling salesman "
+                                   "problem.", texts)
+    assert support.restates_itself("The size of the input is the size of the input itself.", texts)
+    assert not support.restates_itself("The traveling salesman problem is a decision problem.", texts)  # a claim
+    assert not support.restates_itself("These machines are the machines that are not deterministic machines.",
+                                       "deterministic machines")  # a negation
+    assert not support.restates_itself("The Zorblax engine is a special case of the Zorblax engine.", texts)
+    from ragd.index.answer.models import Source
+    from ragd.index.models import Hit
+
+    sources = [Source(1, Hit("c1", "tsp.txt", texts, 0.0, None, 1, 1))]
+    judged = support.judge_answer("The traveling salesman problem is a special case of the traveling salesman "
+                                  "problem.", sources, "What is the traveling salesman problem?")
+    assert [j.verdict for _, j in judged] == ["supported"]

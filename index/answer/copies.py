@@ -231,6 +231,14 @@ JA_OPPOSITES = (("最大", "最小"), ("最初", "最後"), ("以上", "以下",
                 ("上昇", "下降", "低下"), ("東部", "西部", "南部", "北部"), ("東側", "西側"), ("前半", "後半"),
                 ("上旬", "中旬", "下旬"), ("以前", "以後", "以降"), ("入り", "明け"), ("賛成", "反対"),
                 ("勝利", "敗北"), ("成功", "失敗"), ("合法", "違法"), ("開始", "終了"))
+# closed sets of values: one put for another that the source sentence gives is a change, wherever the copy has it
+# ("a gold-on-black color scheme" from "a gold CGI design on a blue background"); "may" is no month, it is a modal
+VALUES = (frozenset(("black", "white", "red", "blue", "green", "yellow", "orange", "purple", "pink", "brown", "grey",
+                     "gray", "gold", "silver")),
+          frozenset(("january", "february", "march", "april", "june", "july", "august", "september", "october",
+                     "november", "december")),
+          frozenset(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")),
+          frozenset(("spring", "summer", "autumn", "winter")))
 COPIED_BESIDE = {"ja": 4, "en": 2}  # characters / words copied next to a swapped word, on one side at least
 
 
@@ -238,14 +246,16 @@ def swapped_opposites(sentence: str, source: str) -> list[str]:
     """Words of ``sentence`` put in place of their opposite in a copy of ``source``: "The best-case time
     complexity T(n) is defined to be the maximum time taken" from "the worst-case time complexity T(n) is defined
     to be the maximum time taken", "梅雨明けしたとみられる" from "梅雨入りしたとみられる". The copy runs on beside
-    the swapped word (``COPIED_BESIDE``); the source does not use the word itself."""
+    the swapped word (``COPIED_BESIDE``); the source does not use the word itself. In English, a value of a closed
+    set (``VALUES``: a colour, a month) put for another that the source sentence gives is a swap wherever it is."""
     claim = _claimed(sentence)[: COMPARED["claim"]]
     said = unicodedata.normalize("NFKC", source)[: COMPARED["source"]]
     if CJK_CHAR.search(claim):
         return [w for group in JA_OPPOSITES for w in group if w in claim and w not in said
                 and any(_copied_beside(w, o, claim, said) for o in group if o != w)]
     words, held = _words_of(claim), _words_of(said)
-    out: list[str] = []
+    out = [w for w in dict.fromkeys(words) for values in VALUES
+           if w in values and w not in held and (values - {w}) & set(held) - set(words)]
     ops = SequenceMatcher(None, [stem(w) for w in words], [stem(w) for w in held], autojunk=False).get_opcodes()
     for i, (tag, a1, a2, b1, b2) in enumerate(ops):
         beside = [op for op in ops[max(0, i - 1) : i + 2] if op[0] == "equal" and op[2] - op[1] >= COPIED_BESIDE["en"]]

@@ -92,6 +92,11 @@ FRAGMENT = {"ja": 12, "en": 3}  # characters / words of a cut-off sentence that 
 _WORD_BEGUN = re.compile(rf"(?:[{KANJI}]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+|\d+|[A-Za-z]+)$")
 _LABELLED = re.compile(r"[:：]\s*\S|^(?:answer|a)\b\s*[:\-–]?\s*\d|^(?:回答|答え)", re.IGNORECASE)  # "A: 4", "Answer 4"
 _HIRAGANA = re.compile(r"[\u3040-\u309f]+")
+_COPULA = re.compile(r"\b(?:is|are|was|were)\b", re.IGNORECASE)
+# words that relate a thing to itself ("a special case of", "a combination of", "itself")
+RELATING_WORDS = frozenset(stem(w) for w in ("special", "case", "example", "type", "kind", "form", "part",
+                                             "combination", "same", "version", "way", "itself", "fact",
+                                             "particular", "instance"))
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,20 @@ def asks(sentence: str) -> bool:
                 or (len(sentence) <= JA_QUESTION_LENGTH and _JA_QUESTION.search(sentence)))  # not a loop cut off
 
 
+def restates_itself(sentence: str, texts: str) -> bool:
+    """An English sentence that says its subject is (a form of) itself: "The traveling salesman problem is a special
+    case of the traveling salesman problem", "The size of the input is the size of the input itself". It states
+    nothing beyond its subject, so it holds when the subject's words are those of ``texts`` (the passages and the
+    question); not with a negation ("These are the Turing machines that are not deterministic Turing machines").
+    Japanese is left out: "XはXである" is how a small model gives X as an answer."""
+    copula = _COPULA.search(sentence)
+    if not copula or CJK_CHAR.search(sentence) or details(sentence).negated:  # "X are the X that are not Y"
+        return False
+    subject, rest = (stems(part) - RELATING_WORDS - ANSWER_WORDS
+                     for part in (sentence[: copula.start()], sentence[copula.end() :]))
+    return bool(subject and rest and rest <= subject and subject <= stems(texts))
+
+
 def cut_before_a_claim(sentence: str, texts: str) -> bool:
     """A sentence the model was cut off in before it said anything ("マ", "ナフサのエ", "The Apollo 1"): short, with
     no sentence end, its last word begun as a word of ``texts`` (the passages and the question) begins (a number or
@@ -320,7 +339,8 @@ def judge_answer(text: str, sources: Sequence[Source], question: str) -> list[tu
     last = max((m.end for m in matches), default=0)
     for match in matches:
         if (asks(match.claim) or names_only_sources(match.claim, labels, lines)
-                or (match.end == last and cut_before_a_claim(match.claim, texts))):  # nothing to cite or verify
+                or (match.end == last and cut_before_a_claim(match.claim, texts))
+                or restates_itself(match.claim, texts)):  # nothing to cite or verify
             out.append((cite.Match(match.claim, None, 1.0, match.start, match.end), Judgement("supported", 1.0)))
             continue
         if match.candidate is None and (held := _holding_the_number(match.claim, sources, question)):
