@@ -93,5 +93,9 @@ def test_an_answer_to_how_many_or_how_much_without_a_number_is_not_the_answer():
         "The answer is one.", "Only one crew member stayed in orbit.", "How many crew members stayed in orbit?")
     assert answering.NO_NUMBER in answering.off_the_question(
         "答えは党の大会です。", "党は三つの派に分かれた。", "党はいくつの派に分かれたか")
+    assert answering.NO_NUMBER not in answering.off_the_question(
+        "The answer is: forty.", "Forty soldiers died.", "How many soldiers died?")
+    assert answering.NO_NUMBER not in answering.off_the_question(  # not a count: "How far …?"
+        "The answer is: to the Rhine.", "The army marched to the Rhine.", "How far did the army march?")
     assert answering.NO_NUMBER not in answering.off_the_question(  # a statement that does not claim to answer
         "Plastoglobuli are spherical.", size, question)

@@ -32,12 +32,14 @@ _AFTER_PREPOSITION = re.compile(r"\b(?:from|in|at|by|to|of|on|for|with|into|acro
 # a question that asks for a count or an amount ("a maximum of how many radio stations?"); the count before the
 # question's words is found in English only ("seven radio stations"), so this is English too
 _HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
-# a question that asks for an amount or a count, in English or Japanese: an answer to it gives a number
-_QUANTITY = re.compile(r"\bhow\s+(?:many|much|large|long|old|far|big|tall|high|deep|wide|often)\b|"
-                       r"何(?:人|年|回|個|歳|倍|%|％|パーセント|キロ|メートル|トン|円|億|万)|いくつ|いくら|どのくらい|どれくらい|どれほど",
+# a question that asks for a count or an amount, in English or Japanese: an answer to it gives a number
+_QUANTITY = re.compile(r"\bhow\s+(?:many|much|large|big)\b|何(?:人|個|回|倍|割|%|％|パーセント)|いくつ|いくら",
                        re.IGNORECASE)
-_COUNT_WORD = re.compile(r"\b(?:one|once|twice|none|zero|no|a (?:single|dozen|few|hundred|thousand|million))\b|"
-                         r"[一二三四五六七八九十百千万億]", re.IGNORECASE)  # numbers that ``details`` does not count
+# counts that ``details`` does not read as numbers: "forty", "hundreds", "half", "数百", "三つ"
+_COUNT_WORD = re.compile(r"\b(?:one|once|twice|none|zero|no|half|several|dozens?"
+                         r"|(?:twen|thir|for|fif|six|seven|eigh|nine)ty|hundreds?|thousands?|millions?|billions?"
+                         r"|a (?:single|few))\b"
+                         r"|[一二三四五六七八九十百千万億数半幾]+(?:つ|[人個回倍割%％])", re.IGNORECASE)
 NO_NUMBER = "a number (the question asks how many or how much)"  # what an answer without one lacks
 _MONTHS = frozenset(("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
                      "november", "december"))

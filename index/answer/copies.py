@@ -31,18 +31,17 @@ _QUALIFIED = re.compile(rf"(?=\b(\w+)\s+((?i:{'|'.join(QUALIFIERS)})|{'|'.join(M
 NUMBER_QUALIFIERS = ("approximately", "roughly", "nearly", "almost", "estimated", "about", "around", "more than",
                      "at least")
 # words that give a number as near, not exact: one may stand for another ("approximately $12" for "nearly $12")
-APPROXIMATE = frozenset(stem(w) for w in ("approximately", "roughly", "nearly", "almost", "about", "around", "some",
-                                           "circa", "estimated", "約", "およそ", "ほぼ"))
+APPROXIMATE = frozenset(("approximately", "roughly", "nearly", "almost", "around", "circa", "estimated"))
 _QUALIFIED_NUMBER = re.compile(rf"(?:\b({'|'.join(NUMBER_QUALIFIERS)})\s+\$?|(?<![{KANJI}])(約|およそ|ほぼ))"
                                r"(?!1\d{3}\b|20\d{2}\b)(\d[\d,.]*\d|\d)", re.IGNORECASE)
 _QUALIFIER_BEFORE = re.compile(rf"(?:\b(?:{'|'.join(NUMBER_QUALIFIERS)}|less than|fewer than|some|under|over|up to"
-                               r"|circa)\s+|約|およそ|ほぼ)(?:US)?\$?$", re.IGNORECASE)
+                               r"|as (?:much|many|little|few) as|circa)\s+|約|およそ|ほぼ)(?:US)?\$?$", re.IGNORECASE)
 _QUALIFIER_AFTER = re.compile(r"^[^\d\s。、]{0,3}?(?:ほど|程度|前後|余り|あまり|以上|近く|強|弱)")
 QUALIFIER_REACH = 24  # characters before a number in a copy searched for its qualifier
-# a range of numbers in a source ("$400,000–$450,000", "10〜15"; not "from 3 to 12", which may be a change); not of
-# years ("1939–1945": a copy may well say that a war began in 1939)
-_RANGE = re.compile(r"(?<![\d.,])\$?(?!1\d{3}\b|20\d{2}\b)(\d[\d,.]*\d|\d)\s*(?:[–—~〜～]|-(?=\s*\$?\d))\s*"
-                    r"\$?(\d[\d,.]*\d|\d)(?!\d)")
+# a range of numbers in a source ("$400,000–$450,000", "10〜15"; not "from 3 to 12", which may be a change, nor
+# "2014-03-12" or "AB-3-12"); not of years ("1939–1945": a copy may well say that a war began in 1939)
+_RANGE = re.compile(r"(?<![A-Za-z0-9.,\-/])\$?(?!1\d{3}\b|20\d{2}\b)(\d[\d,.]*\d|\d)\s*(?:[–—~〜～]|-(?=\s*\$?\d))\s*"
+                    r"\$?(\d[\d,.]*\d|\d)(?![\d\-/]|[.,]\d)")  # not a date, an ID or an address (2014-03-12, AB-3-12)
 _CLAUSE_END = re.compile(r"[、,;；:：。]|\s[-–—]\s")
 _JA_WORD_REST = rf"[{KANJI}\u30a0-\u30ff]*"
 _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦博（政治学）は, 国内では
@@ -50,7 +49,6 @@ _SUBJECT_MARK = r"(?:[（(][^）)]*[）)])?(?:で|に)?[はがも]"  # 高橋彦
 # source) aligned in full for a replaced word: all of the matching blocks cost more than the longest one
 COMPARED = {"claim": 600, "source": 1500, "replaced": 160}
 COPIED_FRAME = 4  # Japanese characters copied on each side of a replaced word (``replaced_in_copy``)
-_AUXILIARY = r"\b(?:is|are|was|were|has|have|had|can|could|will|would|may|might|must|does|do|did|be|been)\b"
 COPIED_CLAUSE = {"ja": 10, "en": 24}  # characters a copy must run to be a clause of its source, not a phrase
 
 
@@ -114,8 +112,7 @@ def dropped_qualifiers(sentence: str, source: str) -> list[str]:
         if len(list(re.finditer(written, said))) > 1 or qualifier in out:  # the source gives it bare too
             continue
         given = list(re.finditer(written, text))
-        if given and not any(_QUALIFIER_BEFORE.search(text[max(0, g.start() - QUALIFIER_REACH) : g.start()])
-                             or _QUALIFIER_AFTER.match(text[g.end() : g.end() + 6]) for g in given):
+        if given and not any(_qualified(text, g) for g in given):
             out.append(qualifier)
     return out + _range_ends(text, said)
 
@@ -126,9 +123,18 @@ def _range_ends(text: str, said: str) -> list[str]:
     out: list[str] = []
     for m in _RANGE.finditer(said):
         ends = [rf"(?<![\d.,]){re.escape(n)}(?![\d]|[.,]\d)" for n in m.group(1, 2)]
-        if sum(bool(re.search(e, text)) for e in ends) == 1 and all(len(re.findall(e, said)) == 1 for e in ends):
+        given = [g for e in ends for g in re.finditer(e, text)]
+        if (len({g.group(0) for g in given}) == 1 and all(len(re.findall(e, said)) == 1 for e in ends)
+                and not any(_qualified(text, g) for g in given)):  # "at least $400,000", "10人以上" keep it a range
             out.append(f"range {m.group(0).strip()}")
     return out
+
+
+def _qualified(text: str, number: re.Match[str]) -> bool:
+    """A qualifier just before ``number`` in ``text`` ("nearly 12", "at least $400,000") or, in Japanese, after it
+    ("27万人ほど", "10人以上")."""
+    return bool(_QUALIFIER_BEFORE.search(text[max(0, number.start() - QUALIFIER_REACH) : number.start()])
+                or _QUALIFIER_AFTER.match(text[number.end() : number.end() + 6]))
 
 
 def garbled_words(sentence: str, text: str) -> list[str]:
@@ -174,25 +180,7 @@ def said_of_another(sentence: str, source: str) -> list[str]:
                if not ja or re.search(f"{re.escape(w)}{_JA_WORD_REST}(?:の{_JA_WORD_REST})*{_SUBJECT_MARK}", clause)]
     put = [w for w in naming(claim[:a]) if w.lower() not in said.lower() and stem(w.lower()) not in REFERENCE_WORDS
            and not any(_kanji(w) & _kanji(n) for n in lacking)]  # 時期 → 期間: a rewording
-    if put and dropped:
-        return put
-    return [] if ja else _subject_of_another(claim[:a], claim[a:], before, said[b:])
-
-
-def _subject_of_another(claim_before: str, copy: str, before: str, copied: str) -> list[str]:
-    """In English, where the copy is a predicate ("… are protected by a transparent dome", an auxiliary at its
-    start or just before it in both), the words of the sentence's subject, where it keeps none of the source's:
-    "The long tentacles are protected by a transparent dome" from "The statocyst is protected by a transparent
-    dome", "In ctenophores, these cells are only one cell deep" from "…, while those in cnidarians are only one
-    cell deep"."""
-    if not all(re.match(rf"\s*{_AUXILIARY}", after, re.IGNORECASE)
-               or re.search(rf"{_AUXILIARY}\s*$", ahead, re.IGNORECASE)
-               for ahead, after in ((claim_before, copy), (before, copied))):
-        return []
-    subject = {stem(t) for t in query_terms(before)}
-    if not subject or subject & stems(claim_before + copy):
-        return []
-    return [t for t in query_terms(_CLAUSE_END.split(claim_before)[-1]) if stem(t) not in REFERENCE_WORDS]
+    return put if dropped else []
 
 
 def replaced_in_copy(sentence: str, source: str) -> list[str]:
@@ -257,9 +245,10 @@ def swapped_opposites(sentence: str, source: str) -> list[str]:
     out = [w for w in dict.fromkeys(words) for values in VALUES
            if w in values and w not in held and (values - {w}) & set(held) - set(words)]
     ops = SequenceMatcher(None, [stem(w) for w in words], [stem(w) for w in held], autojunk=False).get_opcodes()
+    converse = "than" in words and "than" in held  # "A uses more fuel than B" from "B uses less fuel than A"
     for i, (tag, a1, a2, b1, b2) in enumerate(ops):
         beside = [op for op in ops[max(0, i - 1) : i + 2] if op[0] == "equal" and op[2] - op[1] >= COPIED_BESIDE["en"]]
-        if tag != "replace" or not beside:
+        if tag != "replace" or not beside or converse:
             continue
         gone = {stem(w) for w in held[b1:b2]}
         out += [w for w in words[a1:a2] if w not in out and stem(w) not in {stem(h) for h in held}
@@ -283,7 +272,7 @@ def list_made_possessive(sentence: str, source: str) -> list[str]:
     """Two items of a Japanese list in ``source`` that ``sentence`` joins with の, making one of the other:
     "今日のエクソンモービルのシェブロン" (Chevron of ExxonMobil) from "今日のエクソンモービル、シェブロンなど"."""
     claim, said = _claimed(sentence), unicodedata.normalize("NFKC", source)
-    pairs = re.finditer(rf"({JA_NAMING.pattern})[、・やと]({JA_NAMING.pattern})", said)
+    pairs = re.finditer(rf"(?<![{KANJI}\u30a0-\u30ff])(?=({JA_NAMING.pattern})[、や]({JA_NAMING.pattern}))", said)
     return list(dict.fromkeys(joined for m in pairs if (joined := f"{m.group(1)}の{m.group(2)}") in claim
                               and joined not in said))
 

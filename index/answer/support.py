@@ -107,18 +107,19 @@ class Judgement:
 
 
 def missing_details(sentence: str, source: str, context: str = "", passage: str = "") -> list[str]:
-    """The details of ``sentence`` that the files do not hold: numbers and names missing from ``source`` (the
-    source sentence) and the sentences beside it in ``passage`` and from ``context`` (titles, the question), a
-    negation that ``source`` does not share (or one of its own that the sentence drops), a number the source puts
-    elsewhere, and a qualifier of the source that a copy leaves out. A number or a name found only further off in
-    the passage was joined to the source sentence from another ("2008年9月25日は、2010年の第22回参議院議員通常選挙では
-    …"): the copy says it of what the source sentence is about."""
+    """The details of ``sentence`` that the files do not hold: numbers missing from ``source`` (the source
+    sentence), the sentences beside it in ``passage`` and ``context`` (titles, the question), names missing from
+    ``passage`` and ``context``, a negation that ``source`` does not share (or one of its own that the sentence
+    drops), a number the source puts elsewhere, and a qualifier of the source that a copy leaves out. A number found
+    only further off in the passage was joined to the source sentence from another ("2008年9月25日は、2010年の第22回
+    参議院議員通常選挙では…"); a name may be, where a pronoun stands for it in the source sentence."""
     claim = details(ECHOES.sub(" ", sentence))
     where = passage or source
-    near = around(source, where)
-    numbers, terms = known(f"{near}\n{context}")
+    near = around(source, where) if source in where else where
+    numbers, _ = known(f"{near}\n{context}")
+    _, terms = known(f"{where}\n{context}")  # a name may be said sentences before ("Einstein … He was born …")
     out = [n for n in sorted(claim.numbers) if n not in numbers]
-    out += [written for name, written in claim.names if name not in terms and not _written_in(written, near)]
+    out += [written for name, written in claim.names if name not in terms and not _written_in(written, where)]
     out += [w for w in garbled_words(sentence, f"{where}\n{context}") if w not in out]
     out += [w for w in dict.fromkeys(_KATAKANA.findall(unicodedata.normalize("NFKC", sentence)))
             if w not in out and w not in unicodedata.normalize("NFKC", f"{where}\n{context}")]
@@ -154,8 +155,8 @@ def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float
     if not new:
         return 1.0, []
     held = stems(passage)
-    if held & APPROXIMATE:  # "approximately $12" where the passage has "nearly $12"
-        held |= APPROXIMATE
+    if APPROXIMATE & set(re.findall(r"[a-z]+", passage.lower())):  # "approximately $12" where it has "nearly $12"
+        held |= {stem(w) for w in APPROXIMATE}
     prefixes = {h[:PREFIX] for h in held if len(h) >= PREFIX}
     numbers = details(passage).numbers  # "2" where the passage writes "two"
     lacking = [w for s, w in new.items() if s not in held and not _written_in(w, passage)
@@ -282,7 +283,7 @@ def restates_itself(sentence: str, texts: str) -> bool:
         return False
     subject, rest = (stems(part) - RELATING_WORDS - ANSWER_WORDS
                      for part in (sentence[: copula.start()], sentence[copula.end() :]))
-    return bool(subject and rest and rest <= subject and subject <= stems(texts))
+    return bool(subject and rest == subject and subject <= stems(texts))  # "X Y is a kind of Y" says something
 
 
 def cut_before_a_claim(sentence: str, texts: str) -> bool:
