@@ -242,17 +242,20 @@ def swapped_opposites(sentence: str, source: str) -> list[str]:
         return [w for group in JA_OPPOSITES for w in group if w in claim and w not in said
                 and any(_copied_beside(w, o, claim, said) for o in group if o != w)]
     words, held = _words_of(claim), _words_of(said)
+    written, given = set(words), set(held)
     out = [w for w in dict.fromkeys(words) for values in VALUES
-           if w in values and w not in held and (values - {w}) & set(held) - set(words)]
-    ops = SequenceMatcher(None, [stem(w) for w in words], [stem(w) for w in held], autojunk=False).get_opcodes()
-    converse = "than" in words and "than" in held  # "A uses more fuel than B" from "B uses less fuel than A"
+           if w in values and w not in given and (values - {w}) & given - written]
+    claim_stems, held_stems = [stem(w) for w in words], [stem(w) for w in held]
+    said_stems = set(held_stems)
+    ops = SequenceMatcher(None, claim_stems, held_stems, autojunk=False).get_opcodes()
+    converse = "than" in written and "than" in given  # "A uses more fuel than B" from "B uses less fuel than A"
     for i, (tag, a1, a2, b1, b2) in enumerate(ops):
         beside = [op for op in ops[max(0, i - 1) : i + 2] if op[0] == "equal" and op[2] - op[1] >= COPIED_BESIDE["en"]]
         if tag != "replace" or not beside or converse:
             continue
-        gone = {stem(w) for w in held[b1:b2]}
-        out += [w for w in words[a1:a2] if w not in out and stem(w) not in {stem(h) for h in held}
-                and any(stem(w) in group and (group - {stem(w)}) & gone for group in OPPOSITES)]
+        gone = set(held_stems[b1:b2])
+        out += [w for w, s in zip(words[a1:a2], claim_stems[a1:a2], strict=True) if w not in out
+                and s not in said_stems and any(s in group and (group - {s}) & gone for group in OPPOSITES)]
     return out
 
 

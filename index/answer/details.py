@@ -110,7 +110,12 @@ def known(text: str) -> tuple[frozenset[str], frozenset[str]]:
     words = _WORD.findall(text)
     terms = stems(text) | japanese_details(text).names | {stem(w.lower()) for w in words} | _acronyms(words)
     terms |= {m.group(1).lower() for w in words if (m := _PLURAL_ACRONYM.match(w))}  # "CCM" where it says "CCMs"
-    return frozenset(_numbers(text)), frozenset(terms)
+    return numbers_in(text), frozenset(terms)
+
+
+def numbers_in(text: str) -> frozenset[str]:
+    """The numbers a source text holds, as ``known`` gives them, without reading its words for names."""
+    return frozenset(_numbers(unicodedata.normalize("NFKC", text)))
 
 
 def names(text: str) -> set[str]:

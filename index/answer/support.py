@@ -53,7 +53,7 @@ from ragd.index.answer.copies import (
     said_of_another,
     swapped_opposites,
 )
-from ragd.index.answer.details import Details, details, known
+from ragd.index.answer.details import Details, details, known, numbers_in
 from ragd.index.answer.models import Source
 from ragd.index.answer.terms import stem, stems
 from ragd.index.answer.wording import (
@@ -92,6 +92,7 @@ FRAGMENT = {"ja": 12, "en": 3}  # characters / words of a cut-off sentence that 
 _WORD_BEGUN = re.compile(rf"(?:[{KANJI}]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+|\d+|[A-Za-z]+)$")
 _LABELLED = re.compile(r"[:：]\s*\S|^(?:answer|a)\b\s*[:\-–]?\s*\d|^(?:回答|答え)", re.IGNORECASE)  # "A: 4", "Answer 4"
 _HIRAGANA = re.compile(r"[\u3040-\u309f]+")
+_APPROXIMATE_STEMS = frozenset(stem(w) for w in APPROXIMATE)
 _COPULA = re.compile(r"\b(?:is|are|was|were)\b", re.IGNORECASE)
 # words that relate a thing to itself ("a special case of", "a combination of", "itself")
 RELATING_WORDS = frozenset(stem(w) for w in ("special", "case", "example", "type", "kind", "form", "part",
@@ -116,7 +117,7 @@ def missing_details(sentence: str, source: str, context: str = "", passage: str 
     claim = details(ECHOES.sub(" ", sentence))
     where = passage or source
     near = around(source, where) if source in where else where
-    numbers, _ = known(f"{near}\n{context}")
+    numbers = numbers_in(f"{near}\n{context}")
     _, terms = known(f"{where}\n{context}")  # a name may be said sentences before ("Einstein … He was born …")
     out = [n for n in sorted(claim.numbers) if n not in numbers]
     out += [written for name, written in claim.names if name not in terms and not _written_in(written, where)]
@@ -156,7 +157,7 @@ def new_terms_missing(sentence: str, question: str, passage: str) -> tuple[float
         return 1.0, []
     held = stems(passage)
     if APPROXIMATE & set(re.findall(r"[a-z]+", passage.lower())):  # "approximately $12" where it has "nearly $12"
-        held |= {stem(w) for w in APPROXIMATE}
+        held |= _APPROXIMATE_STEMS
     prefixes = {h[:PREFIX] for h in held if len(h) >= PREFIX}
     numbers = details(passage).numbers  # "2" where the passage writes "two"
     lacking = [w for s, w in new.items() if s not in held and not _written_in(w, passage)
