@@ -16,8 +16,9 @@ Reported per set:
                   its recall
   precision     — of the sentences it flags, the share labelled unsupported
   false flags   — of the supported sentences, the share it flags
-  and the same with only the verdict ``unsupported`` counted as a flag (strict). A sentence a looping model
-  repeats in one answer counts once (``with_repeats`` counts every labelled row).
+  each of caught and false flags with its 95% Wilson interval (``*_interval``: the labelled sentences are a
+  sample of what the model writes), and the same with only the verdict ``unsupported`` counted as a flag
+  (strict). A sentence a looping model repeats in one answer counts once (``with_repeats`` counts every labelled row).
 
     python -m bench.support_quality [--labels bench/labels] [--out bench/out]
     python -m bench.support_quality --extract bench/out/answers-squad_en.json   # sentences to label, no verdicts
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 from pathlib import Path
@@ -105,6 +107,16 @@ def distinct(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a share ``hits / n`` (the plain normal one is wrong near 0 and 1)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 def score(rows: list[dict[str, Any]]) -> dict[str, Any]:
     judged = []
     for r in rows:
@@ -119,6 +131,8 @@ def score(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "precision": sum(v != "supported" for v in bad)
         / max(1, sum(v != "supported" for _, v in judged)),  # of the flagged sentences, the unsupported share
         "false_flags": sum(v != "supported" for v in good) / max(1, len(good)),
+        "caught_interval": wilson(sum(v != "supported" for v in bad), len(bad)),
+        "false_flags_interval": wilson(sum(v != "supported" for v in good), len(good)),
         "caught_strict": sum(v == "unsupported" for v in bad) / max(1, len(bad)),
         "false_flags_strict": sum(v == "unsupported" for v in good) / max(1, len(good)),
         "verdicts": {v: sum(got == v for _, got in judged) for v in support.VERDICTS},

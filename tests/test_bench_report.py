@@ -188,3 +188,24 @@ def test_the_multi_turn_set_replaces_the_shared_name_with_a_pronoun() -> None:
     assert follow_up("When was it built?", "Who paid for the roof?", "en") is None
     ja = follow_up("小石川図書館はいつ開館したか", "小石川図書館の休館日は何曜日か", "ja")
     assert ja == "それの休館日は何曜日か"
+
+
+
+def test_a_share_of_labelled_sentences_comes_with_its_wilson_interval() -> None:
+    from bench.support_quality import wilson
+
+    low, high = wilson(0, 10)  # none of ten: the interval still reaches above zero
+    assert low == 0.0 and 0.27 < high < 0.29
+    low, high = wilson(5, 10)
+    assert 0.23 < low < 0.24 and 0.76 < high < 0.77
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_the_batches_first_scores_are_pooled_by_their_sizes() -> None:
+    from bench.report_quality import pooled_as_they_came
+
+    # as-it-came.json: English batch 2 88% / 28%, Japanese batch 2 47% / 17%
+    q = {"sets": {"squad_en": {"batch 2": {"labelled_unsupported": 10, "labelled_supported": 10}},
+                  "jsquad_ja": {"batch 2": {"labelled_unsupported": 30, "labelled_supported": 30}}}}
+    assert "57% caught / 20% flagged over 80 sentences" in pooled_as_they_came(q)
+    assert pooled_as_they_came({"sets": {}}) == ""
