@@ -461,3 +461,24 @@ def test_a_whole_document_request_through_rest(env):
     assert "Read whole: garden.txt" in answer["answer"]
     missing = client.post("/v1/ask", json={"question": "Summarise", "files": [str(docs / "nope.txt")]})
     assert missing.status_code == 404 and "not an indexed file" in missing.json()["error"]["message"]
+    streamed = client.post("/v1/ask", json={"question": "Summarise", "files": [str(docs / "nope.txt")],
+                                            "stream": True})  # a 404 before the stream starts, not an event
+    assert streamed.status_code == 404 and "nope.txt" in streamed.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("path", "body"), [("/v1/ask", {"question": " \n\t "}),
+                                            ("/v1/search", {"query": "   "}),
+                                            ("/v1/ask", {"question": "And then?", "turns": [{"question": " "}]})])
+def test_a_question_of_white_space_alone_is_refused_as_empty(env, path, body):
+    client, _, _, _ = env
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and "empty" in r.json()["error"]["message"], r.text
+
+
+def test_a_body_not_sent_as_json_is_told_how_to_send_it(env):
+    """``curl -d`` sends a form's content type: the 422 says to send JSON."""
+    client, _, _, _ = env
+    r = client.post("/v1/search", content=b'{"query":"tomatoes"}',
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 422 and "Content-Type: application/json" in r.json()["error"]["message"]
+    assert client.post("/v1/search", json={"query": "tomatoes"}).status_code == 200

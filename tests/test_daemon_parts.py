@@ -169,6 +169,7 @@ def test_guard_bounds_request_bodies():
     client = guarded(max_body=100)
     r = client.post("/v1/echo", content=b"x" * 101, headers=AUTH)
     assert r.status_code == 413 and "larger than 100 bytes" in r.json()["error"]["message"]
+    assert r.json()["error"]["type"] == "invalid_request_error"  # the daemon's one error shape
 
     def chunks():  # no Content-Length: counted as it arrives
         for _ in range(5):

@@ -84,6 +84,7 @@ def test_drop_leaves_unsupported_sentences_out_and_says_so(world):
             "By the embargo's end in March 1974 the oil price had risen by nearly 400% [1].")
     answer = world.asker(ScriptedLLM(text), unsupported="drop").ask("What caused the 1973 oil crisis?")
     assert "Norway" not in answer.answer and answer.answer.endswith(LEFT_OUT["en"].format(n=1))
+    assert "  " not in answer.answer  # no double space where the sentence was
     assert answer.left_out == ["The embargo was intended to promote oil exploration in Norway and Canada."]
     assert [s.support for s in answer.sentences] == ["supported", "supported"]
     for s in answer.sentences:  # offsets point into the new text

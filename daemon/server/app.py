@@ -97,10 +97,14 @@ def _error_handlers(app: FastAPI) -> None:
                             status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [{"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
                     for e in exc.errors()]
         message = "; ".join(f"{p['where']}: {p['problem']}" for p in problems) or "invalid request"
+        sent = request.headers.get("content-type", "")
+        if request.method == "POST" and "json" not in sent:  # curl -d sends a form's type
+            message += (f" (the body was sent as {sent or 'no content type'}: send it as JSON, with the header "
+                        "Content-Type: application/json)")
         param = problems[0]["where"] if problems else None  # as OpenAI names the field at fault
         return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "code": 422,
                                        "param": param, "details": problems}}, status_code=422)

@@ -215,7 +215,10 @@ class Guard:
 
 
 async def _reject(send: Send, status: int, code: str, message: str, extra: dict[str, str] | None = None) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    # the app's shape (``app._error_handlers``: message, type), with the guard's reason as the code, as OpenAI's
+    # string codes are
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    body = json.dumps({"error": {"message": message, "type": kind, "code": code}}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                *SECURITY_HEADERS]
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]

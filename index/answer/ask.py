@@ -218,8 +218,12 @@ def drop_unsupported(answer: Answer, lang: str) -> None:
     for s in answer.sentences:
         if s.support == "unsupported":
             pieces.append(text[pos : s.start])
-            pos = s.end
-            shift += s.end - s.start
+            end = s.end
+            before = "".join(pieces)
+            while end < len(text) and text[end] in " \t" and (not before or before[-1].isspace()):
+                end += 1  # the space after it, where one is left before it: no double space in its place
+            pos = end
+            shift += end - s.start
             continue
         kept.append(Sentence(s.start - shift, s.end - shift, s.text, s.support, s.citations, s.missing))
     pieces.append(text[pos:])

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from fastapi import Path as FastPath
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import JSONResponse, Response
 
@@ -83,7 +83,7 @@ class ScopedRequest(_Strict):
 
 
 class SearchRequest(ScopedRequest):
-    query: str = Field(min_length=1, max_length=MAX_QUERY, description="What to look for.")
+    query: Said = Field(description="What to look for.")
     k: WholeNumber = Field(5, ge=1, le=100, description="How many hits.")
     mode: Mode = "hybrid"
 
@@ -92,14 +92,24 @@ class SearchRequest(ScopedRequest):
                      {"query": "hotel", "in": ["~/taxes/2024"], "type": ["pdf", "spreadsheet"], "since": "2024-01"}]})
 
 
+def _said(text: str) -> str:
+    """A question or query that is more than white space (the CLI refuses one as empty too)."""
+    if not text.strip():
+        raise ValueError("it is empty (only white space)")
+    return text
+
+
+Said = Annotated[str, Field(min_length=1, max_length=MAX_QUERY), AfterValidator(_said)]
+
+
 class TurnIn(_Strict):
-    question: str = Field(min_length=1, max_length=MAX_QUERY)
+    question: Said
     answer: str = Field("", max_length=20 * MAX_QUERY)
     searched: str = Field("", max_length=MAX_QUERY, description="What was searched for it, if known.")
 
 
 class AskRequest(ScopedRequest):
-    question: str = Field(min_length=1, max_length=MAX_QUERY)
+    question: Said
     stream: bool = Field(False, description="Server-sent events: `token` events, then one `answer` event.")
     conversation: str | None = Field(None, pattern=CONVERSATION_ID.pattern,
                                      description="A conversation's id: the question is a turn of it (a follow-up is "
@@ -170,6 +180,12 @@ def router(service: DaemonBackend) -> APIRouter:
             except RagdError as exc:
                 raise user_error(exc) from None
             return JSONResponse(answer.to_json())
+
+        for path in options.scope.paths:  # before the stream starts, while a 404 can still be sent
+            try:
+                await anyio.to_thread.run_sync(service.document, path)
+            except NotIndexed:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"not an indexed file: {path}") from None
 
         async def events() -> AsyncIterator[ServerSentEvent]:
             async for kind, value in stream_answer(lambda on_token: service.ask(req.question, on_token, options)):
