@@ -43,6 +43,7 @@ def answer_in_terminal(service: Service, question: str, options: AskOptions) -> 
     checked = [s for s in answer.sentences if s.support != "supported"]
     if shown and shown != answer.answer:
         why = ("some of it is not found in your files" if answer.left_out else
+               "the model began repeating itself; the repeats are left out" if shown.startswith(answer.answer) else
                "ragd could not match it to your files; it is not shown as one")
         click.echo(click.style(f"\n\n(The answer as checked: {why}.)", fg="yellow"))
         click.echo(marked_answer(data))

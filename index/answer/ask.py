@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ragd.index.answer import cite, followup, grounding, prompt, support, whole
+from ragd.index.answer import cite, followup, grounding, looping, prompt, support, whole
 from ragd.index.answer.models import Answer, AskOptions, Citation, Sentence, Source
 from ragd.index.answer.verify import Verifier
 from ragd.index.errors import NotInIndex
@@ -102,17 +102,25 @@ class Asker:
         stated = " ".join([*(t.question for t in opts.turns[-2:]), question]) if by_model else searched
         messages, sources = self.prompt(asked, hits, evidence, llm, earlier)
         timings["prompt"] = time.perf_counter() - started - timings["retrieve"]
-        pieces: list[str] = []
-        first_at = time.perf_counter()
-        for piece in llm.stream(messages, max_tokens=s.answer_tokens, temperature=s.temperature):
-            if not pieces:
-                first_at = time.perf_counter()
-                timings["first_token"] = first_at - started
-            pieces.append(piece)
-            if on_token is not None:
-                on_token(piece)
+        text, first_at = "", time.perf_counter()
+        stream = llm.stream(messages, max_tokens=s.answer_tokens, temperature=s.temperature)
+        try:
+            for piece in stream:
+                if not text:
+                    first_at = time.perf_counter()
+                    timings["first_token"] = first_at - started
+                text += piece
+                if on_token is not None:
+                    on_token(piece)
+                if (loop := looping.repeating_from(text)) is not None:
+                    text = text[:loop]  # the model only repeats itself from here: stop it, keep what it said once
+                    break
+        finally:
+            close = getattr(stream, "close", None)  # a generator: stops the model now (and frees its lock)
+            if close is not None:
+                close()
         timings["generate"] = time.perf_counter() - first_at  # after the first token
-        text = "".join(pieces).strip()
+        text = text.strip()
         cite_start = time.perf_counter()
         citations, sentences = self.judge(text, sources, stated)
         answer = Answer(question, text, grounded=bool(citations), citations=citations, model=llm.model_id,

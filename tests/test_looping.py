@@ -1,0 +1,89 @@
+"""A looping model is stopped where it starts repeating itself, and its answer keeps what it said once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from ragd.index.answer.looping import repeating_from
+from ragd.index.llm.base import Message
+from tests.fakes import ScriptedLLM
+from tests.test_support import world  # noqa: F401  (the fixture)
+
+
+def kept(text: str) -> str:
+    at = repeating_from(text)
+    return text if at is None else text[:at]
+
+
+def test_a_phrase_repeated_back_to_back_is_kept_once() -> None:
+    text = "コンゴ共和国は、石油輸出国機構（OPEC）の" + "コンゴ共和国の" * 12
+    once = kept(text)  # the copy kept begins where the repetition does: "…のコンゴ共和国" (its phase is free)
+    assert once.startswith("コンゴ共和国は、石油輸出国機構（OPEC）の") and once.count("コンゴ共和国") == 2
+    # cut inside a sentence: the kept copy runs to its sentence's end
+    text = "2006年4月30日に選挙があった。" + "2007年6月30日に選挙があった。" * 5
+    assert kept(text) == "2006年4月30日に選挙があった。2007年6月30日に選挙があった。"
+
+
+def test_a_sentence_said_a_third_time_is_kept_once() -> None:
+    loop = "The embargo was lifted in March 1974. "
+    text = "The crisis began in October 1973. " + loop + "It was costly. " + loop + loop
+    assert kept(text) == "The crisis began in October 1973. " + loop + "It was costly. "
+
+
+def test_an_answer_that_does_not_loop_is_left_whole() -> None:
+    for text in (
+        "The crisis began in 1973. The embargo was lifted in March 1974. The crisis began in 1973.",  # twice
+        "| year | price |\n|---|---|\n| 1973 | 3 |\n| 1974 | 12 |\nSources:\n1. a.md\nSources:\n2. b.md\n",
+        "- the tomatoes were planted in April\n- the beans were planted in May\n- the peas were planted in June\n",
+        "Sources:\nSources:\nSources:\n",  # short lines may recur
+        "." * 80,  # no word repeated: punctuation is not a phrase
+    ):
+        assert repeating_from(text) is None, text
+
+
+class CountingLLM(ScriptedLLM):
+    """Records how many pieces the answer path took before it stopped the model."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.taken = 0
+        self.stopped = False
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+        try:
+            for piece in super().stream(messages, max_tokens=max_tokens, temperature=temperature):
+                self.taken += 1
+                yield piece
+        except GeneratorExit:
+            self.stopped = True
+            raise
+
+
+def test_the_answer_path_stops_a_looping_model_and_keeps_one_copy(world) -> None:  # noqa: F811
+    first = "The crisis began in October 1973 when OAPEC members proclaimed an oil embargo [1]."
+    loop = " By the end of the embargo in March 1974, the price of oil had risen nearly 400% [1]."
+    llm = CountingLLM(first + loop * 40)
+    streamed: list[str] = []
+    answer = world.asker(llm).ask("What caused the 1973 oil crisis?", on_token=streamed.append)
+    assert llm.stopped and llm.taken < len(llm.reply.split()) // 5  # stopped soon after the third copy
+    assert answer.answer.count("400%") == 1 and answer.answer.startswith("The crisis began")
+    assert [s.support for s in answer.sentences] == ["supported", "supported"]
+    assert "".join(streamed).count("400%") == 3  # what was streamed before the loop was seen
+
+
+def test_the_terminal_says_the_repeats_were_left_out(world, capsys) -> None:  # noqa: F811
+    from ragd.daemon.cli.ask import answer_in_terminal
+    from ragd.index.answer.models import AskOptions
+
+    loop = " By the end of the embargo in March 1974, the price of oil had risen nearly 400% [1]."
+    asker = world.asker(ScriptedLLM("The crisis began in October 1973 when OAPEC members proclaimed an oil "
+                                    "embargo [1]." + loop * 10))
+
+    class Service:  # the CLI's seam, answering in process
+        def ask(self, question, on_token, options):
+            return asker.ask(question, on_token)
+
+    answer = answer_in_terminal(Service(), "What caused the 1973 oil crisis?", AskOptions())  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert "the model began repeating itself; the repeats are left out" in out
+    assert answer.answer.count("400%") == 1 and out.count("400%") >= 4  # three streamed, one as kept (and a quote)
