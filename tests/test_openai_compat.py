@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from ragd.daemon.server.api import OnToken, mcp_server, rest
 from ragd.daemon.server.api.contract import MAX_QUERY
-from ragd.daemon.server.api.openai_compat import NO_QUESTION, closing_text, footer, router
+from ragd.daemon.server.api.openai_compat import NO_QUESTION, REPEATS_LEFT_OUT, closing_text, footer, router
 from ragd.daemon.server.api.streaming import INTERNAL_ERROR, StreamEvent, stream_answer
 from ragd.index.answer.models import Answer, Citation, Sentence
 from ragd.index.errors import NothingIndexed, RagdError
@@ -304,6 +304,8 @@ def test_footer_forms() -> None:
         Sentence(0, 2, "a.", "supported", (0,)), Sentence(3, 5, "Robots water them.", "unsupported")])
     assert footer(marked) == "\n\nSources:\n[3] /x.txt\n\nNot found in your files:\n- Robots water them."
     assert closing_text("", Answer("q", "a", grounded=False)) == "a"  # nothing streamed: the answer itself
+    cut = closing_text("a. b. b. b.", Answer("q", "a. b.", grounded=False))  # the model stopped in a loop
+    assert cut == "\n\n---\n" + REPEATS_LEFT_OUT
 
 
 # --- stream_answer on its own -------------------------------------------------------------------------

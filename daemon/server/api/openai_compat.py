@@ -41,6 +41,7 @@ from ragd.index.location import cited_of
 from ragd.index.models import Hit
 
 MAX_MESSAGES = 1_000
+REPEATS_LEFT_OUT = "ragd: the model began repeating itself; the answer is the text up to the first repeat."
 NO_QUESTION = ("There is no question to answer: the last user message has no text. Ask something about your "
                "files.")
 
@@ -167,8 +168,9 @@ With `"stream": true` the reply is server-sent events as OpenAI sends them: a fi
 `delta.role`, one chunk per piece of the model's text, then a last chunk (with `finish_reason: "stop"`
 and the fields `citations` and `grounded`) whose `delta.content` is the `Sources:` footer. ragd checks
 the answer against the files only once the model is done: if it had to replace the model's text, the
-last chunk first says so and gives ragd's answer. `stream_options.include_usage` adds a usage chunk
-(no choices). `data: [DONE]` ends the stream; an error midway is a `data: {"error": {...}}` event.
+last chunk first says so and gives ragd's answer (or, where ragd stopped a model repeating itself, says so).
+`stream_options.include_usage` adds a usage chunk (no choices). `data: [DONE]` ends the stream; an error
+midway is a `data: {"error": {...}}` event.
 
 The question is the last user message; when it has no text, the reply says so (no model runs). Its
 text is at most 4,000 characters, as in `POST /v1/ask`; earlier messages are read only as the
@@ -300,6 +302,8 @@ def closing_text(streamed: str, answer: Answer) -> str:
         return footer(answer)
     if not streamed.strip():
         return answer.answer + footer(answer)
+    if answer.answer.strip() and streamed.strip().startswith(answer.answer.strip()):  # ``looping``: cut short
+        return f"\n\n---\n{REPEATS_LEFT_OUT}{footer(answer)}"
     note = "ragd: the text above could not be verified against your files. ragd's answer:"
     return f"\n\n---\n{note}\n\n{answer.answer}{footer(answer)}"
 
