@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from ragd.index.answer.looping import repeating_from
+from ragd.index.answer.looping import LONG_PHRASE, repeating_from
 from ragd.index.llm.base import Message
 from tests.fakes import ScriptedLLM
 from tests.test_support import world  # noqa: F401  (the fixture)
@@ -24,10 +24,17 @@ def test_a_phrase_repeated_back_to_back_is_kept_once() -> None:
     assert kept(text) == "2006年4月30日に選挙があった。2007年6月30日に選挙があった。"
 
 
-def test_a_sentence_said_a_third_time_is_kept_once() -> None:
-    loop = "The embargo was lifted in March 1974. "
-    text = "The crisis began in October 1973. " + loop + "It was costly. " + loop + loop
-    assert kept(text) == "The crisis began in October 1973. " + loop + "It was costly. "
+def test_a_sentence_in_a_cycle_is_kept_once() -> None:
+    cycle = "The embargo was lifted in March 1974. It was costly. "
+    text = "The crisis began in October 1973. " + cycle * 3
+    assert kept(text) == "The crisis began in October 1973. " + cycle
+    short = "rising demand for imported oil across the industrialised economies, the cut in output by the producers, "
+    longer = short + "the embargo on shipments to supporters of Israel, and the fall of the dollar, "
+    assert len(short) < LONG_PHRASE <= len(longer)
+    # a phrase said back to back: four times, or three when it is long
+    assert repeating_from("The causes were: " + short * 3) is None
+    assert repeating_from("The causes were: " + short * 4) is not None
+    assert repeating_from("The causes were: " + longer * 3) is not None
 
 
 def test_an_answer_that_does_not_loop_is_left_whole() -> None:
@@ -37,6 +44,16 @@ def test_an_answer_that_does_not_loop_is_left_whole() -> None:
         "- the tomatoes were planted in April\n- the beans were planted in May\n- the peas were planted in June\n",
         "Sources:\nSources:\nSources:\n",  # short lines may recur
         "." * 80,  # no word repeated: punctuation is not a phrase
+        "「" + "ー" * 60 + "」と叫んだ。",  # nor one character, nor numbers: "[0, 0, 0, 0]," rows of a matrix
+        "m = [\n" + "  [0, 0, 0, 0],\n" * 4 + "]\n",
+        # a label that recurs under each item is no cycle
+        "".join(f"**Option {o}**\n**Advantages:**\n- fast\n**Disadvantages:**\n- costs more to run\n" for o in "ABC"),
+        "".join(f"- {c}：前年比で売上が大きく増加しました。\n" for c in ("東京", "大阪", "名古屋")),
+        # "3." or "github." is no sentence: three parallel lines are not three copies
+        "".join(f"- {n}: see https://github.com/org/{n} for version 3.{i}\n" for i, n in enumerate("abc")),
+        # code repeats itself
+        "```python\n" + "try:\n    run()\nexcept Exception as error:\n    log(error)\n" * 3 + "```\n",
+        "```csv\nid,score\n" + "NA,NA,NA,NA,NA\n" * 5 + "```\n",
     ):
         assert repeating_from(text) is None, text
 

@@ -11,27 +11,33 @@ from __future__ import annotations
 
 import re
 
-SENTENCE_TIMES = 3  # a sentence said this often (the same words) is a loop: it is kept once
+SENTENCE_TIMES = 3  # a sentence said this often, the same text between each copy, is a loop: it is kept once
 SENTENCE_CHARS = 16  # shorter lines ("Sources:", "1.") may recur in a good answer
 PHRASE_TIMES = 4  # a phrase repeated back to back this often ("の一るの一るの一るの一る")
 PHRASE_CHARS = 48  # ... over at least this many characters
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s*|\n+")
-_WORDY = re.compile(r"\w")
+LONG_PHRASE = 150  # a phrase this long needs only three copies
+TAIL = 1200  # characters at the end of the text looked at for a phrase loop (each call: the loop is at the end)
+# a sentence ends at . ! ? before white space (not in "3.5", "github.com", "Mr.Smith"), at 。！？, or at a line end
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s+|$)|(?<=[。！？])\s*|\n+")
+_LETTER = re.compile(r"[^\W\d_]")  # a phrase must hold a letter: "[0, 0, 0, 0]," or "ーーーー" is no loop
 _END_IN_PHRASE = re.compile(r"[.!?。！？]|(?=\n)")
+_FENCE = "```"
 
 
 def _phrase_loop(text: str) -> int | None:
-    """Where a phrase that holds a word begins to repeat back to back, PHRASE_TIMES or more, at the end."""
-    tail = text[-600:]
+    """Where a phrase that holds a word begins to repeat back to back (PHRASE_TIMES or more) at the end."""
+    tail = text[-TAIL:]
     offset = len(text) - len(tail)
-    for period in range(2, len(tail) // PHRASE_TIMES + 1):
+    in_code = text.count(_FENCE) % 2 == 1  # rows of a table or data repeat there: twice as many copies needed
+    for period in range(2, len(tail) // 3 + 1):
         unit = tail[-period:]
-        if not _WORDY.search(unit):
+        if not _LETTER.search(unit) or len(set(unit.strip())) < 2:
             continue
         times = 1
         while times * period + period <= len(tail) and tail[-(times + 1) * period : -times * period] == unit:
             times += 1
-        if times >= PHRASE_TIMES and times * period >= PHRASE_CHARS:
+        enough = (PHRASE_TIMES if period < LONG_PHRASE else PHRASE_TIMES - 1) * (2 if in_code else 1)
+        if times >= enough and times * period >= PHRASE_CHARS:
             start = offset + len(tail) - times * period
             while start > 0 and text[start - 1] == text[start - 1 + period]:
                 start -= 1  # where the repetition really begins: the first copy then ends where a copy does
@@ -42,20 +48,21 @@ def _phrase_loop(text: str) -> int | None:
 
 
 def _sentence_loop(text: str) -> int | None:
-    """Once a sentence is said for the SENTENCE_TIMES-th time (among the finished ones), where it was said again
-    the first time: the answer keeps it once."""
+    """Once a sentence comes a SENTENCE_TIMES-th time with the same text between its copies (a cycle, not a
+    label that recurs in a list: "**Disadvantages:**" under each option), where its second copy begins: the
+    answer keeps one turn of the cycle. Code is left alone (repeated lines are normal in it)."""
     seen: dict[str, list[int]] = {}
     pos = 0
     for end in _SENTENCE_END.finditer(text):
         sentence = text[pos : end.start()].strip()
         start = pos
         pos = end.end()
-        if len(sentence) < SENTENCE_CHARS:
+        if len(sentence) < SENTENCE_CHARS or text.count(_FENCE, 0, start) % 2:
             continue
         starts = seen.setdefault(sentence, [])
         starts.append(start)
-        if len(starts) >= SENTENCE_TIMES:
-            return starts[1]
+        if len(starts) >= SENTENCE_TIMES and text[starts[-3] : starts[-2]] == text[starts[-2] : starts[-1]]:
+            return starts[-2]
     return None
 
 
