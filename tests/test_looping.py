@@ -35,6 +35,10 @@ def test_a_sentence_in_a_cycle_is_kept_once() -> None:
     assert repeating_from("The causes were: " + short * 3) is None
     assert repeating_from("The causes were: " + short * 4) is not None
     assert repeating_from("The causes were: " + longer * 3) is not None
+    # a long sentence over and over with something that changes between (a drifting loop): six times
+    said = "The hierarchy theorems are defined as follows:"
+    drift = "Intro. " + "".join(f"{said}\n\n[{n}] complexity.txt (line {40 + n})\n" for n in range(1, 8))
+    assert kept(drift) == f"Intro. {said}\n\n[1] complexity.txt (line 41)\n"
 
 
 def test_an_answer_that_does_not_loop_is_left_whole() -> None:

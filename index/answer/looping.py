@@ -13,6 +13,7 @@ import re
 
 SENTENCE_TIMES = 3  # a sentence said this often, the same text between each copy, is a loop: it is kept once
 SENTENCE_CHARS = 16  # shorter lines ("Sources:", "1.") may recur in a good answer
+DRIFT_TIMES, DRIFT_CHARS = 6, 40  # a long sentence said this often is a loop even with other text between copies
 PHRASE_TIMES = 4  # a phrase repeated back to back this often ("の一るの一るの一るの一る")
 PHRASE_CHARS = 48  # ... over at least this many characters
 LONG_PHRASE = 150  # a phrase this long needs only three copies
@@ -63,6 +64,8 @@ def _sentence_loop(text: str) -> int | None:
         starts.append(start)
         if len(starts) >= SENTENCE_TIMES and text[starts[-3] : starts[-2]] == text[starts[-2] : starts[-1]]:
             return starts[-2]
+        if len(starts) >= DRIFT_TIMES and len(sentence) >= DRIFT_CHARS:  # "[7] … (line 48)" between the copies
+            return starts[1]
     return None
 
 
