@@ -11,6 +11,7 @@ from ragd.daemon.cli.common import emit, service_of, snippet
 from ragd.daemon.cli.scope import scope_from, scope_options
 from ragd.daemon.service import Service
 from ragd.index.answer.conversations import ConversationError, checked_id
+from ragd.index.answer.looping import cut_short
 from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.location import cited_of
 
@@ -43,7 +44,7 @@ def answer_in_terminal(service: Service, question: str, options: AskOptions) -> 
     checked = [s for s in answer.sentences if s.support != "supported"]
     if shown and shown != answer.answer:
         why = ("some of it is not found in your files" if answer.left_out else
-               "the model began repeating itself; the repeats are left out" if shown.startswith(answer.answer) else
+               "the model began repeating itself; the repeats are left out" if cut_short(shown, answer.answer) else
                "ragd could not match it to your files; it is not shown as one")
         click.echo(click.style(f"\n\n(The answer as checked: {why}.)", fg="yellow"))
         click.echo(marked_answer(data))

@@ -245,13 +245,14 @@ def swapped_opposites(sentence: str, source: str) -> list[str]:
     written, given = set(words), set(held)
     out = [w for w in dict.fromkeys(words) for values in VALUES
            if w in values and w not in given and (values - {w}) & given - written]
+    if "than" in written and "than" in given:  # a comparison turned round: "A uses more fuel than B" from "B … less"
+        return out
     claim_stems, held_stems = [stem(w) for w in words], [stem(w) for w in held]
     said_stems = set(held_stems)
     ops = SequenceMatcher(None, claim_stems, held_stems, autojunk=False).get_opcodes()
-    converse = "than" in written and "than" in given  # "A uses more fuel than B" from "B uses less fuel than A"
     for i, (tag, a1, a2, b1, b2) in enumerate(ops):
-        beside = [op for op in ops[max(0, i - 1) : i + 2] if op[0] == "equal" and op[2] - op[1] >= COPIED_BESIDE["en"]]
-        if tag != "replace" or not beside or converse:
+        if tag != "replace" or not any(op[0] == "equal" and op[2] - op[1] >= COPIED_BESIDE["en"]
+                                       for op in ops[max(0, i - 1) : i + 2]):
             continue
         gone = set(held_stems[b1:b2])
         out += [w for w, s in zip(words[a1:a2], claim_stems[a1:a2], strict=True) if w not in out

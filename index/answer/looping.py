@@ -32,8 +32,8 @@ def _phrase_loop(text: str) -> int | None:
     in_code = text.count(_FENCE) % 2 == 1  # rows of a table or data repeat there: twice as many copies needed
     for period in range(2, len(tail) // 3 + 1):
         unit = tail[-period:]
-        if not _LETTER.search(unit) or len(set(unit.strip())) < 2:
-            continue
+        if tail[-2 * period : -period] != unit or not _LETTER.search(unit) or len(set(unit.strip())) < 2:
+            continue  # not even twice back to back (the cheap test first: this runs after every piece streamed)
         times = 1
         while times * period + period <= len(tail) and tail[-(times + 1) * period : -times * period] == unit:
             times += 1
@@ -53,12 +53,13 @@ def _sentence_loop(text: str) -> int | None:
     label that recurs in a list: "**Disadvantages:**" under each option), where its second copy begins: the
     answer keeps one turn of the cycle. Code is left alone (repeated lines are normal in it)."""
     seen: dict[str, list[int]] = {}
-    pos = 0
+    pos = fences = 0  # fences before ``pos`` (counted as it goes: this runs after every piece streamed)
     for end in _SENTENCE_END.finditer(text):
         sentence = text[pos : end.start()].strip()
-        start = pos
+        start, in_code = pos, fences % 2 == 1
         pos = end.end()
-        if len(sentence) < SENTENCE_CHARS or text.count(_FENCE, 0, start) % 2:
+        fences += text.count(_FENCE, start, pos)
+        if len(sentence) < SENTENCE_CHARS or in_code:
             continue
         starts = seen.setdefault(sentence, [])
         starts.append(start)
@@ -73,3 +74,9 @@ def repeating_from(text: str) -> int | None:
     """The offset from which ``text`` only repeats what it said (None: it is not looping)."""
     found = [at for at in (_sentence_loop(text), _phrase_loop(text)) if at is not None]
     return min(found) if found else None
+
+
+def cut_short(streamed: str, kept: str) -> bool:
+    """Whether the answer ``kept`` is what the answer path kept of the ``streamed`` text, having stopped the model
+    in a loop (a face that showed the stream says so)."""
+    return bool(kept.strip()) and streamed.strip() != kept.strip() and streamed.strip().startswith(kept.strip())

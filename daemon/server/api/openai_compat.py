@@ -35,6 +35,7 @@ from ragd.daemon.server.api.contract import (
 )
 from ragd.daemon.server.api.streaming import INTERNAL_ERROR, stream_answer
 from ragd.index.answer.followup import Turn
+from ragd.index.answer.looping import cut_short
 from ragd.index.answer.models import Answer, AskOptions, Citation
 from ragd.index.errors import RagdError
 from ragd.index.location import cited_of
@@ -302,7 +303,7 @@ def closing_text(streamed: str, answer: Answer) -> str:
         return footer(answer)
     if not streamed.strip():
         return answer.answer + footer(answer)
-    if answer.answer.strip() and streamed.strip().startswith(answer.answer.strip()):  # ``looping``: cut short
+    if cut_short(streamed, answer.answer):
         return f"\n\n---\n{REPEATS_LEFT_OUT}{footer(answer)}"
     note = "ragd: the text above could not be verified against your files. ragd's answer:"
     return f"\n\n---\n{note}\n\n{answer.answer}{footer(answer)}"
