@@ -3,6 +3,7 @@ answers (citations, gold answers, refusals)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -213,12 +214,17 @@ def interval(m: dict[str, Any], key: str) -> str:
     return "" if low is None else f" (95% interval {low:.0%}-{high:.0%})"
 
 
+@functools.cache
+def first_scores() -> list[dict[str, Any]]:
+    """``as-it-came.json``'s batches, read once."""
+    return list(json.loads(AS_IT_CAME.read_text(encoding="utf-8"))["batches"])
+
+
 def pooled_as_they_came(q: dict[str, Any]) -> str:
     """The first scores of all batches together, each batch weighted by its labelled sentences: what the checker of
     the day did on answers it had not seen."""
     sizes = {(ds, k.split()[1]): m[k] for ds, m in q["sets"].items() for k in m if k.startswith("batch")}
-    scored = json.loads(AS_IT_CAME.read_text(encoding="utf-8"))["batches"]
-    batches = [b for b in scored if (b["set"], b["batch"]) in sizes]
+    batches = [b for b in first_scores() if (b["set"], b["batch"]) in sizes]
     bad = sum(sizes[b["set"], b["batch"]]["labelled_unsupported"] for b in batches)
     good = sum(sizes[b["set"], b["batch"]]["labelled_supported"] for b in batches)
     if not (bad and good):
@@ -232,7 +238,7 @@ def pooled_as_they_came(q: dict[str, Any]) -> str:
 def as_they_came() -> str:
     """Each labelled batch's first score, in the order the batches were scored ("English batch 2 88% caught / 28%
     flagged, …")."""
-    batches = json.loads(AS_IT_CAME.read_text(encoding="utf-8"))["batches"]
+    batches = first_scores()
     language = {"squad_en": "English", "jsquad_ja": "Japanese"}
     return ", ".join(f"{language[b['set']]} batch {b['batch']} {b['caught']}% caught / {b['flagged']}% flagged"
                      + (f" (checker {b['checker']})" if b.get("checker") else "") for b in batches)

@@ -9,6 +9,7 @@ that was too small.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import time
@@ -62,7 +63,7 @@ class Scope:
         if not data:
             return cls()
         return scope_of(within=data.get("in") or (), types=data.get("type") or (), since=data.get("since"),
-                        until=data.get("until"), paths=data.get("files") or ())
+                        until=data.get("until"), paths=data.get("files") or (), known_types=False)
 
     def describe(self) -> str:
         """For a person: ``in ~/taxes, type pdf, since 2024-01-01``."""
@@ -173,8 +174,10 @@ def _day_start(day: date) -> float:
     return datetime(day.year, day.month, day.day).timestamp()
 
 
-def parse_types(names: Sequence[str]) -> tuple[str, ...]:
-    """Extensions from what a person types: ``pdf``, ``.md``, ``pdf,docx``, or a kind (``spreadsheet``)."""
+def parse_types(names: Sequence[str], *, known_only: bool = True) -> tuple[str, ...]:
+    """Extensions from what a person types: ``pdf``, ``.md``, ``pdf,docx``, or a kind (``spreadsheet``).
+    With ``known_only``, an extension no installed parser reads is an error rather than a filter that can
+    match nothing."""
     out: list[str] = []
     for name in names:
         for piece in str(name).split(","):
@@ -184,15 +187,31 @@ def parse_types(names: Sequence[str]) -> tuple[str, ...]:
             if not re.fullmatch(r"[a-z0-9_+-]{1,16}", t):
                 raise ScopeError(f"not a file type: {piece!r} (an extension such as pdf, or one of "
                                  f"{', '.join(TYPE_GROUPS)})")
+            if known_only and t not in TYPE_GROUPS:
+                _check_read(t)
             for ext in TYPE_GROUPS.get(t, (t,)):
                 if ext not in out:
                     out.append(ext)
     return tuple(out)
 
 
+def _check_read(ext: str) -> None:
+    from ragd.index.parse import registered_suffixes  # the parsers, plugins included (loaded on first use)
+
+    read = [s.lstrip(".") for s in registered_suffixes()]
+    if ext in read:
+        return
+    near = difflib.get_close_matches(ext, [*read, *TYPE_GROUPS], n=3)
+    hint = (f"did you mean {' or '.join(near)}?" if near
+            else f"an extension such as pdf, or one of {', '.join(TYPE_GROUPS)}")
+    raise ScopeError(f"ragd reads no files of type {ext!r} ({hint})")
+
+
 def scope_of(*, within: Sequence[str] = (), types: Sequence[str] = (), since: str | float | None = None,
-             until: str | float | None = None, paths: Sequence[str] = (), now: float | None = None) -> Scope:
-    """A scope from a request's fields (strings as a person or a client sends them)."""
+             until: str | float | None = None, paths: Sequence[str] = (), now: float | None = None,
+             known_types: bool = True) -> Scope:
+    """A scope from a request's fields (strings as a person or a client sends them). ``known_types=False``
+    takes any extension (a scope stored by an earlier run, when a plugin's parser may since have gone)."""
     start = _when(since, now, end=False)
     stop = _when(until, now, end=True)
     if start is not None and stop is not None and stop <= start:
@@ -200,7 +219,7 @@ def scope_of(*, within: Sequence[str] = (), types: Sequence[str] = (), since: st
     places = tuple(os.path.expanduser(p.strip()) for p in within if str(p).strip())
     if any("\x00" in p for p in (*places, *paths)):
         raise ScopeError("a path with a NUL character")
-    return Scope(within=places, types=parse_types(types), since=start, until=stop,
+    return Scope(within=places, types=parse_types(types, known_only=known_types), since=start, until=stop,
                  paths=tuple(str(p) for p in paths))
 
 

@@ -423,6 +423,8 @@ def test_scoped_search_and_ask_through_rest(env):
     bad = client.post("/v1/search", json={"query": "tomato", "since": "2024-02-30"})
     assert bad.status_code == 422 and "not a date" in bad.json()["error"]["message"]
     assert client.post("/v1/search", json={"query": "tomato", "until": "9999-12-31"}).status_code == 422  # not a 500
+    typo = client.post("/v1/search", json={"query": "tomato", "type": ["pfd"]})  # not an empty list of hits
+    assert typo.status_code == 422 and "did you mean pdf" in typo.json()["error"]["message"]
     # what the CLI sends through the daemon: the scope's own JSON (dates with their offset)
     sent = scope_fields(scope_of(within=[str(docs / "taxes")], since="2000-01-01", until="2999-01-01"))
     assert found(**sent) == [receipt]

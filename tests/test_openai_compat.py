@@ -303,6 +303,11 @@ def test_footer_forms() -> None:
     marked = Answer("q", "a. b.", grounded=True, citations=[bare], sentences=[
         Sentence(0, 2, "a.", "supported", (0,)), Sentence(3, 5, "Robots water them.", "unsupported")])
     assert footer(marked) == "\n\nSources:\n[3] /x.txt\n\nNot found in your files:\n- Robots water them."
+    partly = Answer("q", "a. b. c.", grounded=True, citations=[bare], sentences=[
+        Sentence(0, 2, "a.", "supported", (0,)), Sentence(3, 5, "Planted in 1822.", "partly", (0,), ("1822",)),
+        Sentence(6, 8, "Watered daily.", "partly", (0,))])
+    assert footer(partly) == ("\n\nSources:\n[3] /x.txt\n\nOnly partly found in your files:\n"
+                              "- Planted in 1822. (1822 not in the source)\n- Watered daily.")
     assert closing_text("", Answer("q", "a", grounded=False)) == "a"  # nothing streamed: the answer itself
     cut = closing_text("a. b. b. b.", Answer("q", "a. b.", grounded=False))  # the model stopped in a loop
     assert cut == "\n\n---\n" + REPEATS_LEFT_OUT

@@ -101,6 +101,14 @@ def test_dates_types_and_places_as_people_type_them():
     assert "xlsx" in parse_types(["spreadsheet"])
     with pytest.raises(ScopeError, match="not a file type"):
         parse_types(["p d f"])
+    # an extension no parser reads would match nothing: an error, with the likely one
+    with pytest.raises(ScopeError, match=r"reads no files of type 'pfd' \(did you mean pdf"):
+        parse_types(["pfd"])
+    with pytest.raises(ScopeError, match=r"reads no files of type 'nonsense' \(an extension such as pdf"):
+        scope_of(types=["nonsense"])
+    assert parse_types(["gif,tex,mbox"]) == ("gif", "tex", "mbox")  # read by the image, markup and mail parsers
+    stored = Scope(types=("gone",)).to_json()  # a scope an earlier run kept, its plugin's parser since removed
+    assert Scope.from_json(stored).types == ("gone",)
     with pytest.raises(ScopeError, match="not after"):
         scope_of(since="2024-03-02", until="2024-03-01")
     scope = scope_of(within=["~/x"], types=["pdf"], since="2024-01-01")

@@ -310,8 +310,8 @@ def closing_text(streamed: str, answer: Answer) -> str:
 
 
 def footer(answer: Answer) -> str:
-    """Plain-text sources: ``[n] path (p. X, lines a-b)``, then the sentences not found in the files; when not
-    grounded, the nearest passages."""
+    """Plain-text sources: ``[n] path (p. X, lines a-b)``, then the sentences not found in the files and those
+    only partly found, with what their source lacks; when not grounded, the nearest passages."""
     if answer.citations:
         seen: dict[tuple[Any, ...], str] = {}
         for c in answer.citations:
@@ -320,6 +320,10 @@ def footer(answer: Answer) -> str:
         unsupported = [s.text for s in answer.sentences if s.support == "unsupported"]
         if unsupported:
             text += "\n\nNot found in your files:\n" + "\n".join(f"- {s}" for s in unsupported)
+        partly = [s.text + (f" ({', '.join(s.missing)} not in the source)" if s.missing else "")
+                  for s in answer.sentences if s.support == "partly"]
+        if partly:  # as the terminal and the page mark them
+            text += "\n\nOnly partly found in your files:\n" + "\n".join(f"- {s}" for s in partly)
         return text
     if not answer.grounded and answer.nearest:
         return "\n\nClosest passages in your files:\n" + "\n".join(f"- {where(h)}" for h in answer.nearest)
