@@ -16,6 +16,8 @@ More answers to label (``bench/labels``), run 1 only, on questions not asked bef
 
     python -m bench.answer_quality --dataset squad_en --seed 8 --exclude bench/out/answers-squad_en.json \
         --indexed-only --name answers-squad_en-3.json
+
+Another model: ``RAGD_LLM_MODEL=/path/to/model.gguf`` (any ``RAGD_LLM_*`` setting is passed on).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.retrieval_quality import chosen_llm
 from ragd.daemon.config import load
 from ragd.daemon.container import Container
 
@@ -57,7 +60,7 @@ def citation_holds(cit: dict[str, Any]) -> bool:
 
 
 def build(home: Path, docs: list[Path]) -> Container:
-    cfg = load({"RAGD_HOME": str(home), "RAGD_MODEL_CACHE": os.environ.get("RAGD_MODEL_CACHE", "")})
+    cfg = load({"RAGD_HOME": str(home), "RAGD_MODEL_CACHE": os.environ.get("RAGD_MODEL_CACHE", ""), **chosen_llm()})
     c = Container(cfg, env=dict(os.environ))
     folder = home / "docs"
     folder.mkdir(parents=True, exist_ok=True)

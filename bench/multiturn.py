@@ -9,7 +9,9 @@ hits is from the gold file and holds a gold answer, as in ``bench.retrieval_qual
   standalone   — the original question, asked alone (the target's baseline)
   follow-up    — the follow-up searched as it is (what ragd did before conversations)
   carried      — made standalone by the lexical fallback (the earlier question's rarest terms carried)
-  model        — made standalone by the default model (SmolLM2-135M), on the first ``--model-limit`` pairs
+  model        — made standalone by the model (the default SmolLM2-135M, or ``RAGD_LLM_MODEL``), on the first
+                 ``--model-limit`` pairs, with ``carried`` on the same pairs to compare, and ``model topped up``:
+                 the model's rewrite with the carried terms it left out added
 
 and, as a check that a conversation does not hurt a question that changes the subject, ans@5 of the original
 second question asked after a question about another article (``switch``; carried terms where it leans on it).
@@ -117,7 +119,7 @@ def measure(c: Container, rows: list[dict[str, Any]], model_limit: int) -> dict[
     df = c.catalog.document_frequencies
     counts = {"standalone": 0, "follow-up": 0, "carried": 0, "switch": 0}
     other = {r["gold_files"][0]: r["first"] for r in rows}
-    model_hits = model_base = 0
+    model_hits = model_base = model_carried = topped_hits = 0
     model_s = 0.0
     examples = []
     for i, r in enumerate(rows):
@@ -136,6 +138,10 @@ def measure(c: Container, rows: list[dict[str, Any]], model_limit: int) -> dict[
             model_s += time.perf_counter() - started
             model_hits += answered(c, rewritten, r)
             model_base += answered(c, r["question"], r)
+            model_carried += answered(c, carried, r)
+            if rewritten != carried:  # the model's own rewrite (not the fallback): its terms topped up
+                rewritten = followup.topped_up(rewritten, r["follow_up"], turns, df)
+            topped_hits += answered(c, rewritten, r)
             if len(examples) < 8:
                 examples.append({"first": r["first"], "follow_up": r["follow_up"], "standalone": r["question"],
                                  "carried": carried, "model": rewritten})
@@ -144,6 +150,7 @@ def measure(c: Container, rows: list[dict[str, Any]], model_limit: int) -> dict[
     if model_limit:
         m = min(model_limit, n)
         out.update({"model pairs": m, "ans@5 model": model_hits / m, "ans@5 standalone (model pairs)": model_base / m,
+                    "ans@5 carried (model pairs)": model_carried / m, "ans@5 model topped up": topped_hits / m,
                     "model s/rewrite": model_s / m})
     out["examples"] = examples
     return out

@@ -31,10 +31,16 @@ HIT_CHARS = 1200
 DEFAULT_UNIT_TOKENS = ChunkSettings.unit_tokens
 
 
+def chosen_llm() -> dict[str, str]:
+    """The LLM settings in the environment (``RAGD_LLM_MODEL=/path/to/model.gguf``): a benchmark that asks the
+    model runs on the one chosen, the default otherwise."""
+    return {k: v for k, v in os.environ.items() if k.startswith("RAGD_LLM_")}
+
+
 def build_index(data: Path, home: Path, embedder: str, unit_tokens: int = DEFAULT_UNIT_TOKENS,
                 ) -> tuple[Container, dict[str, Any]]:
     cfg = load({"RAGD_HOME": str(home), "RAGD_EMBEDDER": embedder, "RAGD_PARSE_WORKERS": "2",
-                "RAGD_UNIT_TOKENS": str(unit_tokens),
+                "RAGD_UNIT_TOKENS": str(unit_tokens), **chosen_llm(),
                 "RAGD_MODEL_CACHE": os.environ.get("RAGD_MODEL_CACHE", "")})  # a prepared int8 export, if any
     c = Container(cfg)
     roots = [str((data / ds / "docs").resolve()) for ds in (*QA_SETS, "cranfield_en")]

@@ -209,3 +209,14 @@ def test_the_batches_first_scores_are_pooled_by_their_sizes() -> None:
                   "jsquad_ja": {"batch 2": {"labelled_unsupported": 30, "labelled_supported": 30}}}}
     assert "57% caught / 20% flagged over 80 sentences" in pooled_as_they_came(q)
     assert pooled_as_they_came({"sets": {}}) == ""
+
+
+def test_a_bigger_models_first_scores_are_not_pooled_with_the_default_models() -> None:
+    from bench.report_quality import pooled_as_they_came, unmarked_wrong
+
+    # as-it-came.json holds the bigger model's batch 1 of each set; the default model's batch 1 has no first score
+    q = {"sets": {"squad_en": {"batch 1": {"labelled_unsupported": 10, "labelled_supported": 34}}}}
+    assert pooled_as_they_came(q) == ""
+    # 10 unsupported, 3 caught: 7 pass unmarked beside the 32 of 34 supported ones not flagged
+    m = {"caught": 0.3, "labelled_unsupported": 10, "false_flags": 2 / 34, "labelled_supported": 34}
+    assert abs(unmarked_wrong(m) - 7 / 39) < 1e-9

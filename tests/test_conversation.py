@@ -11,7 +11,14 @@ import pytest
 from ragd.index.answer import whole
 from ragd.index.answer.ask import AskSettings
 from ragd.index.answer.conversations import ConversationError, Conversations, checked_id, new_conversation_id
-from ragd.index.answer.followup import Turn, leans_on_earlier, lexical_standalone, resolved, usable_rewrite
+from ragd.index.answer.followup import (
+    Turn,
+    leans_on_earlier,
+    lexical_standalone,
+    resolved,
+    topped_up,
+    usable_rewrite,
+)
 from ragd.index.answer.history import History, HistorySettings
 from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.answer.verify import normalise
@@ -88,6 +95,16 @@ def test_an_unusable_rewrite_falls_back_to_the_carried_terms(world):
     assert answer.searched.startswith("What cracked its glass?") and "skerry" in answer.searched.lower()
     assert usable_rewrite("What cracked its glass?", "Q: What cracked the glass?") == "What cracked the glass?"
     assert usable_rewrite("What cracked its glass?", "") is None
+
+
+def test_a_rewrite_is_topped_up_with_the_carried_terms_it_left_out(world):
+    df = world.catalog.document_frequencies
+    turns = (Turn(Q1, A1, Q1),)
+    vague = topped_up("What cracked the lighthouse glass?", "What cracked its glass?", turns, df)
+    assert vague.startswith("What cracked the lighthouse glass? ") and "skerry" in vague.lower()
+    named = "What cracked the glass of the Skerry Point lighthouse?"
+    topped = topped_up(named, "What cracked its glass?", turns, df)
+    assert topped.startswith(named) and topped.lower().count("skerry") == 1  # a term it names is not added again
 
 
 def test_conversations_are_kept_with_the_history_and_pruned_with_it(tmp_path):

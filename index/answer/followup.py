@@ -82,6 +82,14 @@ def lexical_standalone(question: str, turns: Sequence[Turn], frequencies: Freque
     return _carried(question, turns, frequencies)
 
 
+def topped_up(rewrite: str, question: str, turns: Sequence[Turn], frequencies: Frequencies) -> str:
+    """The model's rewrite with the earlier turn's rare terms that it left out carried after it: a rewrite that
+    names the wrong thing, or too little, still finds what the conversation is about."""
+    said = set(query_terms(rewrite))
+    missing = [t for t in carried_terms(question, turns, frequencies) if t not in said]
+    return f"{rewrite.strip()} {' '.join(missing)}" if missing else rewrite
+
+
 def _carried(question: str, turns: Sequence[Turn], frequencies: Frequencies) -> str:
     carried = carried_terms(question, turns, frequencies)
     return f"{question.strip()} {' '.join(carried)}" if carried else question
