@@ -120,13 +120,22 @@ def steer(case: Any, world: Any) -> None:
     elif where == ("GET", "/v1/documents") and case.query:
         case.query["path"] = _sometimes(case.query["path"], world.indexed)
     elif where in (("POST", "/v1/search"), ("POST", "/v1/ask")) and isinstance(case.body, dict):
-        _real_dates(case.body)  # the one rule of a scope the schema cannot state: a day that exists, in order
+        _real_scope(case.body)  # the rules of a scope the schema cannot state: a day that exists, in order; a type read
     elif where == ("GET", "/v1/documents/context") and case.query and _in_order(case.query):
         # The one rule the schema cannot state (line_end >= line_start) is a documented 422 for a real file.
         case.query["path"] = _sometimes(case.query["path"], world.indexed)
 
 
-def _real_dates(body: dict[str, Any]) -> None:
+def _real_scope(body: dict[str, Any]) -> None:
+    types = []
+    for t in body.get("type") or ():
+        try:
+            scope_of(types=[t])
+            types.append(t)
+        except ScopeError:  # a type no parser reads ("0"): a documented 422
+            pass
+    if "type" in body:
+        body["type"] = types
     for key in ("since", "until"):
         try:
             if body.get(key) is not None:

@@ -1,9 +1,10 @@
 """Follow-up questions made standalone before retrieval.
 
 "And the beans?" after "When were the tomatoes planted?" cannot be searched as it is: its referent is only in
-an earlier turn. With a capable model, the model rewrites it ("When were the beans planted?"); with a tiny one
-or none, the lexical fallback carries the earlier turn's rarest terms (its names and subjects) into the
-search. Either way the query actually searched is kept with the answer and shown.
+an earlier turn. With a capable model, the model rewrites it ("When were the beans planted?") and the earlier
+turn's rarest terms that the rewrite leaves out are added to it; with a tiny one or none, the lexical fallback
+carries those terms (its names and subjects) into the search. Either way the query actually searched is kept
+with the answer and shown.
 """
 
 from __future__ import annotations
@@ -150,13 +151,14 @@ def usable_rewrite(question: str, reply: str, turns: Sequence[Turn] = ()) -> str
 def standalone(question: str, turns: Sequence[Turn], frequencies: Frequencies, llm: Callable[[], LLM] | None,
                ) -> Standalone:
     """What to search for ``question`` after ``turns``: the model's rewrite when ``llm`` is given and its reply
-    is usable, else the lexical fallback. A question that stands alone is searched as it is."""
+    is usable (with the earlier turn's rare terms it left out), else the lexical fallback. A question that stands
+    alone is searched as it is."""
     if not turns or not leans_on_earlier(question):
         return Standalone(question)
     turns = resolved(turns, frequencies)
     if llm is not None:
         rewritten = model_standalone(question, turns, llm())
-        if rewritten is not None:
-            return Standalone(rewritten, "model")
+        if rewritten is not None:  # topped up: alone, a 1.5B model's rewrites found less than the carried terms
+            return Standalone(topped_up(rewritten, question, turns, frequencies), "model")
     carried = _carried(question, turns, frequencies)  # the question leans on them: checked above
     return Standalone(carried, "carried" if carried != question else "asked")

@@ -67,7 +67,8 @@ class ScopedRequest(_Strict):
                                               "names found anywhere (`taxes`): any of them.")
     type: list[Annotated[str, Field(pattern=TYPES)]] = Field(
         default_factory=list, max_length=50, description="File types: extensions (`pdf`, `md`) or kinds "
-                                                        f"({', '.join(TYPE_GROUPS)}): any of them.")
+                                                        f"({', '.join(TYPE_GROUPS)}): any of them. An extension "
+                                                        "no parser reads is a 422.")
     since: str | None = Field(None, pattern=WHEN, description="Modified at or after: `2024-03-01`, `2024-03`, "
                                                                "`today`, `7d`, `2w`, or an ISO date-time.")
     until: str | None = Field(None, pattern=WHEN, description="Modified before (a date alone: through its end).")
