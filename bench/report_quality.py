@@ -157,6 +157,7 @@ def answers_section(r: Report) -> None:
         r.add(kept_note)
     support_rows(r)
     bigger_model_rows(r)
+    judge_rows(r)
     refusal_rows(r)
 
 
@@ -256,6 +257,30 @@ def bigger_model_rows(r: Report) -> None:
     r.add(table(("set", "model", "questions", "gold answer in text", "ragd's quote instead", "sentences the model "
                  "wrote", "supported", "partly", "unsupported", "labelled unsupported", "caught", "false flags",
                  "unmarked but unsupported"), rows))
+
+
+def judge_rows(r: Report) -> None:
+    """A language model as the support judge on the labelled sentences (``bench.support_judge``), if measured."""
+    d = r.load("support-judge.json")
+    if d is None:
+        return
+    rows = []
+    for lang, name in (("en", "English"), ("ja", "Japanese")):
+        m = d.get(lang)
+        if not m:
+            continue
+        cell = lambda x: f"{x['caught']:.0%} / {x['flagged']:.0%}"  # noqa: E731
+        rows.append((name, m["sentences"], num(m["auc"]), num(m["auc_rules_pass"]), cell(m["rules"]),
+                     cell(m["below 0.5"]["judge"]), cell(m["below 0.1"]["rules or judge"]),
+                     cell(m["below 0.3"]["rules or judge"])))
+    r.add(f"**A model as the judge** (`python -m bench.support_judge --model …`, here {d['model']}, "
+          f"{d['seconds'] / 60:.0f} min): each of a random draw of the labelled sentences put to the model with "
+          "the passage the checker cites, scored by P(Yes) against P(No). AUC of that score against the labels, "
+          "over the sentences with a cited passage and over those the rules pass (where a judge would have to add "
+          "catches), and caught / flagged for the rules, the judge alone (P(Yes) under 0.5; a sentence the rules "
+          "find no passage for counts as flagged), and either:")
+    r.add(table(("set", "sentences", "AUC", "AUC where the rules pass", "rules", "judge alone",
+                 "rules or P(Yes) < 0.1", "rules or P(Yes) < 0.3"), rows))
 
 
 def unmarked_wrong(m: dict[str, Any]) -> float:

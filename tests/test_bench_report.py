@@ -223,3 +223,15 @@ def test_a_bigger_models_first_scores_are_not_pooled_with_the_default_models() -
     # 10 unsupported, 3 caught: 7 pass unmarked beside the 32 of 34 supported ones not flagged
     m = {"caught": 0.3, "labelled_unsupported": 10, "false_flags": 2 / 34, "labelled_supported": 34}
     assert abs(unmarked_wrong(m) - 7 / 39) < 1e-9
+
+
+def test_a_model_judges_measurement_is_reported_beside_the_rules(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    cut = {"judge": {"caught": 0.5, "flagged": 0.25}, "rules or judge": {"caught": 0.9, "flagged": 0.3}}
+    en = {"sentences": 10, "unsupported": 6, "rules": {"caught": 0.8, "flagged": 0.2}, "auc": 0.75,
+          "auc_rules_pass": 0.6, **{f"below {t}": cut for t in (0.1, 0.3, 0.5, 0.7)}}
+    (out / "support-judge.json").write_text(json.dumps({"model": "judge.gguf", "seconds": 120, "en": en}))
+    text = build(out, tmp_path / "RESULTS.md", commentary=None)
+    assert "here judge.gguf, 2 min" in text
+    assert "| English | 10 | 0.750 | 0.600 | 80% / 20% | 50% / 25% | 90% / 30% | 90% / 30% |" in text
