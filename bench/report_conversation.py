@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.bigger_model import OUT_NAME as BIGGER
 from bench.report_kit import Report, num, table
 
 TARGET = 0.05  # issue 20: follow-ups made standalone within this of the same questions asked standalone
@@ -20,7 +21,7 @@ def multiturn_section(r: Report) -> None:
         r.absent("Follow-up questions", "python -m bench.multiturn")
         return
     rows = []
-    bigger = r.load("qwen2.5-coder-1.5b/multiturn.json") or {}
+    bigger = r.load(f"{BIGGER}/multiturn.json") or {}
     for ds, s in (d.get("results") or {}).items():
         rows.append((ds, s.get("pairs"), num(s.get("ans@5 standalone")), num(s.get("ans@5 follow-up")),
                      num(s.get("ans@5 carried")), num(s.get("ans@5 switch"))))
@@ -41,7 +42,7 @@ def multiturn_section(r: Report) -> None:
         r.add("Rewritten by a model, on the first pairs of each set: the rewrite alone, and topped up with the "
               "earlier question's rare terms it left out (what `[answer] rewrite = \"model\"` searches; "
               "`RAGD_LLM_MODEL=$(python -m bench.bigger_model) python -m bench.multiturn --out "
-              "bench/out/qwen2.5-coder-1.5b` for the bigger model).")
+              f"bench/out/{BIGGER}` for the bigger model).")
         r.add(table(("set", "model", "pairs", "standalone", "carried terms", "model rewrite", "rewrite topped up",
                      "per rewrite"), rows))
     r.add("*after another subject*: the standalone question asked after a question about another article, as the "

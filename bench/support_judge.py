@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.support_quality import distinct, sources_of
+from bench.support_quality import SETS, distinct, judged_sentence, labelled_rows, sources_of
 from ragd.index.answer import support
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,23 +36,10 @@ THRESHOLDS = (0.1, 0.3, 0.5, 0.7)
 
 
 def labelled(labels: Path) -> list[dict[str, Any]]:
-    rows = []
-    for path in sorted(labels.glob("support-*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append({**json.loads(line), "lang": "ja" if "jsquad" in path.name else "en"})
-    return [r for r in distinct(rows) if r["label"] in ("supported", "unsupported")]
-
-
-def cited(row: dict[str, Any], judged: list[tuple[Any, Any]]) -> tuple[Any, Any] | None:
-    """The checker's match and verdict for the labelled sentence (found by its text, as ``verdict_of`` does)."""
-    for match, j in judged:
-        if match.claim == row["text"]:
-            return match, j
-    for match, j in judged:
-        if row["text"] in match.claim or match.claim in row["text"]:
-            return match, j
-    return None
+    """The default model's labelled sentences of both sets, one per distinct sentence, with their language (in
+    the labels' file order, which the random draw depends on)."""
+    return distinct([{**r, "lang": "ja" if ds == "jsquad_ja" else "en"}
+                     for ds in sorted(SETS) for r in labelled_rows(labels, ds)])
 
 
 class Judge:
@@ -148,7 +135,7 @@ def main() -> None:
         key = (r["answer"], r["question"])
         if key not in judged_answers:
             judged_answers[key] = support.judge_answer(r["answer"], sources_of(r), r["question"])
-        found = cited(r, judged_answers[key])
+        found = judged_sentence(r, judged_answers[key])
         if found is None:
             continue
         match, verdict = found

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ragd.index.answer import support
+from ragd.index.answer.cite import Match
 from ragd.index.answer.models import Source
 from ragd.index.models import Hit
 
@@ -84,19 +85,36 @@ def verdicts(row: dict[str, Any]) -> list[str]:
 
 
 def verdict_of(row: dict[str, Any]) -> str | None:
-    """The current checker's verdict on the labelled sentence, found by its text (the sentence splitter may cut
-    the answer differently from when it was labelled); None if no sentence overlaps it."""
-    judged = support.judge_answer(row["answer"], sources_of(row), row["question"])
+    """The current checker's verdict on the labelled sentence; None if no sentence overlaps it."""
+    found = judged_sentence(row, support.judge_answer(row["answer"], sources_of(row), row["question"]))
+    return None if found is None else found[1].verdict
+
+
+def judged_sentence(row: dict[str, Any], judged: list[tuple[Match, support.Judgement]],
+                    ) -> tuple[Match, support.Judgement] | None:
+    """The labelled sentence among the checker's ``judged`` sentences of its answer, found by its text (the
+    sentence splitter may cut the answer differently from when it was labelled)."""
     for match, j in judged:
         if match.claim == row["text"]:
-            return j.verdict
+            return match, j
     # a sentence the model was cut off in ("The crisis caused a decrease in") is the answer's last, though an
     # earlier one may start alike
     tail = row["answer"].rstrip().endswith(row["text"])
     for match, j in reversed(judged) if tail else judged:
         if row["text"] in match.claim or match.claim in row["text"]:
-            return j.verdict
+            return match, j
     return None
+
+
+def labelled_rows(labels: Path, ds: str) -> list[dict[str, Any]]:
+    """The rows of ``ds`` labelled supported or unsupported, each with its ``batch`` ("1" for the first file)."""
+    rows = []
+    for path in sorted(labels.glob(f"support-{ds}*.jsonl")):
+        batch = path.stem.removeprefix(f"support-{ds}").lstrip("-") or "1"
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rows.append({**json.loads(line), "batch": batch})
+    return [r for r in rows if r["label"] in ("supported", "unsupported")]
 
 
 def distinct(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -172,13 +190,7 @@ def main() -> None:
     report: dict[str, Any] = {"sets": {}}
     everything: list[dict[str, Any]] = []
     for ds in SETS:
-        rows = []
-        for path in sorted(args.labels.glob(f"support-{ds}*.jsonl")):
-            batch = path.stem.removeprefix(f"support-{ds}").lstrip("-") or "1"
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    rows.append({**json.loads(line), "batch": batch})
-        rows = [r for r in rows if r["label"] in ("supported", "unsupported")]
+        rows = labelled_rows(args.labels, ds)
         if not rows:
             continue
         everything += rows

@@ -174,9 +174,9 @@ def _day_start(day: date) -> float:
     return datetime(day.year, day.month, day.day).timestamp()
 
 
-def parse_types(names: Sequence[str], *, known_only: bool = True) -> tuple[str, ...]:
+def parse_types(names: Sequence[str], *, known_types: bool = True) -> tuple[str, ...]:
     """Extensions from what a person types: ``pdf``, ``.md``, ``pdf,docx``, or a kind (``spreadsheet``).
-    With ``known_only``, an extension no installed parser reads is an error rather than a filter that can
+    With ``known_types``, an extension no installed parser reads is an error rather than a filter that can
     match nothing."""
     out: list[str] = []
     for name in names:
@@ -187,7 +187,7 @@ def parse_types(names: Sequence[str], *, known_only: bool = True) -> tuple[str, 
             if not re.fullmatch(r"[a-z0-9_+-]{1,16}", t):
                 raise ScopeError(f"not a file type: {piece!r} (an extension such as pdf, or one of "
                                  f"{', '.join(TYPE_GROUPS)})")
-            if known_only and t not in TYPE_GROUPS:
+            if known_types and t not in TYPE_GROUPS:
                 _check_read(t)
             for ext in TYPE_GROUPS.get(t, (t,)):
                 if ext not in out:
@@ -219,7 +219,7 @@ def scope_of(*, within: Sequence[str] = (), types: Sequence[str] = (), since: st
     places = tuple(os.path.expanduser(p.strip()) for p in within if str(p).strip())
     if any("\x00" in p for p in (*places, *paths)):
         raise ScopeError("a path with a NUL character")
-    return Scope(within=places, types=parse_types(types, known_only=known_types), since=start, until=stop,
+    return Scope(within=places, types=parse_types(types, known_types=known_types), since=start, until=stop,
                  paths=tuple(str(p) for p in paths))
 
 

@@ -156,9 +156,15 @@ def standalone(question: str, turns: Sequence[Turn], frequencies: Frequencies, l
     if not turns or not leans_on_earlier(question):
         return Standalone(question)
     turns = resolved(turns, frequencies)
-    if llm is not None:
-        rewritten = model_standalone(question, turns, llm())
-        if rewritten is not None:  # topped up: alone, a 1.5B model's rewrites found less than the carried terms
-            return Standalone(topped_up(rewritten, question, turns, frequencies), "model")
-    carried = _carried(question, turns, frequencies)  # the question leans on them: checked above
+    rewritten = None if llm is None else model_standalone(question, turns, llm())
+    return made_standalone(question, rewritten, turns, frequencies)
+
+
+def made_standalone(question: str, rewritten: str | None, turns: Sequence[Turn], frequencies: Frequencies,
+                    ) -> Standalone:
+    """What to search for ``question``, which leans on ``turns``, given the model's rewrite of it (None: no model,
+    or no usable reply)."""
+    if rewritten is not None:  # topped up: alone, a 1.5B model's rewrites found less than the carried terms
+        return Standalone(topped_up(rewritten, question, turns, frequencies), "model")
+    carried = _carried(question, turns, frequencies)
     return Standalone(carried, "carried" if carried != question else "asked")
