@@ -39,6 +39,13 @@ def test_a_sentence_in_a_cycle_is_kept_once() -> None:
     said = "The hierarchy theorems are defined as follows:"
     drift = "Intro. " + "".join(f"{said}\n\n[{n}] complexity.txt (line {40 + n})\n" for n in range(1, 8))
     assert kept(drift) == f"Intro. {said}\n\n[1] complexity.txt (line 41)\n"
+    # a source's place counted up line after line, short as it is: the answer keeps the first
+    label = "生命の起源 > 生命の起源"
+    counted = f"オランダのレーウェンフックは、{label} (lines 36-36)\n\n" + "".join(
+        f"{label} (lines {n}-{n})\n\n" for n in range(37, 60))
+    assert kept(counted) == f"オランダのレーウェンフックは、{label} (lines 36-36)\n\n{label} (lines 37-37)\n\n"
+    pages = "".join(f"See report.pdf (p. {n}, lines {n}-{n + 2}).\n" for n in range(1, 12))
+    assert kept(pages) == "See report.pdf (p. 1, lines 1-3).\n"
 
 
 def test_an_answer_that_does_not_loop_is_left_whole() -> None:
@@ -47,6 +54,10 @@ def test_an_answer_that_does_not_loop_is_left_whole() -> None:
         "| year | price |\n|---|---|\n| 1973 | 3 |\n| 1974 | 12 |\nSources:\n1. a.md\nSources:\n2. b.md\n",
         "- the tomatoes were planted in April\n- the beans were planted in May\n- the peas were planted in June\n",
         "Sources:\nSources:\nSources:\n",  # short lines may recur
+        # a list of the places an answer rests on, in one file: five is no loop (nor numbered ones, nor figures)
+        "".join(f"{label} (lines {n}-{n + 1})\n" for n in range(1, 10, 2) for label in ("生命の起源 > 生命の起源",)),
+        "".join(f"[{n}] Black_Death.txt (lines {3 * n}-{3 * n + 1})\n" for n in range(1, 9)),
+        "".join(f"In {y} the population was {y - 1900} thousand.\n" for y in range(1990, 2000)),
         "." * 80,  # no word repeated: punctuation is not a phrase
         "「" + "ー" * 60 + "」と叫んだ。",  # nor one character, nor numbers: "[0, 0, 0, 0]," rows of a matrix
         "m = [\n" + "  [0, 0, 0, 0],\n" * 4 + "]\n",

@@ -14,12 +14,14 @@ import re
 SENTENCE_TIMES = 3  # a sentence said this often, the same text between each copy, is a loop: it is kept once
 SENTENCE_CHARS = 16  # shorter lines ("Sources:", "1.") may recur in a good answer
 DRIFT_TIMES, DRIFT_CHARS = 6, 40  # a long sentence said this often is a loop even with other text between copies
+# a source's place as the prompt writes it ("(lines 36-36)", "(p. 3, line 4)"): a loop may count it up each time
+_PLACE = re.compile(r"\((?:(?:p\.|pages?|slide|lines?|rows?) \d+(?:-\d+)?(?:, )?)+(?:OCR)?\)")
 PHRASE_TIMES = 4  # a phrase repeated back to back this often ("の一るの一るの一るの一る")
 PHRASE_CHARS = 48  # ... over at least this many characters
 LONG_PHRASE = 150  # a phrase this long needs only three copies
 TAIL = 1200  # characters at the end of the text looked at for a phrase loop (each call: the loop is at the end)
 # a sentence ends at . ! ? before white space (not in "3.5", "github.com", "Mr.Smith"), at 。！？, or at a line end
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s+|$)|(?<=[。！？])\s*|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\bp\.)(?:\s+|$)|(?<=[。！？])\s*|\n+")  # not "(p. 3)"
 _LETTER = re.compile(r"[^\W\d_]")  # a phrase must hold a letter: "[0, 0, 0, 0]," or "ーーーー" is no loop
 _END_IN_PHRASE = re.compile(r"[.!?。！？]|(?=\n)")
 _FENCE = "```"
@@ -67,6 +69,11 @@ def _sentence_loop(text: str) -> int | None:
             return starts[-2]
         if len(starts) >= DRIFT_TIMES and len(sentence) >= DRIFT_CHARS:  # "[7] … (line 48)" between the copies
             return starts[1]
+        if (placeless := _PLACE.sub("()", sentence)) != sentence:  # "生命の起源 (lines 37-37)", "(lines 38-38)", …
+            counted = seen.setdefault("\0" + placeless, [])
+            counted.append(start)
+            if len(counted) >= DRIFT_TIMES:
+                return counted[1]
     return None
 
 
