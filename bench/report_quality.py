@@ -159,6 +159,7 @@ def answers_section(r: Report) -> None:
     support_rows(r)
     bigger_model_rows(r)
     judge_rows(r)
+    selfcheck_rows(r)
     refusal_rows(r)
 
 
@@ -280,6 +281,37 @@ def judge_rows(r: Report) -> None:
           "find no passage for counts as flagged), and either:")
     r.add(table(("set", "sentences", "AUC", "AUC where the rules pass", "rules", "judge alone",
                  "rules or P(Yes) < 0.1", "rules or P(Yes) < 0.3"), rows))
+
+
+SELFCHECK_SIGNALS = (("min_lp", "lowest token log-prob"), ("max_ent", "highest entropy"),
+                     ("mean_ent", "mean entropy"), ("cons", "sampled answers repeat its terms"))
+
+
+def selfcheck_rows(r: Report) -> None:
+    """The answering model's own doubt as a support signal (``bench.support_selfcheck``), if measured."""
+    d = r.load("support-selfcheck.json")
+    if d is None:
+        return
+    rows = []
+    for lang, name in (("en", "English"), ("ja", "Japanese")):
+        m = d.get(lang)
+        if not m:
+            continue
+        aucs = m["auc_rules_pass"]
+        fifth = m["flag_lowest"]["0.2"]
+        rows.append((name, m["rules_pass"], m["rules_pass_unsupported"], *(num(aucs[s]) for s, _ in SELFCHECK_SIGNALS),
+                     num(m["combined_auc_rules_pass"]),
+                     f"{fifth['caught']} for {fifth['false_flags']} false"))
+    r.add(f"**The model's own doubt** (`python -m bench.support_selfcheck`, {d['model']}, {d['answers']} answers "
+          f"with a sentence the rules pass, {d['samples']} samples each, {d['seconds'] / 60:.0f} min): the answer "
+          "scored under the prompt it was written from (its tokens' log-probs and the entropy of each next-token "
+          "choice), and the same prompt answered again at temperature 0.8 (the share of the sentence's terms the "
+          "samples repeat, SelfCheckGPT's idea). AUC among the sentences the rules pass, where a signal would have to "
+          "add catches; the signals together (logistic regression, 5-fold); and what flagging the fifth of those "
+          "sentences that look least supported would catch, by the best signal (chosen on these same sentences):")
+    r.add(table(("set", "sentences the rules pass", "of them unsupported",
+                 *(f"AUC: {label}" for _, label in SELFCHECK_SIGNALS), "AUC: together",
+                 "flag a fifth: catches for false flags"), rows))
 
 
 def unmarked_wrong(m: dict[str, Any]) -> float:

@@ -235,3 +235,18 @@ def test_a_model_judges_measurement_is_reported_beside_the_rules(tmp_path: Path)
     text = build(out, tmp_path / "RESULTS.md", commentary=None)
     assert "here judge.gguf, 2 min" in text
     assert "| English | 10 | 0.750 | 0.600 | 80% / 20% | 50% / 25% | 90% / 30% | 90% / 30% |" in text
+
+
+def test_the_models_own_doubt_is_reported_where_the_rules_pass(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    aucs = {"mean_lp": 0.6, "min_lp": 0.69, "mean_ent": 0.64, "max_ent": 0.71, "min_margin": 0.61, "cons": 0.51,
+            "cons_min": 0.53}
+    en = {"sentences": 250, "unsupported": 140, "rules_pass": 137, "rules_pass_unsupported": 43,
+          "auc_rules_pass": aucs, "auc_rules_flag": aucs, "best": "max_ent", "combined_auc_rules_pass": 0.67,
+          "flag_lowest": {"0.1": {"caught": 9, "false_flags": 5}, "0.2": {"caught": 15, "false_flags": 12}}}
+    report = {"model": "SmolLM2.gguf", "answers": 200, "samples": 4, "seconds": 1800, "en": en}
+    (out / "support-selfcheck.json").write_text(json.dumps(report))
+    text = build(out, tmp_path / "RESULTS.md", commentary=None)
+    assert "SmolLM2.gguf, 200 answers with a sentence the rules pass, 4 samples each, 30 min" in text
+    assert "| English | 137 | 43 | 0.690 | 0.710 | 0.640 | 0.510 | 0.670 | 15 for 12 false |" in text
