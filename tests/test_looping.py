@@ -58,6 +58,9 @@ def test_an_answer_that_does_not_loop_is_left_whole() -> None:
         "".join(f"{label} (lines {n}-{n + 1})\n" for n in range(1, 10, 2) for label in ("生命の起源 > 生命の起源",)),
         "".join(f"[{n}] Black_Death.txt (lines {3 * n}-{3 * n + 1})\n" for n in range(1, 9)),
         "".join(f"In {y} the population was {y - 1900} thousand.\n" for y in range(1990, 2000)),
+        # a place cited under each point of an answer is no run of places
+        "".join(f"{n}. Cats sleep for about {n + 11} hours a day.\nSource: notes.md (lines {n}-{n + 1})\n"
+                for n in range(1, 9)),
         "." * 80,  # no word repeated: punctuation is not a phrase
         "「" + "ー" * 60 + "」と叫んだ。",  # nor one character, nor numbers: "[0, 0, 0, 0]," rows of a matrix
         "m = [\n" + "  [0, 0, 0, 0],\n" * 4 + "]\n",

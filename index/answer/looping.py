@@ -55,12 +55,25 @@ def _sentence_loop(text: str) -> int | None:
     label that recurs in a list: "**Disadvantages:**" under each option), where its second copy begins: the
     answer keeps one turn of the cycle. Code is left alone (repeated lines are normal in it)."""
     seen: dict[str, list[int]] = {}
+    run: list[int] = []  # starts of the lines back to back that differ only in a source's place
+    run_key = ""
     pos = fences = 0  # fences before ``pos`` (counted as it goes: this runs after every piece streamed)
     for end in _SENTENCE_END.finditer(text):
         sentence = text[pos : end.start()].strip()
         start, in_code = pos, fences % 2 == 1
         pos = end.end()
         fences += text.count(_FENCE, start, pos)
+        if not sentence:
+            continue
+        placeless = _PLACE.sub("()", sentence)
+        if placeless == sentence or in_code:
+            run, run_key = [], ""
+        elif placeless == run_key:  # "生命の起源 (lines 37-37)", "生命の起源 (lines 38-38)", … one after another
+            run.append(start)
+            if len(run) >= DRIFT_TIMES:
+                return run[1]
+        else:
+            run, run_key = [start], placeless
         if len(sentence) < SENTENCE_CHARS or in_code:
             continue
         starts = seen.setdefault(sentence, [])
@@ -69,11 +82,6 @@ def _sentence_loop(text: str) -> int | None:
             return starts[-2]
         if len(starts) >= DRIFT_TIMES and len(sentence) >= DRIFT_CHARS:  # "[7] … (line 48)" between the copies
             return starts[1]
-        if (placeless := _PLACE.sub("()", sentence)) != sentence:  # "生命の起源 (lines 37-37)", "(lines 38-38)", …
-            counted = seen.setdefault("\0" + placeless, [])
-            counted.append(start)
-            if len(counted) >= DRIFT_TIMES:
-                return counted[1]
     return None
 
 
