@@ -239,6 +239,8 @@ def test_idle_housekeeping_returns_memory_once_per_activity(env, monkeypatch):
     runtime._idle_housekeeping()
     assert len(trims) == 2, "an answer since the last trim"
     (docs / "more.txt").write_text("Beans went in on the first of May.\n", encoding="utf-8")
+    # the watcher's event may come after settle's own request on a loaded machine: wait for the file itself
+    wait_until(lambda: str(docs / "more.txt") in paths(client, "beans"), what="the new file")
     settle(client)
     runtime._idle_housekeeping()
     assert len(trims) == 3, "a change written since the last trim"
