@@ -259,20 +259,21 @@ def bigger_model_rows(r: Report) -> None:
                  "unmarked but unsupported"), rows))
 
 
+def by_language(d: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A per-language report's figures, English first, each with its language's name (a language not measured is
+    left out)."""
+    return [(name, d[lang]) for lang, name in (("en", "English"), ("ja", "Japanese")) if d.get(lang)]
+
+
 def judge_rows(r: Report) -> None:
     """A language model as the support judge on the labelled sentences (``bench.support_judge``), if measured."""
     d = r.load("support-judge.json")
     if d is None:
         return
-    rows = []
-    for lang, name in (("en", "English"), ("ja", "Japanese")):
-        m = d.get(lang)
-        if not m:
-            continue
-        cell = lambda x: f"{x['caught']:.0%} / {x['flagged']:.0%}"  # noqa: E731
-        rows.append((name, m["sentences"], num(m["auc"]), num(m["auc_rules_pass"]), cell(m["rules"]),
-                     cell(m["below 0.5"]["judge"]), cell(m["below 0.1"]["rules or judge"]),
-                     cell(m["below 0.3"]["rules or judge"])))
+    cell = lambda x: f"{x['caught']:.0%} / {x['flagged']:.0%}"  # noqa: E731
+    rows = [(name, m["sentences"], num(m["auc"]), num(m["auc_rules_pass"]), cell(m["rules"]),
+             cell(m["below 0.5"]["judge"]), cell(m["below 0.1"]["rules or judge"]),
+             cell(m["below 0.3"]["rules or judge"])) for name, m in by_language(d)]
     r.add(f"**A model as the judge** (`python -m bench.support_judge --model …`, here {d['model']}, "
           f"{d['seconds'] / 60:.0f} min): each of a random draw of the labelled sentences put to the model with "
           "the passage the checker cites, scored by P(Yes) against P(No). AUC of that score against the labels, "
@@ -292,16 +293,10 @@ def selfcheck_rows(r: Report) -> None:
     d = r.load("support-selfcheck.json")
     if d is None:
         return
-    rows = []
-    for lang, name in (("en", "English"), ("ja", "Japanese")):
-        m = d.get(lang)
-        if not m:
-            continue
-        aucs = m["auc_rules_pass"]
-        fifth = m["flag_lowest"]["0.2"]
-        rows.append((name, m["rules_pass"], m["rules_pass_unsupported"], *(num(aucs[s]) for s, _ in SELFCHECK_SIGNALS),
-                     num(m["combined_auc_rules_pass"]),
-                     f"{fifth['caught']} for {fifth['false_flags']} false"))
+    rows = [(name, m["rules_pass"], m["rules_pass_unsupported"],
+             *(num(m["auc_rules_pass"][s]) for s, _ in SELFCHECK_SIGNALS), num(m["combined_auc_rules_pass"]),
+             f"{m['flag_lowest']['0.2']['caught']} for {m['flag_lowest']['0.2']['false_flags']} false")
+            for name, m in by_language(d)]
     r.add(f"**The model's own doubt** (`python -m bench.support_selfcheck`, {d['model']}, {d['answers']} answers "
           f"with a sentence the rules pass, {d['samples']} samples each, {d['seconds'] / 60:.0f} min): the answer "
           "scored under the prompt it was written from (its tokens' log-probs and the entropy of each next-token "
