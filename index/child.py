@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from multiprocessing.connection import Connection
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +54,13 @@ def watch_parent(parent: int) -> None:
         os._exit(3)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def send_quietly(conn: Connection, message: Any) -> bool:
+    """In a worker: send ``message``; False when the parent has closed its end (it is stopping, or gone), so
+    the worker leaves quietly instead of printing a broken pipe's traceback into the daemon's log."""
+    try:
+        conn.send(message)
+    except OSError:  # BrokenPipeError, ConnectionResetError, or the socket already closed
+        return False
+    return True

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ragd.index.child import Child, watch_parent
+from ragd.index.child import Child, send_quietly, watch_parent
 from ragd.index.errors import ParseError, UnsupportedFormat
 from ragd.index.models import Document
 from ragd.index.parse import MAX_FILE_BYTES, parse_bytes, parse_file, parser_for
@@ -376,16 +376,18 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
 
         def lease() -> float:  # this file needs OCR: ask the pool for its OCR time, and take the CPU time for it
             seconds = float(ocr_timeout_s)  # type: ignore[arg-type]
-            conn.send(("lease", seconds + 5))
+            if not send_quietly(conn, ("lease", seconds + 5)):
+                raise SystemExit(0)  # the pool is gone: nothing to parse for
             _limit_cpu((seconds + 5) * (os.cpu_count() or 1))  # OCR's threads all count against RLIMIT_CPU
             return seconds
 
         ocr.configure(cache_dir=config.get("ocr_cache"), engine=str(config.get("ocr_engine") or "auto"),
                       budget_s=0.6 * (float(config["cpu_s"]) - 5), lease=lease if ocr_timeout_s else None)
         registered_suffixes()  # load the built-in parsers now, not during the first timed job
-        conn.send(("ready", os.getpid()))
     except BaseException as exc:
-        conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        send_quietly(conn, ("fatal", f"{type(exc).__name__}: {exc}"))
+        return
+    if not send_quietly(conn, ("ready", os.getpid())):
         return
     while True:
         try:
@@ -397,11 +399,15 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
         _limit_cpu(float(config["cpu_s"]))
         reply = _handle(job)
         try:
-            conn.send(reply)
-        except MemoryError:
-            reply = ("oom", None)
-            conn.send(reply)
-        except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
-            conn.send(("error", f"parse result could not be returned: {exc}"))
+            try:
+                conn.send(reply)
+            except MemoryError:
+                reply = ("oom", None)
+                conn.send(reply)
+            except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
+                conn.send(("error", f"parse result could not be returned: {exc}"))
+        except OSError:  # the pool closed its end (ragd is stopping): leave quietly
+            return
         if reply[0] == "oom":
             return
+

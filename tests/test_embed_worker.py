@@ -73,6 +73,23 @@ def test_a_worker_killed_mid_batch_is_replaced_and_the_batch_completed() -> None
         worker.close()
 
 
+def test_a_worker_whose_parent_hangs_up_mid_batch_leaves_quietly(capfd) -> None:
+    """ragd stopping mid-batch closes its end of the socket: the worker exits without a broken pipe's
+    traceback in the daemon's log (one failed CI's test of a clean SIGTERM)."""
+    worker = EmbedWorker("minilm", idle_s=0)
+    try:
+        worker.warm()
+        proc = worker._proc
+        assert proc is not None
+        proc.conn.send(("embed", "passage", TEXTS, None))
+        wait_until(lambda: psutil.Process(proc.pid).cpu_percent(0.05) > 20, timeout=10, what="the batch to run")
+        proc.conn.close()
+        assert proc.proc.wait(timeout=60) == 0
+    finally:
+        worker.close()
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def _corpus(root: Path, shared_data: Path) -> Path:
     docs = root / "docs"
     docs.mkdir()

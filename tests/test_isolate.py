@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ragd.index.isolate import ParsePool
+from ragd.index.isolate import ParsePool, _Worker
 from ragd.index.models import Document, Part
 from ragd.index.parse import register
 
@@ -160,3 +160,16 @@ def test_worker_does_not_outlive_a_killed_parent(files: dict[str, Path]) -> None
     while not _gone(worker_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _gone(worker_pid)
+
+
+def test_a_worker_whose_pool_hangs_up_mid_job_leaves_quietly(files: dict[str, Path], capfd) -> None:
+    """ragd stopping mid-parse closes its end of the socket: the worker exits without a broken pipe's
+    traceback in the daemon's log."""
+    worker = _Worker(memory_mb=512, cpu_s=60, modules=[HERE])
+    try:
+        assert worker.send(files["a.slow"])  # 0.8 s: the pool hangs up before the reply
+        worker.conn.close()
+        assert worker.proc.wait(timeout=30) == 0
+    finally:
+        worker.kill()
+    assert "Traceback" not in capfd.readouterr().err

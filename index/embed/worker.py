@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ragd.index.child import Child, watch_parent
+from ragd.index.child import Child, send_quietly, watch_parent
 from ragd.index.embed import Embedder, Kind, Vectors, create
 
 log = logging.getLogger(__name__)
@@ -228,11 +228,11 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
         if config["threads"]:
             embedder.set_threads(int(config["threads"]))
         embedder.embed_batch(["warm up"], "query")  # load (and export) now, not in the first timed call
-        conn.send(("ready", os.getpid()))
+        reply: tuple[str, Any] = ("ready", os.getpid())
     except BaseException as exc:
-        conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        send_quietly(conn, ("fatal", f"{type(exc).__name__}: {exc}"))
         return
-    while True:
+    while send_quietly(conn, reply):
         try:
             request = conn.recv()
         except (EOFError, OSError, pickle.UnpicklingError):
@@ -244,9 +244,10 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
                 if request[3]:
                     embedder.set_threads(int(request[3]))
                 vectors = np.ascontiguousarray(embedder.embed_batch(request[2], request[1]), dtype=np.float32)
-                conn.send(("ok", (vectors.shape, vectors.tobytes())))
+                reply = ("ok", (vectors.shape, vectors.tobytes()))
             else:
-                conn.send(("ok", None))
+                reply = ("ok", None)
         except Exception as exc:
             log.exception("embedding failed")
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+
