@@ -9,9 +9,10 @@ import pytest
 from ragd.connectors.files import FilesConnector
 from ragd.index.answer import cite, prompt
 from ragd.index.answer.ask import NOT_FOUND, Asker, AskSettings
-from ragd.index.answer.models import Source
+from ragd.index.answer.models import Answer, Source
 from ragd.index.answer.verify import Verifier, find_in_part, normalise
 from ragd.index.isolate import ParsePool
+from ragd.index.llm.settings import DEMO_NOTICE, model_notice
 from ragd.index.models import Hit, Part
 from ragd.index.pipeline import Indexer
 from ragd.index.retrieve import Retriever
@@ -175,3 +176,30 @@ def test_best_match_needs_most_of_the_claims_terms():
     assert cite.best_match("Alpacas give wool", set(), pool, set()) is not None
     assert cite.best_match("Alpacas give tender meat, milk and wool", set(), pool, set()) is None  # 3 of 6 terms
     assert cite.best_match("Penguins swim in cold oceans", set(), pool, set()) is None
+
+
+def test_only_answers_written_by_the_demo_model_carry_its_notice():
+    demo_model = "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert model_notice(demo_model) == DEMO_NOTICE
+    assert model_notice("gguf:qwen2.5-7b-instruct-q4_k_m.gguf") is None
+    assert model_notice("qwen2.5-7b") is None  # an OpenAI-compatible server's model
+    answer = Answer("q", "Planted in April [1].", grounded=True, model=demo_model, notice=DEMO_NOTICE)
+    assert answer.to_json()["notice"] == DEMO_NOTICE
+    assert Answer.from_json(answer.to_json()).notice == DEMO_NOTICE  # as the CLI reads the daemon's answer
+
+
+def test_the_demo_models_notice_comes_only_with_what_it_wrote(world):
+    def demo(reply: str) -> ScriptedLLM:
+        llm = ScriptedLLM(reply)
+        llm.model_id = "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"  # type: ignore[misc]
+        return llm
+
+    written = world.asker(demo("The lighthouse was first lit in 1867 [1].")).ask("When was the lighthouse lit?")
+    assert written.grounded and written.notice == DEMO_NOTICE
+    quoted = world.asker(demo("Purple elephants dance on Mondays.")).ask("Who planted the quince tree?")
+    assert quoted.grounded and "Edith Vance" in quoted.answer and quoted.notice is None  # the file's own words
+    strict = world.asker(demo("Purple elephants dance."), extractive_fallback=False)
+    refused = strict.ask("Who planted the quince tree?")
+    assert not refused.grounded and refused.notice is None  # ragd's refusal
+    other = world.asker(ScriptedLLM("The lighthouse was first lit in 1867 [1].")).ask("When was the lighthouse lit?")
+    assert other.grounded and other.notice is None

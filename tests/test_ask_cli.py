@@ -61,6 +61,7 @@ def test_ask_json_is_grounded_with_verified_citations(home):
                                           "ocr", "quote"}
     assert answer["timings"]["first_token"] > 0 and answer["timings"]["total"] >= answer["timings"]["first_token"]
     assert answer["model"] == "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert "tiny demo model" in answer["notice"]  # the reader is told that the demo model wrote it
 
 
 def test_every_sentence_of_a_real_answer_has_a_verdict(home):
@@ -84,6 +85,7 @@ def test_question_about_something_not_indexed_is_not_grounded(home):
     assert answer["grounded"] is False
     assert answer["citations"] == []
     assert "do not seem to contain" in answer["answer"]
+    assert answer["notice"] is None  # ragd wrote the refusal, not the demo model
     assert answer["sentences"] == [] and answer["supported_share"] is None
     assert answer["nearest"], "the nearest passages are shown"
 
@@ -99,6 +101,7 @@ def test_ask_streams_to_the_terminal_then_lists_sources(home):
     out = ragd(home, "ask", "How long do you simmer the quinces?").stdout
     assert "Sources:" in out
     assert "quince.txt" in out
+    assert out.rstrip().endswith("`ragd models` lists what is configured.)")  # the demo model's notice, last
 
 
 def test_questions_from_stdin_give_one_json_object_per_line_and_land_in_history(home):

@@ -20,6 +20,7 @@ from ragd.daemon.server.api.streaming import INTERNAL_ERROR, StreamEvent, stream
 from ragd.index.answer.models import Answer, Citation, Sentence
 from ragd.index.errors import NothingIndexed, RagdError
 from ragd.index.llm.base import LLMError
+from ragd.index.llm.settings import DEMO_NOTICE
 from ragd.index.models import Hit
 from ragd.index.scope import Scope
 from ragd.index.store.health import IndexDamaged
@@ -300,6 +301,8 @@ def test_footer_forms() -> None:
     bare = Citation(n=3, path="/x.txt", page=None, line_start=None, line_end=None, quote="q")
     assert footer(Answer("q", "a", grounded=True, citations=[bare])) == "\n\nSources:\n[3] /x.txt"
     assert footer(Answer("q", "a", grounded=False)) == ""
+    demo = Answer("q", "a", grounded=True, citations=[bare], notice=DEMO_NOTICE)
+    assert footer(demo) == f"\n\nSources:\n[3] /x.txt\n\n({DEMO_NOTICE})"  # the tiny model wrote it: said
     marked = Answer("q", "a. b.", grounded=True, citations=[bare], sentences=[
         Sentence(0, 2, "a.", "supported", (0,)), Sentence(3, 5, "Robots water them.", "unsupported")])
     assert footer(marked) == "\n\nSources:\n[3] /x.txt\n\nNot found in your files:\n- Robots water them."

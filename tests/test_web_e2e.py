@@ -212,6 +212,7 @@ def test_an_english_answer_streams_and_its_citation_opens_in_context(world, sign
     assert refs.count() >= 1
     assert "garden.md" in (refs.first.text_content() or "")
     assert re.search(r"search .* total", page.text_content("#timings") or "")
+    assert "tiny demo model" in (page.text_content("#answer-notice") or "") and page.is_visible("#answer-notice")
     shots.take(page, "english-answer")
 
     open_passage(page, refs.first.locator("button"))
@@ -266,6 +267,7 @@ def test_a_question_not_in_the_files_says_so_and_shows_the_nearest_passages(worl
     assert page.is_visible("#answer-not-found")
     assert "Your files do not seem to contain the answer" in (page.text_content("#answer-not-found") or "")
     assert page.is_hidden("#citations")
+    assert page.is_hidden("#answer-notice")  # ragd wrote the refusal itself: no word about the model
     nearest = page.locator("#nearest-list li")
     assert nearest.count() >= 1
     shots.take(page, "not-in-the-files")

@@ -46,5 +46,6 @@ def test_an_unsupported_sentence_is_marked_on_the_page(tmp_path, model_url):
         assert page.locator("#answer-text .claim").count() == 1
         assert page.locator("#answer-text button.cite").count() == 1  # [1] still opens its passage
         assert page.text_content("#answer-support") == "1 of 2 sentences is not found in your files."
+        assert page.is_hidden("#answer-notice")  # a configured model: no demo notice
         page.screenshot(path=str(screenshots(tmp_path) / "answer-unsupported-marked.png"), full_page=True)
         assert not problems, problems

@@ -60,6 +60,8 @@ def answer_in_terminal(service: Service, question: str, options: AskOptions) -> 
     if answer.scope:
         click.echo(click.style(f"(within: {answer.scope.describe()})", dim=True))
     print_sources(answer)
+    if answer.notice:
+        click.echo(click.style(f"\n({answer.notice})", fg="yellow"))
     return answer
 
 

@@ -21,6 +21,7 @@ from ragd.index.answer.models import Answer, AskOptions, Citation, Sentence, Sou
 from ragd.index.answer.verify import Verifier
 from ragd.index.errors import NotInIndex
 from ragd.index.llm.base import LLM, Message
+from ragd.index.llm.settings import model_notice
 from ragd.index.models import Hit
 from ragd.index.retrieve import Retriever
 from ragd.index.scope import Scope
@@ -124,7 +125,7 @@ class Asker:
         cite_start = time.perf_counter()
         citations, sentences = self.judge(text, sources, stated)
         answer = Answer(question, text, grounded=bool(citations), citations=citations, model=llm.model_id,
-                        sentences=sentences)
+                        sentences=sentences, notice=model_notice(llm.model_id))
         if not citations and s.extractive_fallback:
             answer = self.extractive(question, sources, llm.model_id, lang)
         elif answer.grounded and s.unsupported == "drop":
@@ -133,6 +134,7 @@ class Asker:
             answer.answer = NOT_FOUND[lang]
             answer.nearest = hits[: s.nearest]
             answer.sentences, answer.left_out = [], []  # they were the model's text, which is not shown
+            answer.notice = None  # nor is anything the model wrote
         timings["cite"] = time.perf_counter() - cite_start
         timings["total"] = time.perf_counter() - started
         answer.timings = timings

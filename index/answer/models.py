@@ -91,6 +91,7 @@ class Answer:
     searched: str = ""  # what was searched: the question, or its standalone form in a conversation
     conversation: str | None = None
     scope: Scope = field(default_factory=Scope)
+    notice: str | None = None  # a word for the reader about what wrote it (the tiny demo model: see model_notice)
 
     @property
     def supported_share(self) -> float | None:
@@ -111,6 +112,7 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "nearest": [h.to_json() for h in self.nearest],
             "model": self.model,
+            "notice": self.notice,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "searched": self.searched or self.question,
             "conversation": self.conversation,
@@ -126,4 +128,5 @@ class Answer:
                    timings=dict(data.get("timings") or {}),
                    sentences=[Sentence.from_json(s) for s in data.get("sentences") or ()],
                    left_out=list(data.get("left_out") or ()), searched=str(data.get("searched") or ""),
-                   conversation=data.get("conversation"), scope=Scope.from_json(data.get("scope")))
+                   conversation=data.get("conversation"), scope=Scope.from_json(data.get("scope")),
+                   notice=data.get("notice"))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ragd.index.answer import cite, prompt, support
 from ragd.index.answer.models import Answer, Citation, Sentence, Source
 from ragd.index.llm.base import LLM, Message, complete
+from ragd.index.llm.settings import model_notice
 from ragd.index.models import Hit
 from ragd.index.sentences import sentence_spans
 from ragd.index.store.catalog import Catalog
@@ -171,7 +172,7 @@ def assemble(question: str, read: Sequence[Notes], lang: str, model: str, starte
     template = READ if done >= passages else READ_PART
     put("\n\n" + template[lang].format(files=", ".join(n.path.rsplit("/", 1)[-1] for n in read), **said))
     answer = Answer(question, "".join(pieces), grounded=bool(citations), citations=citations, model=model,
-                    sentences=sentences)
+                    sentences=sentences, notice=model_notice(model) if citations else None)
     answer.timings = {"total": time.perf_counter() - started}
     return answer
 

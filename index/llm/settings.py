@@ -30,6 +30,9 @@ from pathlib import Path
 from ragd.index.errors import ConfigError
 
 DEFAULT_MODEL = "smollm2-135m"
+DEMO_NOTICE = ("Written by SmolLM2-135M, the tiny demo model: many of its sentences are wrong or not in your "
+               "files, marked or not. For real answers, set [llm] model (or RAGD_LLM_MODEL) to a 3B or larger "
+               "instruct GGUF; `ragd models` lists what is configured.")
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,10 @@ def with_default(configured: Mapping[str, ModelSpec]) -> dict[str, ModelSpec]:
     if default is not None:
         models[DEFAULT_MODEL] = ModelSpec(DEFAULT_MODEL, default)
     return models | dict(configured)
+
+
+def model_notice(model_id: str) -> str | None:
+    """What a reader should know about answers from the model ``model_id`` (an answer's ``model``): that it is
+    the tiny demo model, which ragd falls back to when no other is configured. None for any other model."""
+    name = model_id.removeprefix("gguf:").lower()
+    return DEMO_NOTICE if name.startswith("smollm2-135m") else None

@@ -110,6 +110,9 @@ class AskResult(BaseModel):
                                       "(a follow-up made to stand alone).")
     conversation: str | None = Field(None, description="The conversation the question belongs to, if any.")
     scope: ScopeOut | None = Field(None, description="The filters the answer was drawn within, if any.")
+    notice: str | None = Field(None, description="A word for the reader about what wrote the answer, e.g. that the "
+                                                 "tiny demo model did and a bigger one should be configured; null "
+                                                 "when there is none.")
 
 
 class AnswerOut(AskResult):

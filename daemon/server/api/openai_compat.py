@@ -153,6 +153,8 @@ class ChatCompletion(BaseModel):
         None, description="ragd, only when not grounded: the passages closest to the question.")
     searched: str = Field("", description="ragd: what was searched, the last question made standalone from the "
                                           "earlier messages when it is a follow-up.")
+    notice: str | None = Field(None, description="ragd: a word for the reader about what wrote the answer (the "
+                                                 "tiny demo model); null when there is none.")
 
 
 DESCRIPTION = """\
@@ -311,7 +313,8 @@ def closing_text(streamed: str, answer: Answer) -> str:
 
 def footer(answer: Answer) -> str:
     """Plain-text sources: ``[n] path (p. X, lines a-b)``, then the sentences not found in the files and those
-    only partly found, with what their source lacks; when not grounded, the nearest passages."""
+    only partly found, with what their source lacks, and the answer's notice (the demo model wrote it); when not
+    grounded, the nearest passages."""
     if answer.citations:
         seen: dict[tuple[Any, ...], str] = {}
         for c in answer.citations:
@@ -324,7 +327,7 @@ def footer(answer: Answer) -> str:
                   for s in answer.sentences if s.support == "partly"]
         if partly:  # as the terminal and the page mark them
             text += "\n\nOnly partly found in your files:\n" + "\n".join(f"- {s}" for s in partly)
-        return text
+        return text + (f"\n\n({answer.notice})" if answer.notice else "")
     if not answer.grounded and answer.nearest:
         return "\n\nClosest passages in your files:\n" + "\n".join(f"- {where(h)}" for h in answer.nearest)
     return ""
@@ -345,7 +348,7 @@ def ragd_fields(answer: Answer) -> dict[str, Any]:
     fields: dict[str, Any] = {"citations": [c.to_json() for c in answer.citations], "grounded": answer.grounded,
                               "supported_share": answer.supported_share,
                               "sentences": [s.to_json() for s in answer.sentences],
-                              "searched": answer.searched or answer.question}
+                              "searched": answer.searched or answer.question, "notice": answer.notice}
     if not answer.grounded:
         fields["nearest"] = [h.to_json() for h in answer.nearest]
     return fields

@@ -130,8 +130,8 @@ function startAnswer(question) {
   fill(view.status, "Looking through your files…");
   fill(view.text);
   view.text.classList.remove("done");
-  for (const id of ["#answer-not-found", "#answer-note", "#answer-support", "#answer-searched", "#citations",
-    "#nearest"]) {
+  for (const id of ["#answer-not-found", "#answer-note", "#answer-support", "#answer-notice", "#answer-searched",
+    "#citations", "#nearest"]) {
     show($(id), false);
   }
   setError($("#answer-error"), "");
@@ -162,6 +162,8 @@ function showAnswer(view, answer, streamed) {
   const support = supportLine(answer);
   fill($("#answer-support"), support);
   show($("#answer-support"), Boolean(support));
+  fill($("#answer-notice"), answer.notice || ""); // e.g. the tiny demo model wrote it
+  show($("#answer-notice"), Boolean(answer.notice));
   renderRefs($("#citations"), $("#citation-list"), citationItems(answer.citations));
   renderRefs($("#nearest"), $("#nearest-list"), answer.grounded ? [] : nearestItems(answer.nearest));
   fill($("#timings"), timingsLine(answer));
