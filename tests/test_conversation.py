@@ -23,6 +23,7 @@ from ragd.index.answer.history import History, HistorySettings
 from ragd.index.answer.models import Answer, AskOptions
 from ragd.index.answer.verify import normalise
 from ragd.index.errors import NotInIndex
+from ragd.index.llm.settings import DEMO_NOTICE
 from ragd.index.models import Hit
 from ragd.index.scope import Scope
 from tests.fakes import ScriptedLLM
@@ -231,3 +232,17 @@ def test_standalone_questions_are_not_taken_for_follow_ups_and_rewrites_add_no_n
     turns = (Turn("When were the tomatoes planted?", "On the ninth of April."),)
     assert usable_rewrite("And the beans?", "When were the beans planted in 1999?", turns) is None
     assert usable_rewrite("And the beans?", "When were the beans planted?", turns) == "When were the beans planted?"
+
+
+def test_a_whole_file_answer_carries_the_demo_notice_only_over_the_models_words(world):
+    def demo(reply) -> ScriptedLLM:
+        llm = ScriptedLLM(reply)
+        llm.model_id = "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"  # type: ignore[misc]
+        return llm
+
+    whole = AskOptions(scope=Scope(paths=(str(world.root / "lighthouse.md"),)))
+    condensed = world.asker(demo(_first_source_sentence)).ask("Summarise it", options=whole)
+    assert condensed.grounded and condensed.notice == DEMO_NOTICE
+    opening = world.asker(demo("Purple elephants dance on Mondays.")).ask("Summarise it", options=whole)
+    assert opening.grounded and opening.notice is None  # every batch stood for by its own first sentence, quoted
+    assert "Skerry Point" in opening.answer

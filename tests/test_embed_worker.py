@@ -82,8 +82,7 @@ def test_a_worker_whose_parent_hangs_up_mid_batch_leaves_quietly(capfd) -> None:
         proc = worker._proc
         assert proc is not None
         proc.conn.send(("embed", "passage", TEXTS, None))
-        wait_until(lambda: psutil.Process(proc.pid).cpu_percent(0.05) > 20, timeout=10, what="the batch to run")
-        proc.conn.close()
+        proc.conn.close()  # the request waits in the worker's end: it embeds the batch, then finds nobody there
         assert proc.proc.wait(timeout=60) == 0
     finally:
         worker.close()

@@ -48,6 +48,7 @@ class Note:
     citation: Citation
     support: str
     missing: tuple[str, ...] = ()
+    quoted: bool = False  # the file's own sentence, standing for a batch the model could not condense
 
 
 @dataclass
@@ -128,7 +129,7 @@ def _opening(sources: list[Source], verify: Verify) -> list[Note]:
         sentence = source.hit.text[start:end].strip()
         citation = verify(source, cite.quote_of(sentence), sentence)
         if citation is not None:
-            return [Note(sentence, citation, "supported")]
+            return [Note(sentence, citation, "supported", quoted=True)]
     return []
 
 
@@ -172,7 +173,8 @@ def assemble(question: str, read: Sequence[Notes], lang: str, model: str, starte
     template = READ if done >= passages else READ_PART
     put("\n\n" + template[lang].format(files=", ".join(n.path.rsplit("/", 1)[-1] for n in read), **said))
     answer = Answer(question, "".join(pieces), grounded=bool(citations), citations=citations, model=model,
-                    sentences=sentences, notice=model_notice(model) if citations else None)
+                    sentences=sentences, notice=model_notice(model) if any(
+                        not note.quoted for notes in read for note in notes.notes) else None)  # the model's words
     answer.timings = {"total": time.perf_counter() - started}
     return answer
 

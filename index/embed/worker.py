@@ -232,7 +232,13 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
     except BaseException as exc:
         send_quietly(conn, ("fatal", f"{type(exc).__name__}: {exc}"))
         return
-    while send_quietly(conn, reply):
+    while True:
+        try:
+            if not send_quietly(conn, reply):
+                return
+        except Exception as exc:  # the reply could not be pickled (out of memory): the parent hears why
+            if not send_quietly(conn, ("error", f"the vectors could not be returned: {type(exc).__name__}: {exc}")):
+                return
         try:
             request = conn.recv()
         except (EOFError, OSError, pickle.UnpicklingError):
