@@ -130,7 +130,9 @@ def test_models_and_doctor_describe_the_default_model(home):
     assert row["quantization"] == "Q4_1" and row["context_length"] == 8192 and row["license"] == "apache-2.0"
     doctor = ragd_json(home, "doctor")
     assert doctor["machine"]["total_bytes"] > 0
-    assert next(m for m in doctor["models"] if m["selected"])["fits"] == "yes"
+    selected = next(m for m in doctor["models"] if m["selected"])
+    assert selected["fits"] == "yes" and selected["demo"] is True
+    assert "is the tiny demo model, and its answers say so. For real answers" in ragd(home, "doctor").stdout
 
 
 def test_a_corrupt_configured_model_is_one_clear_error(home, tmp_path):

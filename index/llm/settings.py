@@ -30,9 +30,10 @@ from pathlib import Path
 from ragd.index.errors import ConfigError
 
 DEFAULT_MODEL = "smollm2-135m"
+DEMO_ADVICE = ("For real answers, set [llm] model (or RAGD_LLM_MODEL) to a 3B or larger instruct GGUF; "
+               "`ragd models` lists what is configured.")
 DEMO_NOTICE = ("Written by SmolLM2-135M, the tiny demo model: many of its sentences are wrong or not in your "
-               "files, marked or not. For real answers, set [llm] model (or RAGD_LLM_MODEL) to a 3B or larger "
-               "instruct GGUF; `ragd models` lists what is configured.")
+               "files, marked or not. " + DEMO_ADVICE)
 
 
 @dataclass(frozen=True)
