@@ -399,15 +399,11 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
         _limit_cpu(float(config["cpu_s"]))
         reply = _handle(job)
         try:
-            try:
-                conn.send(reply)
-            except MemoryError:
-                reply = ("oom", None)
-                conn.send(reply)
-            except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
-                conn.send(("error", f"parse result could not be returned: {exc}"))
-        except OSError:  # the pool closed its end (ragd is stopping): leave quietly
+            sent = send_quietly(conn, reply)
+        except MemoryError:
+            reply = ("oom", None)
+            sent = send_quietly(conn, reply)
+        except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
+            sent = send_quietly(conn, ("error", f"parse result could not be returned: {exc}"))
+        if not sent or reply[0] == "oom":  # the pool closed its end (ragd is stopping): leave quietly
             return
-        if reply[0] == "oom":
-            return
-

@@ -16,7 +16,7 @@ from ragd.daemon.config import Config
 from ragd.daemon.settings import llm_settings
 from ragd.index.errors import ConfigError
 from ragd.index.llm.inventory import ModelReport, describe, fits, human_bytes, human_count, machine_memory
-from ragd.index.llm.settings import DEMO_ADVICE, LLMSettings, ModelSpec, model_notice
+from ragd.index.llm.settings import DEMO_ADVICE, LLMSettings, ModelSpec, is_demo_gguf
 
 
 def _inventory(cfg: Config) -> tuple[LLMSettings, list[tuple[ModelReport, bool]], str | None]:
@@ -34,11 +34,6 @@ def _inventory(cfg: Config) -> tuple[LLMSettings, list[tuple[ModelReport, bool]]
         specs.append(selected)
     local = settings.backend == "llama-cpp"  # with "openai" the server's model answers, not these
     return settings, [(describe(s, settings.context_tokens), local and s == selected) for s in specs], problem
-
-
-def _demo(r: ModelReport) -> bool:
-    """Whether this is the tiny demo model (its answers carry a notice saying so)."""
-    return model_notice(f"gguf:{Path(r.path).name}") is not None  # named as the answers name it
 
 
 def _ctx_text(r: ModelReport) -> str:
@@ -103,7 +98,7 @@ def doctor_cmd(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit({"machine": machine, "backend": settings.backend, "llama_cpp_python": llama_cpp,
                "selection_error": problem,
-               "models": [{**r.to_json(), "selected": sel, "fits": verdict, "demo": _demo(r)}
+               "models": [{**r.to_json(), "selected": sel, "fits": verdict, "demo": is_demo_gguf(Path(r.path).name)}
                           for r, sel, verdict in verdicts]})
         return
     click.echo(f"RAM: {human_bytes(machine['total_bytes'])} total, {human_bytes(machine['available_bytes'])} "
@@ -129,6 +124,6 @@ def doctor_cmd(ctx: click.Context, as_json: bool) -> None:
         else:
             click.echo(f"{mark} {r.name}: needs about {human_bytes(r.estimated_memory)} at {r.n_ctx} tokens "
                        f"of context: fits {verdict}")
-    demo = next((r for r, sel, _ in verdicts if sel and _demo(r)), None)
+    demo = next((r for r, sel, _ in verdicts if sel and is_demo_gguf(Path(r.path).name)), None)
     if demo is not None:
         click.echo(f"note: {demo.name} is the tiny demo model, and its answers say so. {DEMO_ADVICE}")

@@ -172,9 +172,9 @@ def assemble(question: str, read: Sequence[Notes], lang: str, model: str, starte
         said = {"passages": str(passages), "batches": str(batches), "read": str(done)}
     template = READ if done >= passages else READ_PART
     put("\n\n" + template[lang].format(files=", ".join(n.path.rsplit("/", 1)[-1] for n in read), **said))
+    in_its_words = any(not note.quoted for notes in read for note in notes.notes)  # not only the files' openings
     answer = Answer(question, "".join(pieces), grounded=bool(citations), citations=citations, model=model,
-                    sentences=sentences, notice=model_notice(model) if any(
-                        not note.quoted for notes in read for note in notes.notes) else None)  # the model's words
+                    sentences=sentences, notice=model_notice(model) if in_its_words else None)
     answer.timings = {"total": time.perf_counter() - started}
     return answer
 

@@ -256,4 +256,3 @@ def _worker_main(fd: int, config: dict[str, Any]) -> None:
         except Exception as exc:
             log.exception("embedding failed")
             reply = ("error", f"{type(exc).__name__}: {exc}")
-

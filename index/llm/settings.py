@@ -93,8 +93,13 @@ def with_default(configured: Mapping[str, ModelSpec]) -> dict[str, ModelSpec]:
     return models | dict(configured)
 
 
+def is_demo_gguf(file_name: str) -> bool:
+    """Whether the GGUF file ``file_name`` holds the tiny demo model, which ragd falls back to when no other is
+    configured (by its name: the packaged file, or a copy of it)."""
+    return file_name.lower().startswith("smollm2-135m")
+
+
 def model_notice(model_id: str) -> str | None:
     """What a reader should know about answers from the model ``model_id`` (an answer's ``model``): that it is
-    the tiny demo model, which ragd falls back to when no other is configured. None for any other model."""
-    name = model_id.removeprefix("gguf:").lower()
-    return DEMO_NOTICE if name.startswith("smollm2-135m") else None
+    the tiny demo model. None for any other model."""
+    return DEMO_NOTICE if is_demo_gguf(model_id.removeprefix("gguf:")) else None
