@@ -72,13 +72,16 @@ class MemoryVectors(VectorStore):
         self.data.clear()
 
 
+DEMO_MODEL_ID = "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"  # the packaged demo model, as answers name it
+
+
 class ScriptedLLM:
     """An LLM that replies with a fixed text (or a function of the prompt), token by token."""
 
-    model_id = "test/scripted"
-
-    def __init__(self, reply: str | Callable[[str], str], context_length: int = 4096) -> None:
+    def __init__(self, reply: str | Callable[[str], str], context_length: int = 4096,
+                 model_id: str = "test/scripted") -> None:
         self.reply = reply
+        self.model_id = model_id
         self.context_length = context_length
         self.prompts: list[str] = []
         self.closed = False

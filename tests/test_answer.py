@@ -18,7 +18,7 @@ from ragd.index.pipeline import Indexer
 from ragd.index.retrieve import Retriever
 from ragd.index.store.catalog import Catalog
 from ragd.index.store.embed_cache import EmbeddingCache
-from tests.fakes import HashingEmbedder, MemoryVectors, ScriptedLLM
+from tests.fakes import DEMO_MODEL_ID, HashingEmbedder, MemoryVectors, ScriptedLLM
 
 FILES = {
     "lighthouse.md": (
@@ -179,7 +179,7 @@ def test_best_match_needs_most_of_the_claims_terms():
 
 
 def test_only_answers_written_by_the_demo_model_carry_its_notice():
-    demo_model = "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"
+    demo_model = DEMO_MODEL_ID
     assert model_notice(demo_model) == DEMO_NOTICE
     assert model_notice("gguf:qwen2.5-7b-instruct-q4_k_m.gguf") is None
     assert model_notice("qwen2.5-7b") is None  # an OpenAI-compatible server's model
@@ -190,9 +190,7 @@ def test_only_answers_written_by_the_demo_model_carry_its_notice():
 
 def test_the_demo_models_notice_comes_only_with_what_it_wrote(world):
     def demo(reply: str) -> ScriptedLLM:
-        llm = ScriptedLLM(reply)
-        llm.model_id = "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"  # type: ignore[misc]
-        return llm
+        return ScriptedLLM(reply, model_id=DEMO_MODEL_ID)
 
     written = world.asker(demo("The lighthouse was first lit in 1867 [1].")).ask("When was the lighthouse lit?")
     assert written.grounded and written.notice == DEMO_NOTICE

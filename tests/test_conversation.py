@@ -26,7 +26,7 @@ from ragd.index.errors import NotInIndex
 from ragd.index.llm.settings import DEMO_NOTICE
 from ragd.index.models import Hit
 from ragd.index.scope import Scope
-from tests.fakes import ScriptedLLM
+from tests.fakes import DEMO_MODEL_ID, ScriptedLLM
 from tests.test_answer import World
 
 Q1 = "When was the Skerry Point lighthouse first lit?"
@@ -236,9 +236,7 @@ def test_standalone_questions_are_not_taken_for_follow_ups_and_rewrites_add_no_n
 
 def test_a_whole_file_answer_carries_the_demo_notice_only_over_the_models_words(world):
     def demo(reply) -> ScriptedLLM:
-        llm = ScriptedLLM(reply)
-        llm.model_id = "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"  # type: ignore[misc]
-        return llm
+        return ScriptedLLM(reply, model_id=DEMO_MODEL_ID)
 
     whole = AskOptions(scope=Scope(paths=(str(world.root / "lighthouse.md"),)))
     condensed = world.asker(demo(_first_source_sentence)).ask("Summarise it", options=whole)

@@ -23,6 +23,7 @@ from ragd.index.answer.ask import EXTRACTIVE
 from ragd.index.answer.models import Answer, Citation, Sentence
 from ragd.index.llm.settings import DEMO_NOTICE, default_gguf
 from tests.daemon_proc import Daemon, wait_until
+from tests.fakes import DEMO_MODEL_ID
 from tests.web_helpers import CHROMIUM, Shots, foreign_site, new_context, session_link, sign_in, watch
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -288,7 +289,7 @@ def test_the_demo_models_notice_is_shown_under_what_it_wrote(world, signed_in):
     page = signed_in.page
     garden = str(world.docs / "garden.md")
     text = "The tomatoes were planted on the ninth of April [1]."
-    answer = Answer(ENGLISH, text, grounded=True, model="gguf:SmolLM2-135M-Instruct.Q4_1.gguf", notice=DEMO_NOTICE,
+    answer = Answer(ENGLISH, text, grounded=True, model=DEMO_MODEL_ID, notice=DEMO_NOTICE,
                     citations=[Citation(1, garden, None, 4, 4, "The tomatoes were planted on the ninth of April.")],
                     sentences=[Sentence(0, len(text), text[:-4], "supported", (0,))])
     stream = "".join(f"event: {kind}\ndata: {json.dumps(data)}\n\n"
